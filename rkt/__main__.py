@@ -1,0 +1,3 @@
+from rkt.cli import main
+
+main()
