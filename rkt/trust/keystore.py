@@ -1,0 +1,153 @@
+"""rkt's trust store: which OpenPGP keys may sign images of which names.
+
+The layout is rkt's: `<config>/trustedkeys/root.d/<fingerprint>` trusts a key for every image,
+`<config>/trustedkeys/prefix.d/<prefix>/<fingerprint>` for images named `<prefix>` or below it,
+in the local config dir (written by `rkt trust`) and the system (vendor) config dir. An empty
+file in the local dir masks vendor keys of the same fingerprint. Unlike rkt, whose string
+comparison let a key for `example.com/app` sign `example.com/apple`, a prefix only matches
+whole path components.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from rkt.errors import RktError, UsageError
+from rkt.options import GlobalOptions
+from rkt.trust.openpgp import KeyFileError, PublicKey, parse_public_keys
+
+try:
+    from rkt.appc.types import is_ac_identifier
+except ImportError:  # pragma: no cover - until rkt.appc.types lands everywhere
+    _AC_IDENTIFIER_RE = re.compile(r"[a-z0-9]+(?:[-._~/][a-z0-9]+)*")
+
+    def is_ac_identifier(value: str) -> bool:
+        return isinstance(value, str) and _AC_IDENTIFIER_RE.fullmatch(value) is not None
+
+_FINGERPRINT_RE = re.compile(r"[0-9a-f]{40}")
+
+
+def check_prefix(prefix: str) -> str:
+    if not is_ac_identifier(prefix):
+        raise UsageError(f"invalid prefix {prefix!r}: must be an AC Identifier "
+                         "(lower-case letters, digits and -._~/, like example.com/app)")
+    return prefix
+
+
+def name_prefixes(name: str) -> list[str]:
+    """Every prefix that covers image `name`, shortest first: a/b/c -> a, a/b, a/b/c."""
+    parts = name.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrustedKey:
+    path: Path
+    fingerprint: str
+    scope: str  # "" for root.d, else the prefix
+
+    def load(self) -> PublicKey:
+        """The key in the file; it must be exactly one public key named by its fingerprint."""
+        try:
+            data = self.path.read_bytes()
+            keys = parse_public_keys(data)
+        except OSError as err:
+            raise RktError(f"trusted key {self.path}: {err.strerror}") from None
+        except KeyFileError as err:
+            raise RktError(f"trusted key {self.path}: {err}") from None
+        if len(keys) != 1:
+            raise RktError(f"trusted key {self.path}: holds {len(keys)} keys, expected one")
+        if keys[0].fingerprint != self.fingerprint:
+            raise RktError(f"trusted key {self.path}: fingerprint mismatch: file is named "
+                           f"{self.fingerprint} but holds key {keys[0].fingerprint}")
+        return keys[0]
+
+
+class Keystore:
+    def __init__(self, opts: GlobalOptions):
+        self.local = Path(opts.local_config) / "trustedkeys"
+        self.system = Path(opts.system_config) / "trustedkeys"
+
+    @staticmethod
+    def _dir(base: Path, prefix: str) -> Path:
+        return base / "root.d" if not prefix else base / "prefix.d" / prefix
+
+    @staticmethod
+    def _entries(directory: Path) -> list[tuple[str, Path, bool]]:
+        """(fingerprint, path, empty) for the key files directly in `directory`."""
+        try:
+            names = sorted(os.listdir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as err:
+            raise RktError(f"trust store {directory}: {err.strerror}") from None
+        out = []
+        for name in names:
+            path = directory / name
+            if not path.is_file():
+                continue  # sub-prefix directories, or junk
+            if not _FINGERPRINT_RE.fullmatch(name):
+                continue  # rkt names key files by fingerprint; anything else is not a key
+            out.append((name, path, path.stat().st_size == 0))
+        return out
+
+    def trusted_keys(self, image_name: str) -> list[TrustedKey]:
+        """The keys that may sign an image named `image_name`, with their scope."""
+        if not is_ac_identifier(image_name):
+            raise RktError(f"invalid image name {image_name!r}: must be an AC Identifier")
+        scopes = ["", *name_prefixes(image_name)]
+        masked = {fp for scope in scopes for fp, _, empty in self._entries(self._dir(self.local, scope))
+                  if empty}
+        found: dict[str, TrustedKey] = {}
+        for base in (self.system, self.local):
+            for scope in scopes:
+                for fp, path, empty in self._entries(self._dir(base, scope)):
+                    if empty or (base == self.system and fp in masked):
+                        continue
+                    found.setdefault(fp, TrustedKey(path, fp, scope))
+        return list(found.values())
+
+    def keys_for(self, image_name: str) -> list[Path]:
+        return [k.path for k in self.trusted_keys(image_name)]
+
+    def add(self, key: bytes | PublicKey, prefix: str | None = None, root: bool = False) -> Path:
+        """Store one public key in the local trust store for `prefix` (or as a root key)."""
+        if (prefix is None) == (not root):
+            raise UsageError("exactly one of a prefix or root is required")
+        if prefix is not None:
+            check_prefix(prefix)
+        if not isinstance(key, PublicKey):
+            try:
+                keys = parse_public_keys(key)
+            except KeyFileError as err:
+                raise RktError(f"public key: {err}") from None
+            if len(keys) != 1:
+                raise RktError(f"public key data holds {len(keys)} keys; add them one by one")
+            key = keys[0]
+        directory = self._dir(self.local, prefix or "")
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+            target = directory / key.fingerprint
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(key.armored())
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.chmod(tmp, 0o644)
+                os.rename(tmp, target)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as err:
+            raise RktError(f"cannot store key in {directory}: {err.strerror or err}") from None
+        return target
