@@ -40,5 +40,9 @@ test: install
 bench: install
 	@$(PY) bench/run.py
 
+# appc conformance: the ACE validator pod and actool checks (also run by `make test`).
+conformance: install
+	@$(PY) specs/conformance/ace.py
+
 clean:
 	rm -rf build $(VENV)
