@@ -149,12 +149,13 @@ def packets(data: bytes) -> list[Packet]:
                     raise KeyFileError("truncated packet header")
                 length, pos = int.from_bytes(data[pos + 2:pos + 6], "big"), pos + 6
             else:
-                raise KeyFileError("partial-length packets are not allowed in keys")
+                raise KeyFileError(f"OpenPGP packet (tag {tag}) of partial length, not expected here")
         else:
             tag = (first >> 2) & 0x0F
             size = {0: 1, 1: 2, 2: 4}.get(first & 3)
             if size is None:
-                raise KeyFileError("indeterminate-length packets are not allowed in keys")
+                raise KeyFileError(f"OpenPGP packet (tag {tag}) of indeterminate length, "
+                                   "not expected here")
             if pos + 1 + size > len(data):
                 raise KeyFileError("truncated packet header")
             length = int.from_bytes(data[pos + 1:pos + 1 + size], "big")
@@ -164,6 +165,13 @@ def packets(data: bytes) -> list[Packet]:
         out.append(Packet(tag, data[start:pos], data[pos:pos + length]))
         pos += length
     return out
+
+
+def first_tag(data: bytes) -> int | None:
+    """The tag of the first packet in binary `data`, None if it does not start with one."""
+    if not data or not data[0] & 0x80:
+        return None
+    return data[0] & 0x3F if data[0] & 0x40 else (data[0] >> 2) & 0x0F
 
 
 def v4_fingerprint(body: bytes) -> str:

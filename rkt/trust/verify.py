@@ -57,7 +57,10 @@ def _read_signature(asc_path: Path) -> bytes:
     try:
         kind, binary = openpgp.dearmor(data)
         if kind not in (None, "SIGNATURE"):
-            raise openpgp.KeyFileError(f"is a PGP {kind}")
+            raise openpgp.KeyFileError(f"is a PGP {kind}, not a detached signature")
+        if openpgp.first_tag(binary) not in (None, openpgp.TAG_SIGNATURE):
+            raise openpgp.KeyFileError(f"starts with an OpenPGP packet of tag "
+                                       f"{openpgp.first_tag(binary)}, not a detached signature")
         packets = openpgp.packets(binary)
     except openpgp.KeyFileError as err:
         raise RktError(f"signature file {asc_path} is malformed: {err}") from None
