@@ -1,0 +1,55 @@
+"""`rkt image render [--rootfs-only] [--overwrite] IMAGE DIR`: the image with its dependencies."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import click
+
+from rkt.cli._click import CONTEXT_SETTINGS, options
+from rkt.errors import RktError
+
+
+def prepare_output(directory: str, overwrite: bool) -> Path:
+    """An empty output directory: an existing one is an error unless --overwrite replaces it."""
+    out = Path(directory)
+    if os.path.lexists(out):
+        if not overwrite:
+            raise RktError(f"{out}: already exists (use --overwrite to replace it)")
+        if out.is_dir() and not out.is_symlink():
+            shutil.rmtree(out)
+        else:
+            out.unlink()
+    out.mkdir(parents=True)
+    return out
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    """Copy everything (owners, modes, times, xattrs, hardlinks, devices) with `cp -a`."""
+    proc = subprocess.run(["cp", "-a", "--no-target-directory", str(src), str(dst)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RktError(f"copying {src} to {dst}: {proc.stderr.strip() or 'cp failed'}")
+
+
+@click.command(context_settings=CONTEXT_SETTINGS,
+               help="Render a stored image to a directory with all its dependencies")
+@click.option("--rootfs-only", is_flag=True, help="render rootfs only")
+@click.option("--overwrite", is_flag=True, help="overwrite output directory")
+@click.argument("image")
+@click.argument("directory")
+def command(rootfs_only: bool, overwrite: bool, image: str, directory: str) -> None:
+    from rkt.store import Store
+
+    with Store(options().dir) as store:
+        info = store.resolve(image)
+        tree = store.render(info.id)
+        out = prepare_output(directory, overwrite)
+        if rootfs_only:
+            copy_tree(tree.rootfs, out)
+        else:
+            copy_tree(tree.rootfs, out / "rootfs")
+            shutil.copy2(tree.path / "manifest", out / "manifest")
