@@ -98,14 +98,24 @@ def armor(data: bytes, kind: str) -> bytes:
 
 
 def dearmor(data: bytes) -> tuple[str | None, bytes]:
-    """The binary content of `data` and its armor kind (None when `data` was binary already)."""
+    """The binary content of `data` and its armor kind (None when `data` was binary already).
+
+    Several armor blocks of one kind (keys exported one after another) are concatenated.
+    """
     if data[:1] and data[0] & 0x80:
         return None, data
-    match = _ARMOR_RE.search(data)
-    if match is None:
+    blocks = list(_ARMOR_RE.finditer(data))
+    if not blocks:
         raise KeyFileError("neither an ASCII-armored nor a binary OpenPGP file")
-    kind = match.group(1).decode()
-    text = match.group(2).replace(b"\r", b"")
+    kinds = {m.group(1).decode() for m in blocks}
+    if len(kinds) > 1:
+        raise KeyFileError(f"mixes armor blocks of kinds {', '.join(sorted(kinds))}")
+    kind = kinds.pop()
+    return kind, b"".join(_dearmor_block(kind, m.group(2)) for m in blocks)
+
+
+def _dearmor_block(kind: str, text: bytes) -> bytes:
+    text = text.replace(b"\r", b"")
     # Armor headers ("Version: ...", "Comment: ...") end at the first blank line.
     head, blank, rest = text.partition(b"\n\n")
     if blank and all(b": " in line for line in head.split(b"\n") if line):
@@ -121,7 +131,7 @@ def dearmor(data: bytes) -> tuple[str | None, bytes]:
         raise KeyFileError(f"corrupt ASCII armor in PGP {kind}") from None
     if expected is not None and int.from_bytes(expected, "big") != crc24(binary):
         raise KeyFileError(f"armor checksum mismatch in PGP {kind}")
-    return kind, binary
+    return binary
 
 
 def packets(data: bytes) -> list[Packet]:

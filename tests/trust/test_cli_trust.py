@@ -1,0 +1,159 @@
+"""`rkt trust` through the real CLI: storing keys, the fingerprint review, and its errors."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import stat
+import time
+
+from rkt.options import GlobalOptions
+from rkt.trust.verify import verify
+from tests.helpers.aci import make_aci, manifest
+
+
+def key_file(rkt, key, name="key.asc"):
+    return key.export(rkt.root / name)
+
+
+def prefix_dir(rkt, prefix):
+    return rkt.local_config / "trustedkeys" / "prefix.d" / prefix
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("rkt: "), stderr
+    return lines[-1]
+
+
+def test_trust_prefix_then_verify(rkt, gpg_key):
+    proc = rkt("trust", "--prefix", "example.com/app", "--skip-fingerprint-review", key_file(rkt, gpg_key))
+    path = prefix_dir(rkt, "example.com/app") / gpg_key.fingerprint.lower()
+    assert f'Added key for prefix "example.com/app" at "{path}"' in proc.stdout
+    assert "gpg key fingerprint is: " + gpg_key.fingerprint[:4] in proc.stdout
+    assert "Test Signer A <a@example.com>" in proc.stdout
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+    aci = rkt.root / "app.aci"
+    make_aci(aci, manifest("example.com/app"))
+    opts = GlobalOptions(local_config=rkt.local_config, system_config=rkt.system_config)
+    assert verify(opts, "example.com/app", aci, gpg_key.sign(aci)) == gpg_key.fingerprint.lower()
+
+
+def test_trust_root(rkt, gpg_key):
+    proc = rkt("trust", "--root", "--skip-fingerprint-review", key_file(rkt, gpg_key))
+    path = rkt.local_config / "trustedkeys" / "root.d" / gpg_key.fingerprint.lower()
+    assert f'Added root key at "{path}"' in proc.stdout
+    assert path.is_file()
+
+
+def test_trust_file_url_and_several_keys(rkt, gpg_key, other_gpg_key):
+    a, b = key_file(rkt, gpg_key, "a.asc"), key_file(rkt, other_gpg_key, "b.asc")
+    rkt("trust", "--prefix=example.com", "--skip-fingerprint-review", f"file://{a}", b)
+    assert sorted(p.name for p in prefix_dir(rkt, "example.com").iterdir()) == sorted(
+        [gpg_key.fingerprint.lower(), other_gpg_key.fingerprint.lower()])
+
+
+def test_readd_is_idempotent(rkt, gpg_key):
+    args = ("trust", "--prefix", "example.com/app", "--skip-fingerprint-review", key_file(rkt, gpg_key))
+    rkt(*args)
+    path = prefix_dir(rkt, "example.com/app") / gpg_key.fingerprint.lower()
+    first = path.read_bytes()
+    rkt(*args)
+    assert path.read_bytes() == first
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_review_needs_a_tty(rkt, gpg_key):
+    proc = rkt.fails("trust", "--prefix", "example.com/app", key_file(rkt, gpg_key), input="yes\n")
+    assert "lack of tty" in one_line(proc.stderr)
+    assert not prefix_dir(rkt, "example.com/app").exists()
+
+
+def run_in_pty(cmd: list[str], answer: bytes, timeout: float = 30) -> tuple[int, str]:
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.execvp(cmd[0], cmd)
+        finally:
+            os._exit(127)
+    output = b""
+    answered = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            if not answered and b"(yes/no)?" in output:
+                os.write(fd, answer)
+                answered = True
+    finally:
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_review_accepted_on_a_tty(rkt, gpg_key):
+    code, out = run_in_pty(rkt.cmd("trust", "--prefix", "example.com/app", key_file(rkt, gpg_key)),
+                           b"maybe\nyes\n")
+    assert code == 0, out
+    assert "Are you sure you want to trust this key (yes/no)?" in out
+    assert "Please enter 'yes' or 'no'" in out
+    assert "after fingerprint review" in out
+    assert (prefix_dir(rkt, "example.com/app") / gpg_key.fingerprint.lower()).is_file()
+
+
+def test_review_refused_on_a_tty(rkt, gpg_key):
+    code, out = run_in_pty(rkt.cmd("trust", "--prefix", "example.com/app", key_file(rkt, gpg_key)), b"no\n")
+    assert code == 0, out
+    assert "Not trusting" in out
+    assert not prefix_dir(rkt, "example.com/app").exists()
+
+
+def test_bad_key_file_is_named(rkt, gpg_key):
+    bad = rkt.root / "bad.asc"
+    bad.write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n")
+    proc = rkt.fails("trust", "--prefix", "example.com", "--skip-fingerprint-review", bad)
+    assert one_line(proc.stderr).startswith(f"rkt: error reading the key {bad}: ")
+    sig = gpg_key.sign(key_file(rkt, gpg_key))
+    proc = rkt.fails("trust", "--prefix", "example.com", "--skip-fingerprint-review", sig)
+    assert "not a public key" in one_line(proc.stderr)
+    proc = rkt.fails("trust", "--prefix", "example.com", "--skip-fingerprint-review", rkt.root / "missing")
+    assert "No such file or directory" in one_line(proc.stderr)
+    assert not prefix_dir(rkt, "example.com").exists()
+
+
+def test_one_bad_key_stores_none(rkt, gpg_key):
+    bad = rkt.root / "bad.asc"
+    bad.write_text("nope\n")
+    rkt.fails("trust", "--prefix", "example.com", "--skip-fingerprint-review", key_file(rkt, gpg_key), bad)
+    assert not prefix_dir(rkt, "example.com").exists()
+
+
+def test_usage_errors(rkt, gpg_key):
+    key = key_file(rkt, gpg_key)
+    assert "--root required" in one_line(rkt.fails("trust", key, code=2).stderr)
+    assert "mutually exclusive" in one_line(
+        rkt.fails("trust", "--root", "--prefix", "example.com", key, code=2).stderr)
+    assert "omit https://" in one_line(rkt.fails("trust", "--prefix", "https://example.com", key, code=2).stderr)
+    assert "AC Identifier" in one_line(rkt.fails("trust", "--prefix", "Example.com", key, code=2).stderr)
+    rkt.fails("trust", code=2)
+    rkt.fails("trust", "--root", code=2)
+
+
+def test_remote_keys_not_yet(rkt):
+    proc = rkt.fails("trust", "--prefix", "example.com", "https://example.com/key.asc")
+    assert "not supported yet" in one_line(proc.stderr)
+    proc = rkt.fails("trust", "--prefix", "example.com", "http://example.com/key.asc")
+    assert "--insecure-allow-http required" in one_line(proc.stderr)
+    proc = rkt.fails("trust", "--prefix", "example.com")
+    assert "discovery" in one_line(proc.stderr)
