@@ -41,7 +41,7 @@ def parse_quantity(text: str) -> Fraction:
         raise QuantityError(f"{text!r} is not a quantity (like 500m, 128Mi, 1G, 0.5)")
     number, suffix = match.groups()
     value = Fraction(number)
-    if suffix[:1] in ("e", "E") and len(suffix) > 1:
+    if suffix[:1] in ("e", "E") and suffix not in _BINARY and len(suffix) > 1:
         exponent = int(suffix[1:])
         if abs(exponent) > _MAX_EXPONENT:
             raise QuantityError(f"{text!r}: exponent out of range")
