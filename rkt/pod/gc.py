@@ -1,0 +1,290 @@
+"""Removing pods: rkt's mark & sweep garbage collection (`rkt gc`) and `rkt rm`.
+
+Mark: exited pods move from `run/` to `exited-garbage/` (the rename's ctime starts their grace
+period), aborted prepares and expired prepared pods move to `garbage/`. Sweep: a pod we can lock
+exclusively gets its stage1 `gc` entrypoint run (it undoes networking and cgroups), then anything
+still mounted under its directory is unmounted deepest first, and only then is the directory
+deleted; a mount we cannot remove stops the deletion, so we never delete through a mount.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rkt.errors import RktError
+from rkt.lock import FileLock, LockBusy
+from rkt.pod import entrypoints
+from rkt.pod import pods as podlib
+from rkt.pod.duration import format_duration
+
+if TYPE_CHECKING:
+    from rkt.options import GlobalOptions
+    from rkt.pod.pods import Pod
+
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+STAGE1_GC_TIMEOUT = 60.0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- mounts left under a pod --------------------------------------------------------------------
+def _unescape(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as \\ooo."""
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and i + 3 < len(field) and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def mounts_under(path: str | os.PathLike, mountinfo: str | None = None) -> list[tuple[str, set[str]]]:
+    """(mount point, optional fields such as `shared:1`) of every mount at or below `path`,
+    in the order to unmount them: deepest first, and the last stacked mount first."""
+    base = os.path.realpath(path)
+    if mountinfo is None:
+        with open("/proc/self/mountinfo") as f:
+            mountinfo = f.read()
+    found = []
+    for index, line in enumerate(mountinfo.splitlines()):
+        fields = line.split(" ")
+        if len(fields) < 7:
+            continue
+        point = _unescape(fields[4])
+        if point != base and not point.startswith(base.rstrip("/") + "/"):
+            continue
+        optional = set()
+        for field in fields[6:]:
+            if field == "-":
+                break
+            optional.add(field.split(":", 1)[0])
+        found.append((point.count("/"), index, point, optional))
+    found.sort(key=lambda m: (m[0], m[1]), reverse=True)
+    return [(point, optional) for _, _, point, optional in found]
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def unmount_all(path: str | os.PathLike) -> None:
+    """Unmount everything at or below `path`; RktError if something stays mounted.
+
+    Each mount is first made private, so that neither the unmount nor a lazy detach (our answer
+    to EBUSY) can propagate to a peer mount on the host.
+    """
+    mounts = mounts_under(path)
+    if not mounts:
+        return
+    libc = _libc()
+    for point, optional in mounts:
+        if optional & {"shared", "master"}:
+            if libc.mount(None, os.fsencode(point), None, MS_PRIVATE, None) != 0:
+                err = ctypes.get_errno()
+                if err not in (errno.EINVAL, errno.ENOENT):
+                    raise RktError(f"cannot make {point} private: {os.strerror(err)}")
+    for point, _ in mounts:
+        if libc.umount2(os.fsencode(point), 0) == 0:
+            continue
+        err = ctypes.get_errno()
+        if err == errno.EBUSY and libc.umount2(os.fsencode(point), MNT_DETACH) == 0:
+            continue
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOENT):
+            raise RktError(f"cannot unmount {point}: {os.strerror(err)}")
+    left = mounts_under(path)
+    if left:
+        raise RktError(f"{left[0][0]} is still mounted")
+
+
+# --- deleting one pod ---------------------------------------------------------------------------
+def _remove_tree(path: Path) -> None:
+    def retry_writable(func, target, exc_info):
+        # a read-only directory in an app rootfs stops unlink of its entries; we own them
+        parent = os.path.dirname(target)
+        try:
+            os.chmod(parent, 0o700)
+            func(target)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            raise exc_info[1]
+
+    if path.is_symlink() or not path.exists():
+        return
+    shutil.rmtree(path, onerror=retry_writable)
+
+
+def delete_pod(opts: "GlobalOptions", pod: "Pod") -> bool:
+    """Clean up and delete a garbage pod whose lock the caller holds exclusively."""
+    if pod.dir_state not in ("exited-garbage", "garbage"):
+        _say(f"gc: non-garbage pod {pod.uuid!r} (status {pod.state!r}), skipped")
+        return False
+    path = pod.path
+    if pod.dir_state == "exited-garbage" and (path / "stage1" / "manifest").exists():
+        try:
+            done = entrypoints.run(path, "gc", [pod.uuid], debug=opts.debug,
+                                   timeout=STAGE1_GC_TIMEOUT)
+            if done.returncode != 0:
+                _say(f"gc: problem performing stage1 GC on {pod.uuid!r}: "
+                     f"exit status {done.returncode}")
+        except RktError as err:
+            _say(f"gc: skipping stage1 GC of {pod.uuid!r}: {err}")
+    try:
+        unmount_all(path)
+    except RktError as err:
+        _say(f"gc: GC of leftover mounts for pod {pod.uuid!r} failed: {err}")
+        return False
+    try:
+        # the stage1 rootfs first: if that fails the pod manifest stays for a later retry
+        _remove_tree(path / "stage1" / "rootfs")
+        _remove_tree(path)
+    except OSError as err:
+        _say(f"gc: unable to remove pod {pod.uuid!r}: {err.strerror or err}")
+        return False
+    return True
+
+
+def _try_lock(pod: "Pod") -> FileLock | None:
+    try:
+        return pod.lock(exclusive=True, blocking=False)
+    except RktError:  # LockBusy, or the pod went away
+        return None
+
+
+def _move(pod: "Pod", dir_state: str) -> bool:
+    try:
+        pod.rename_to(dir_state)
+        return True
+    except RktError as err:
+        if pod.refresh().state != "gone":
+            _say(f"gc: rename error: {err}")
+        return False
+
+
+def _pods_in(opts: "GlobalOptions", dir_state: str) -> list["Pod"]:
+    root = podlib.pods_root(opts) / dir_state
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise RktError(f"cannot read pods directory {root}: {err.strerror}") from None
+    found = []
+    for name in names:
+        if podlib._valid_uuid(name) and (root / name).is_dir():
+            found.append(podlib.Pod(podlib.pods_root(opts), name, dir_state))
+    return found
+
+
+def _age(pod: "Pod") -> float | None:
+    try:
+        return time.time() - os.lstat(pod.path).st_ctime
+    except OSError:
+        return None
+
+
+# --- rkt gc -------------------------------------------------------------------------------------
+def mark(opts: "GlobalOptions") -> None:
+    """Move exited pods to exited-garbage/ and aborted prepares to garbage/."""
+    for pod in _pods_in(opts, "run"):
+        if pod.state == podlib.EXITED:
+            _say(f"gc: moving pod {pod.uuid!r} to garbage")
+            _move(pod, "exited-garbage")
+    for pod in _pods_in(opts, "prepare"):
+        if pod.state == podlib.ABORTED_PREPARE:
+            lock = _try_lock(pod)
+            if lock is None:
+                continue
+            with lock:
+                _say(f"gc: moving failed prepare {pod.uuid!r} to garbage")
+                _move(pod, "garbage")
+
+
+def expire_prepared(opts: "GlobalOptions", expiration: float) -> None:
+    for pod in _pods_in(opts, "prepared"):
+        age = _age(pod)
+        if age is None or age < expiration:
+            continue
+        lock = _try_lock(pod)  # run-prepared holds it while it takes the pod to run/
+        if lock is None:
+            continue
+        with lock:
+            if pod.refresh().dir_state == "prepared":
+                _say(f"gc: moving expired prepared pod {pod.uuid!r} to garbage")
+                _move(pod, "garbage")
+
+
+def sweep(opts: "GlobalOptions", grace_period: float) -> int:
+    """Delete exited-garbage pods past the grace period and all garbage pods; failures count."""
+    failures = 0
+    for dir_state in ("exited-garbage", "garbage"):
+        for pod in _pods_in(opts, dir_state):
+            if dir_state == "exited-garbage":
+                age = _age(pod)
+                if age is None:
+                    continue
+                if age < grace_period:
+                    _say(f"gc: pod {pod.uuid!r} not removed: still within grace period "
+                         f"({format_duration(grace_period)})")
+                    continue
+            lock = _try_lock(pod)
+            if lock is None:
+                continue
+            with lock:
+                if pod.refresh().state == "gone":
+                    continue
+                print(f'Garbage collecting pod "{pod.uuid}"', flush=True)
+                if not delete_pod(opts, pod):
+                    failures += 1
+    return failures
+
+
+def collect(opts: "GlobalOptions", grace_period: float, expire_prepared_after: float,
+            mark_only: bool = False) -> int:
+    """One `rkt gc` pass; returns how many pods could not be deleted."""
+    podlib.init_dirs(opts)
+    mark(opts)
+    if mark_only:
+        return 0
+    expire_prepared(opts, expire_prepared_after)
+    return sweep(opts, grace_period)
+
+
+# --- rkt rm -------------------------------------------------------------------------------------
+def remove(opts: "GlobalOptions", pod: "Pod") -> None:
+    """Delete one pod now, whatever its grace period; refuses running and preparing pods."""
+    state = pod.refresh().state
+    if state == podlib.RUNNING:
+        raise RktError(f'pod "{pod.uuid}" is currently running')
+    if state in (podlib.EMBRYO, podlib.PREPARING):
+        raise RktError(f'pod "{pod.uuid}" is currently being prepared')
+    if state in (podlib.DELETING, podlib.EXITED_DELETING):
+        raise RktError(f'pod "{pod.uuid}" is currently being deleted')
+    if state == "gone":
+        raise RktError(f'pod "{pod.uuid}" no longer exists')
+    try:
+        lock = pod.lock(exclusive=True, blocking=False)
+    except LockBusy:
+        raise RktError(f'pod "{pod.uuid}" is in use (state {pod.refresh().state})') from None
+    with lock:
+        # under the lock the state cannot change under us any more: move it to the garbage
+        if pod.refresh(locate=False).dir_state in ("prepare", "prepared"):
+            pod.rename_to("garbage")
+        elif pod.dir_state == "run":
+            pod.rename_to("exited-garbage")
+        if not delete_pod(opts, pod):
+            raise RktError(f'cannot remove pod "{pod.uuid}"')

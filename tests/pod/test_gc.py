@@ -1,0 +1,132 @@
+"""M8: `rkt gc` marks exited pods and aborted prepares, expires prepared pods, and sweeps
+garbage past the grace period through the stage1 gc entrypoint; `--mark-only` only marks."""
+
+from __future__ import annotations
+
+import pytest
+
+from rkt.pod.duration import format_duration, parse_duration
+from rkt.pod.gc import mounts_under
+from tests.pod.handmade import Holder, make_pod, pod_dirs
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def log(tmp_path):
+    return tmp_path / "stage1.log"
+
+
+def test_go_durations():
+    assert parse_duration("30m") == 1800
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration("0s") == 0 and parse_duration("0") == 0
+    assert parse_duration("1.5s") == 1.5
+    assert parse_duration("10ms") == pytest.approx(0.01)
+    assert parse_duration("-1s") == -1
+    for bad in ("", "10", "1x", "m", "1h-5m", "h1"):
+        with pytest.raises(Exception):
+            parse_duration(bad)
+    assert format_duration(1800) == "30m0s"
+    assert format_duration(86400) == "24h0m0s"
+    assert format_duration(0) == "0s"
+
+
+def test_mounts_under_orders_deepest_and_topmost_first(tmp_path):
+    info = "\n".join([
+        "20 1 0:1 / / rw shared:1 - ext4 /dev/sda rw",
+        r"30 20 0:2 / /p/pod rw shared:5 - tmpfs t rw",
+        r"31 30 0:3 / /p/pod/a\040b/c rw master:2 - tmpfs t rw",
+        r"32 30 0:4 / /p/pod/x rw - tmpfs t rw",
+        r"33 32 0:5 / /p/pod/x rw - tmpfs t rw",
+        r"34 20 0:6 / /p/pod2 rw - tmpfs t rw",
+    ])
+    found = mounts_under("/p/pod", info)
+    assert [m for m, _ in found] == ["/p/pod/a b/c", "/p/pod/x", "/p/pod/x", "/p/pod"]
+    assert found[0][1] == {"master"} and found[-1][1] == {"shared"}
+
+
+def test_mark_only_then_sweep(rkt, log):
+    exited = make_pod(rkt.dir, "run", log, exit_codes={"app": 0})
+    aborted = make_pod(rkt.dir, "prepare", log, manifest=False)
+    prepared = make_pod(rkt.dir, "prepared", log)
+    running = make_pod(rkt.dir, "run", log)
+    holder = Holder(rkt.dir / "pods" / "run" / running, pid_delay=0)
+    try:
+        out = rkt("gc", "--mark-only")
+        assert "Garbage collecting" not in out.stdout
+        dirs = pod_dirs(rkt.dir)
+        assert dirs["exited-garbage"] == [exited]
+        assert dirs["garbage"] == [aborted]
+        assert dirs["prepared"] == [prepared]
+        assert dirs["run"] == [running]
+        assert not log.exists()
+
+        # within the default grace period nothing exited is deleted; the aborted prepare is
+        out = rkt("gc")
+        assert out.stdout.splitlines() == [f'Garbage collecting pod "{aborted}"']
+        assert "still within grace period (30m0s)" in out.stderr
+        dirs = pod_dirs(rkt.dir)
+        assert dirs["exited-garbage"] == [exited] and dirs["garbage"] == []
+
+        out = rkt("gc", "--grace-period=0s")
+        assert out.stdout.splitlines() == [f'Garbage collecting pod "{exited}"']
+        # stage1 gc ran in the pod dir, with the UUID
+        assert log.read_text().split() == ["gc", str(rkt.dir / "pods/exited-garbage" / exited), exited]
+        dirs = pod_dirs(rkt.dir)
+        assert dirs["exited-garbage"] == [] and dirs["prepared"] == [prepared]
+        assert dirs["run"] == [running]
+
+        # prepared pods expire
+        out = rkt("gc", "--expire-prepared=0s")
+        assert out.stdout.splitlines() == [f'Garbage collecting pod "{prepared}"']
+        assert pod_dirs(rkt.dir)["prepared"] == []
+    finally:
+        holder.stop()
+    # the running pod only becomes garbage once it exited
+    assert pod_dirs(rkt.dir)["run"] == [running]
+    out = rkt("gc", "--grace-period=0s")
+    assert out.stdout.splitlines() == [f'Garbage collecting pod "{running}"']
+    assert all(not v for v in pod_dirs(rkt.dir).values())
+
+
+def test_gc_skips_locked_garbage(rkt, log):
+    busy = make_pod(rkt.dir, "garbage", log)
+    holder = Holder(rkt.dir / "pods" / "garbage" / busy)
+    try:
+        out = rkt("gc")
+        assert busy not in out.stdout
+        assert pod_dirs(rkt.dir)["garbage"] == [busy]
+    finally:
+        holder.stop()
+    rkt("gc")
+    assert pod_dirs(rkt.dir)["garbage"] == []
+
+
+def test_gc_unmounts_leftovers_and_never_deletes_through_a_mount(rkt, log, tmp_path):
+    import subprocess
+
+    pod = make_pod(rkt.dir, "garbage", log)
+    pod_dir = rkt.dir / "pods" / "garbage" / pod
+    keep = tmp_path / "host-data"
+    keep.mkdir()
+    (keep / "precious").write_text("do not delete")
+    target = pod_dir / "stage1" / "rootfs" / "mnt"
+    target.mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(keep), str(target)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "none", str(target)], check=True)
+    try:
+        out = rkt("gc")
+        assert f'Garbage collecting pod "{pod}"' in out.stdout
+        assert not pod_dir.exists()
+        assert (keep / "precious").read_text() == "do not delete"
+        assert mounts_under(rkt.dir) == []
+    finally:
+        for point, _ in mounts_under(rkt.dir):
+            subprocess.run(["umount", point])
+
+
+def test_gc_bad_flags(rkt):
+    proc = rkt.fails("gc", "--grace-period=soon", code=2)
+    assert "--grace-period" in proc.stderr
+    rkt.fails("gc", "--expire-prepared=1d", code=2)
