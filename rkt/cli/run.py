@@ -1,0 +1,19 @@
+"""`rkt run`: prepare a pod from images and flags, then become its stage1 (rkt/run.go)."""
+
+from __future__ import annotations
+
+from rkt.cli import runflags
+from rkt.cli.util import ensure_superuser
+
+
+def main(opts, args: list[str]) -> int:
+    flags = runflags.parse("run", args)
+    if flags.help:
+        print(runflags.usage("run"))
+        return 0
+    ensure_superuser("run")
+    from rkt.pod.run import exec_stage1, prepare_pod
+
+    pod, lock = prepare_pod(opts, flags, for_run=True)
+    exec_stage1(opts, flags, pod, lock)
+    return 254  # not reached: exec_stage1 replaces the process or raises

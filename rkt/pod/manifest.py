@@ -1,0 +1,217 @@
+"""The pod manifest stage0 writes for a pod (rkt's stage0 `generatePodManifest`).
+
+Each app names its image by ID and carries the image's app object reified with the command-line
+overrides (exec and args, user and group, working directory, supplementary GIDs, isolators,
+read-only rootfs, annotations), so stage1 needs nothing but this file. Every image mountPoint
+gets a mount: from `--mount`, or of the pod volume of the same name, or — when no `--volume`
+provides one — of an implicit empty volume added to the pod, as rkt's stage1 did.
+
+Environment precedence, lowest to highest (later sources override earlier ones):
+  1. the image's `app.environment`;
+  2. `--inherit-env`: the caller's environment, filling only variables still unset;
+  3. `--set-env-file` files, in order;
+  4. `--set-env`, in order;
+  5. the per-app `--environment`, which wins, as rkt's documentation promises.
+(rkt's code applied `--environment` first and let `--set-env` override it; we follow its docs.)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from rkt.errors import ManifestError, RktError, UsageError
+
+MUTABLE_ANNOTATION = "coreos.com/rkt/stage1/mutable"
+CAPS_KINDS = ("os/linux/capabilities-retain-set", "os/linux/capabilities-remove-set")
+SECCOMP_KINDS = ("os/linux/seccomp-retain-set", "os/linux/seccomp-remove-set")
+
+
+def set_env(env: list[dict], name: str, value: str, override: bool = True) -> None:
+    for item in env:
+        if item["name"] == name:
+            if override:
+                item["value"] = value
+            return
+    env.append({"name": name, "value": value})
+
+
+def _replace_isolators(app: dict, cli: dict[str, Any]) -> None:
+    if not cli:
+        return
+    drop = set(cli)
+    for kinds in (CAPS_KINDS, SECCOMP_KINDS):
+        if drop & set(kinds):
+            drop |= set(kinds)
+    kept = [i for i in app.get("isolators") or () if i.get("name") not in drop]
+    app["isolators"] = kept + [{"name": name, "value": value} for name, value in cli.items()]
+
+
+def _merge_mounts(pod_mounts: list[tuple[str, str]], app_mounts: list[tuple[str, str]]) -> list[dict]:
+    """rkt's MergeMounts: an app's own --mount wins over a pod-wide one at the same path."""
+    app_paths = {path for _, path in app_mounts}
+    merged = [(v, p) for v, p in pod_mounts if p not in app_paths] + list(app_mounts)
+    return [{"volume": v, "path": p} for v, p in merged]
+
+
+def runtime_app(spec, image_id: str, image: dict, flags, host_env: dict[str, str],
+                env_file_pairs: list[tuple[str, str]]) -> dict:
+    """The pod manifest's entry for one command-line app (rkt's generateRuntimeApp)."""
+    from rkt.appc.types import app_name_from_image_name
+
+    name = spec.name or app_name_from_image_name(image["name"])
+    app = image.get("app")
+    if app is None:
+        if not spec.exec:
+            raise RktError(f'image "{spec.image}" has no app section and --exec argument is '
+                           "not provided")
+        app = {"exec": [spec.exec], "user": "0", "group": "0"}
+    else:
+        app = dict(app)
+    exec_ = list(app.get("exec") or ())
+    if spec.exec:
+        exec_ = [spec.exec] + exec_[1:]
+    if spec.args is not None:
+        if not exec_:
+            raise RktError(f'image "{spec.image}" has no exec to pass arguments to (use --exec)')
+        exec_ = exec_[:1] + spec.args
+    if not exec_:
+        raise RktError(f'image "{spec.image}" has no exec command (use --exec)')
+    app["exec"] = exec_
+    if spec.user is not None:
+        app["user"] = spec.user
+    if spec.group is not None:
+        app["group"] = spec.group
+    if spec.working_dir is not None:
+        app["workingDirectory"] = spec.working_dir
+    if spec.supplementary_gids is not None:
+        app["supplementaryGIDs"] = spec.supplementary_gids
+    _replace_isolators(app, spec.isolators)
+    if spec.user_annotations:
+        app["userAnnotations"] = {**(app.get("userAnnotations") or {}), **spec.user_annotations}
+    if spec.user_labels:
+        app["userLabels"] = {**(app.get("userLabels") or {}), **spec.user_labels}
+
+    env = [dict(e) for e in app.get("environment") or ()]
+    if flags.inherit_env:
+        for key, value in host_env.items():
+            set_env(env, key, value, override=False)
+    for key, value in env_file_pairs:
+        set_env(env, key, value)
+    for key, value in flags.set_env:
+        set_env(env, key, value)
+    for key, value in spec.environment:
+        set_env(env, key, value)
+    if env:
+        app["environment"] = env
+
+    ra: dict[str, Any] = {
+        "name": name,
+        "image": {"name": image["name"], "id": image_id, "labels": image.get("labels") or []},
+        "app": app,
+        "mounts": _merge_mounts(flags.pod_mounts, spec.mounts),
+    }
+    if spec.readonly_rootfs:
+        ra["readOnlyRootFS"] = True
+    if spec.annotations:
+        ra["annotations"] = [{"name": k, "value": v} for k, v in spec.annotations.items()]
+    return ra
+
+
+def fill_mount_points(pod: dict, warn=True) -> None:
+    """Give every app mountPoint a mount, adding implicit empty volumes as rkt's stage1 did."""
+    volumes = {v["name"] for v in pod.get("volumes") or ()}
+    for ra in pod["apps"]:
+        app = ra.get("app") or {}
+        mounts = ra.setdefault("mounts", [])
+        for mp in app.get("mountPoints") or ():
+            if any(m["volume"] == mp["name"] or m["path"] == mp["path"] for m in mounts):
+                continue
+            if mp["name"] not in volumes:
+                if warn:
+                    print(f'rkt: warning: no volume specified for mount point "{mp["name"]}", '
+                          'implicitly creating an "empty" volume. This volume will be removed '
+                          "when the pod is garbage-collected.", file=sys.stderr)
+                pod.setdefault("volumes", []).append(
+                    {"name": mp["name"], "kind": "empty", "mode": "0755", "uid": 0, "gid": 0})
+                volumes.add(mp["name"])
+            mounts.append({"volume": mp["name"], "path": mp["path"]})
+        if not mounts:
+            del ra["mounts"]
+
+
+def _check_ports(pod: dict) -> None:
+    declared = {p["name"] for ra in pod["apps"] for p in (ra.get("app") or {}).get("ports") or ()}
+    for port in pod.get("ports") or ():
+        if port["name"] not in declared:
+            raise RktError(f'port name "{port["name"]}" is not defined by any app')
+
+
+def generate(flags, images: list[tuple[str, dict]]) -> dict:
+    """The pod manifest (JSON) for the command-line apps; `images` holds (image ID, image
+    manifest JSON) for each of `flags.apps`, in order."""
+    from rkt import APPC_VERSION
+    from rkt.cli.runflags import read_env_file
+
+    env_file_pairs = [pair for path in flags.set_env_files for pair in read_env_file(path)]
+    host_env = dict(os.environ) if flags.inherit_env else {}
+    apps: list[dict] = []
+    for spec, (image_id, image) in zip(flags.apps, images):
+        ra = runtime_app(spec, image_id, image, flags, host_env, env_file_pairs)
+        if any(a["name"] == ra["name"] for a in apps):
+            raise RktError(f"error: multiple apps with name {ra['name']} (use --name)")
+        apps.append(ra)
+    pod: dict[str, Any] = {
+        "acVersion": APPC_VERSION,
+        "acKind": "PodManifest",
+        "apps": apps,
+        "volumes": [v.to_json() for v in flags.volumes],
+        "isolators": [],
+        "annotations": [{"name": MUTABLE_ANNOTATION, "value": "false"}],
+        "ports": [{"name": n, "hostPort": port, **({"hostIP": ip} if ip else {})}
+                  for n, ip, port in flags.ports],
+    }
+    fill_mount_points(pod)
+    _check_ports(pod)
+    return validate(pod)
+
+
+def validate(pod: dict) -> dict:
+    """The canonical JSON of a fully validated pod manifest."""
+    from rkt.appc.manifest import PodManifest
+
+    try:
+        return PodManifest.from_json(pod).to_json()
+    except ManifestError as err:
+        raise RktError(f"invalid pod manifest: {err.message}") from None
+
+
+def from_file(path: str, store) -> tuple[dict, list[str]]:
+    """`--pod-manifest`: the user's manifest, apps completed from their images as stage1 expects;
+    also the image IDs, which must be in the store."""
+    from rkt.appc.manifest import PodManifest
+
+    try:
+        data = open(path, "rb").read()
+    except OSError as err:
+        raise RktError(f"--pod-manifest {path}: {err.strerror}") from None
+    try:
+        pod = PodManifest.from_json(data).to_json()
+    except ManifestError as err:
+        raise RktError(f"--pod-manifest {path}: {err.message}") from None
+    if not pod["apps"]:
+        raise RktError(f"--pod-manifest {path}: the pod has no apps")
+    ids = []
+    for ra in pod["apps"]:
+        info = store.resolve(ra["image"]["id"])
+        ra["image"]["id"] = info.id
+        ids.append(info.id)
+        if ra.get("app") is None:
+            image = store.manifest(info.id).to_json()
+            if image.get("app") is None:
+                raise RktError(f'--pod-manifest {path}: app "{ra["name"]}" has no app section '
+                               "and neither has its image")
+            ra["app"] = image["app"]
+    fill_mount_points(pod)
+    return validate(pod), ids

@@ -1,0 +1,142 @@
+"""Filling a pod directory with its stage1 and its apps' filesystems.
+
+The stage1 image is copied into `stage1/` (it is small, and stage1 writes into its rootfs).
+Each app gets `appsinfo/<app>/{treeStoreID,manifest}` and either overlay dirs
+`overlay/<app>/{upper,work}` — the overlay itself is mounted only at run time, inside the pod's
+private mount namespace, over the read-only tree store render — or, with `--no-overlay`, a full
+copy of the rendered rootfs at `stage1/rootfs/opt/stage2/<app>/rootfs`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from rkt.errors import RktError
+
+STAGE2 = Path("stage1/rootfs/opt/stage2")
+OVERLAY_PREPARED = "overlay-prepared"
+
+
+def app_rootfs(pod_path: Path, app: str) -> Path:
+    return pod_path / STAGE2 / app / "rootfs"
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    # cp keeps what a copy must keep: owners, modes, devices, hard links, xattrs, sparse files.
+    proc = subprocess.run(["cp", "-a", "--reflink=auto", "--", str(src), str(dest)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+        raise RktError(f"cannot copy {src} to {dest}: {detail}")
+
+
+def _write(path: Path, data: bytes | str, mode: int = 0o640) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode() if isinstance(data, str) else data
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+
+
+def copy_stage1(store, stage1_id: str, pod_path: Path) -> dict:
+    """Copy the stage1 tree into the pod; its manifest (JSON)."""
+    tree = store.render(stage1_id)
+    stage1 = pod_path / "stage1"
+    stage1.mkdir(mode=0o755)
+    _copy_tree(tree.path / "rootfs", stage1 / "rootfs")
+    manifest = store.manifest_bytes(stage1_id)
+    _write(stage1 / "manifest", manifest)
+    _write(pod_path / "stage1TreeStoreID", tree.id)
+    return json.loads(manifest)
+
+
+def prepare_app(store, pod_path: Path, app: str, image_id: str, overlay: bool) -> None:
+    tree = store.render(image_id)
+    info = pod_path / "appsinfo" / app
+    info.mkdir(parents=True, mode=0o755)
+    _write(info / "treeStoreID", tree.id)
+    _write(info / "manifest", store.manifest_bytes(image_id))
+    target = app_rootfs(pod_path, app)
+    if overlay:
+        for sub in ("upper", "work"):
+            (pod_path / "overlay" / app / sub).mkdir(parents=True, mode=0o755)
+        target.mkdir(parents=True, mode=0o755)
+    else:
+        target.parent.mkdir(parents=True, mode=0o755)
+        _copy_tree(tree.path / "rootfs", target)
+
+
+def prepare(store, pod_path: Path, stage1_id: str, pod_manifest: dict, image_ids: list[str],
+            overlay: bool) -> None:
+    from rkt.pod.stage1 import check_stage1
+
+    stage1_manifest = copy_stage1(store, stage1_id, pod_path)
+    check_stage1(stage1_manifest, stage1_id)
+    for ra, image_id in zip(pod_manifest["apps"], image_ids):
+        prepare_app(store, pod_path, ra["name"], image_id, overlay)
+    if overlay:
+        _write(pod_path / OVERLAY_PREPARED, "")
+    _write(pod_path / "pod", json.dumps(pod_manifest))
+
+
+def uses_overlay(pod_path: Path) -> bool:
+    return (pod_path / OVERLAY_PREPARED).exists()
+
+
+def overlay_mounts(pod_path: Path, tree_root: Path) -> list[tuple[str, Path]]:
+    """(overlay options, mount point) of every app of a prepared pod."""
+    pod = json.loads((pod_path / "pod").read_bytes())
+    mounts = []
+    for ra in pod["apps"]:
+        app = ra["name"]
+        try:
+            tree_id = (pod_path / "appsinfo" / app / "treeStoreID").read_text().strip()
+        except OSError:
+            raise RktError(f'app "{app}": no treeStoreID in the pod') from None
+        lower = tree_root / tree_id / "rootfs"
+        if not lower.is_dir():
+            raise RktError(f'app "{app}": its image render {tree_id} is gone from the store '
+                           "(was the image removed?)")
+        upper = pod_path / "overlay" / app / "upper"
+        work = pod_path / "overlay" / app / "work"
+        for p in (lower, upper, work):
+            if any(c in str(p) for c in ",:\\"):
+                raise RktError(f"cannot mount an overlay from {p}: the path holds ',' ':' or '\\'")
+        mounts.append((f"lowerdir={lower},upperdir={upper},workdir={work}",
+                       app_rootfs(pod_path, app)))
+    return mounts
+
+
+def write_dns_files(pod_path: Path, flags) -> str:
+    """Write rkt-resolv.conf / rkt-hosts for stage1 as rkt does; the --dns-conf-mode value."""
+    etc = pod_path / "stage1" / "rootfs" / "etc"
+    if flags.dns_host_or_none:
+        resolv = flags.dns[0]
+    elif flags.dns or flags.dns_search or flags.dns_opt or flags.dns_domain:
+        resolv = "stage0"
+        lines = ["# Generated by rkt"]
+        if flags.dns_search:
+            lines.append("search " + " ".join(flags.dns_search))
+        lines += [f"nameserver {ns}" for ns in flags.dns]
+        if flags.dns_opt:
+            lines.append("options " + " ".join(flags.dns_opt))
+        if flags.dns_domain:
+            lines.append(f"domain {flags.dns_domain}")
+        _write(etc / "rkt-resolv.conf", "\n".join(lines) + "\n", 0o644)
+    else:
+        resolv = "default"
+    if any(ip == "host" for ip, _ in flags.hosts_entries):
+        hosts = "host"
+    elif flags.hosts_entries:
+        hosts = "stage0"
+        by_ip: dict[str, list[str]] = {}
+        for ip, host in flags.hosts_entries:
+            by_ip.setdefault(ip, []).append(host)
+        lines = ["# Generated by rkt"] + [f"{ip}\t{' '.join(h)}" for ip, h in by_ip.items()]
+        _write(etc / "rkt-hosts", "\n".join(lines) + "\n", 0o644)
+    else:
+        hosts = "default"
+    return f"resolv={resolv},hosts={hosts}"

@@ -1,0 +1,204 @@
+"""Preparing a pod and handing it to stage1 (rkt's stage0 Prepare and Run).
+
+`prepare_pod` resolves the stage1 and app images, generates the pod manifest, and fills a pod
+dir created in `prepare/` under its lock; it ends in `prepared/` (unlocked) or, for `rkt run`,
+in `run/` with the lock still held. A failed prepare removes its pod dir itself (the lock is
+held, nothing is mounted yet), so no aborted prepare is left for gc. `exec_stage1` then, with
+the pod lock held, enters a new mount namespace (`/` made rslave first, so nothing propagates
+back to the host), mounts each app's overlay there and execs the stage1 `run` entrypoint with
+the lock fd as RKT_LOCK_FD: the overlays live exactly as long as the pod's processes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from rkt.errors import RktError
+from rkt.lock import FileLock
+from rkt.pod import pods, render
+from rkt.pod.pods import Pod
+
+CLONE_NEWNS = 0x00020000
+MS_REC = 0x4000
+MS_SLAVE = 1 << 19
+
+_libc = None
+
+
+def _syscall(name: str, *args) -> None:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(_libc, name)(*args) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _enter_private_mount_namespace() -> None:
+    try:
+        _syscall("unshare", CLONE_NEWNS)
+        # Before any mount: nothing done in this namespace may propagate to the host.
+        _syscall("mount", None, b"/", None, ctypes.c_ulong(MS_REC | MS_SLAVE), None)
+    except OSError as err:
+        raise RktError(f"cannot enter a private mount namespace: {err.strerror}") from None
+
+
+def _mount_overlay(options: str, target: Path) -> None:
+    try:
+        _syscall("mount", b"overlay", os.fsencode(target), b"overlay", ctypes.c_ulong(0),
+                 options.encode())
+    except OSError as err:
+        raise RktError(f"cannot mount the overlay at {target}: {err.strerror}") from None
+
+
+def _prepare_lock(opts) -> FileLock:
+    """rkt's store-wide prepare lock: shared while pods are prepared, exclusive for image gc."""
+    locks = Path(opts.dir) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(locks / "prepareLock")
+    lock.shared()
+    return lock
+
+
+def _image_manifest_json(store, image_id: str) -> dict:
+    return json.loads(store.manifest_bytes(image_id))
+
+
+def prepare_pod(opts, flags, *, for_run: bool) -> tuple[Pod, FileLock | None]:
+    """A prepared pod: in `run/` with its lock held (for_run) or in `prepared/` unlocked."""
+    from rkt.fetch import fetch
+    from rkt.pod import manifest, stage1
+    from rkt.store import Store
+
+    prepare_lock = None
+    store = Store(opts.dir)
+    try:
+        prepare_lock = _prepare_lock(opts)
+        stage1_id = stage1.select(opts, store, flags)
+        if flags.pod_manifest:
+            pod_json, image_ids = manifest.from_file(flags.pod_manifest, store)
+        else:
+            image_ids = []
+            for spec in flags.apps:
+                image_ids.append(fetch(opts, store, spec.image, signature=spec.signature,
+                                       pull_policy=flags.pull_policy))
+            images = [(i, _image_manifest_json(store, i)) for i in image_ids]
+            pod_json = manifest.generate(flags, images)
+        pod, lock = pods.new_pod(opts)
+        try:
+            if flags.uuid_file_save:
+                pods.write_uuid_file(flags.uuid_file_save, pod.uuid)
+            render.prepare(store, pod.path, stage1_id, pod_json, image_ids,
+                           overlay=not flags.no_overlay)
+            for image_id in {stage1_id, *image_ids}:
+                store.mark_used(image_id)
+            (pod.path / pods.POD_CREATED_FILE).touch()
+            if for_run:
+                pod.rename_to("run")
+                pod.state = pods.RUNNING
+                return pod, lock
+            pod.rename_to("prepared")
+            lock.close()
+            return pod, None
+        except BaseException:
+            shutil.rmtree(pod.path, ignore_errors=True)
+            lock.close()
+            raise
+    finally:
+        if prepare_lock is not None:
+            prepare_lock.close()
+        store.close()
+
+
+def lock_prepared(opts, uuid_or_prefix: str) -> tuple[Pod, FileLock]:
+    """`run-prepared`: lock a prepared pod and move it to `run/` (rkt's ToRun)."""
+    pod = pods.resolve(opts, uuid_or_prefix)
+    if pod.dir_state != "prepared":
+        raise RktError(f"pod {pod.uuid} is not prepared (it is {pod.state})")
+    try:
+        lock = pod.lock(exclusive=True, blocking=False)
+    except RktError:
+        raise RktError(f"pod {pod.uuid} is not prepared: another process holds it") from None
+    try:
+        if not pod.path.is_dir():  # lost a race with another run-prepared or gc
+            raise RktError(f"pod {pod.uuid} is not prepared anymore")
+        pod.rename_to("run")
+    except BaseException:
+        lock.close()
+        raise
+    pod.state = pods.RUNNING
+    return pod, lock
+
+
+def stage1_args(opts, flags, pod: Pod, dns_mode: str, mds_token: str | None) -> list[str]:
+    args = []
+    if opts.debug:
+        args.append("--debug")
+    args.append("--net=" + ",".join(flags.net or ["default"]))
+    if flags.interactive:
+        args.append("--interactive")
+    if flags.hostname:
+        args.append(f"--hostname={flags.hostname}")
+    args.append(f"--dns-conf-mode={dns_mode}")
+    if opts.insecure_for("capabilities"):
+        args.append("--disable-capabilities-restriction")
+    if opts.insecure_for("paths"):
+        args.append("--disable-paths")
+    if opts.insecure_for("seccomp"):
+        args.append("--disable-seccomp")
+    if mds_token:
+        args.append(f"--mds-token={mds_token}")
+    if flags.ipc:
+        args.append(f"--ipc={flags.ipc}")
+    args.append(pod.uuid)
+    return args
+
+
+def _register_mds(pod: Pod) -> str:
+    from rkt.mds import client
+
+    token = client.new_token()
+    manifests = {}
+    for app in (pod.path / "appsinfo").iterdir():
+        manifests[app.name] = (app / "manifest").read_bytes()
+    client.register(pod.uuid, token, (pod.path / "pod").read_bytes(), manifests)
+    return token
+
+
+def exec_stage1(opts, flags, pod: Pod, lock: FileLock) -> None:
+    """Replace this process by the stage1 run entrypoint of a pod in `run/` locked by `lock`."""
+    from rkt.pod.stage1 import check_stage1
+
+    try:
+        stage1_manifest = json.loads((pod.path / "stage1" / "manifest").read_bytes())
+    except (OSError, ValueError) as err:
+        raise RktError(f"pod {pod.uuid}: cannot read the stage1 manifest: {err}") from None
+    entry = check_stage1(stage1_manifest, "of the pod")
+    program = pod.path / "stage1" / "rootfs" / entry.lstrip("/")
+    if not os.access(program, os.X_OK):
+        raise RktError(f"pod {pod.uuid}: stage1 run entrypoint {entry} is not executable")
+    if flags.interactive and len(list((pod.path / "appsinfo").iterdir())) > 1:
+        raise RktError("interactive option only supports pods with one app")
+    dns_mode = render.write_dns_files(pod.path, flags)
+    mds_token = _register_mds(pod) if flags.mds_register else None
+    overlays = []
+    if render.uses_overlay(pod.path):
+        overlays = render.overlay_mounts(pod.path, Path(opts.dir) / "cas" / "tree")
+    args = stage1_args(opts, flags, pod, dns_mode, mds_token)
+    env = dict(os.environ)
+    env["RKT_LOCK_FD"] = str(lock.inheritable())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _enter_private_mount_namespace()
+    for options, target in overlays:
+        _mount_overlay(options, target)
+    os.chdir(pod.path)
+    try:
+        os.execve(program, [str(program), *args], env)
+    except OSError as err:
+        raise RktError(f"cannot exec stage1 {program}: {err.strerror}") from None

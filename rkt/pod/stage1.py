@@ -1,0 +1,137 @@
+"""Which stage1 image a pod runs under (rkt's rkt/stage1hash.go).
+
+One of `--stage1-path=FILE`, `--stage1-url=file://FILE`, `--stage1-name=NAME[:VERSION]`,
+`--stage1-hash=ID`, `--stage1-from-dir=FILENAME` (a file in the paths.d `stage1-images` dir)
+picks it explicitly. Otherwise the default is the stage1.d configuration (name, version,
+location) layered over the built-in default (`DEFAULT_NAME` at this rkt's version, located at
+`<sys.prefix>/lib/rkt/stage1.aci`): it is found in the store by name and version, and imported
+from its location only the first time. Stage1 images from local files are trusted as they are
+(no signature check), as rkt did: they are part of the installation, not downloads.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rkt.errors import RktError
+
+DEFAULT_NAME = "coreos.com/rkt/stage1-python"
+
+
+def default_version() -> str:
+    from rkt import __version__
+
+    return __version__
+
+
+def default_location() -> Path:
+    return Path(sys.prefix) / "lib" / "rkt" / "stage1.aci"
+
+
+def default_images_dir() -> Path:
+    return Path(sys.prefix) / "lib" / "rkt" / "stage1-images"
+
+
+def _config(opts):
+    try:
+        from rkt.config import load
+    except ImportError:  # the configuration module is optional until it lands
+        return None
+    return load(opts)
+
+
+def _import_file(store, path: Path, what: str) -> str:
+    if not path.is_file():
+        raise RktError(f"{what} {path}: not found" if not path.exists()
+                       else f"{what} {path}: not a regular file")
+    try:
+        return store.import_aci(path)
+    except RktError as err:
+        raise err.within(f"{what} {path}") from None
+
+
+def _file_location(location: str, what: str) -> Path:
+    if location.startswith("file://"):
+        location = location[len("file://"):]
+    elif "://" in location:
+        raise RktError(f"{what} {location}: only local files are supported")
+    if not location.startswith("/"):
+        raise RktError(f"{what} {location}: must be an absolute path")
+    return Path(location)
+
+
+def _by_name(store, name: str, version: str | None):
+    labels = {"version": version} if version else None
+    return store.find(name, labels)
+
+
+def select(opts, store, flags) -> str:
+    """The stage1 image ID for a pod, importing the image into the store if needed."""
+    if flags.stage1_path:
+        return _import_file(store, Path(flags.stage1_path).absolute(), "stage1 image")
+    if flags.stage1_url:
+        return _import_file(store, _file_location(flags.stage1_url, "--stage1-url"), "stage1 image")
+    if flags.stage1_hash:
+        info = store.resolve(flags.stage1_hash if flags.stage1_hash.startswith("sha512-")
+                             else f"sha512-{flags.stage1_hash}")
+        return info.id
+    if flags.stage1_name:
+        name, _, version = flags.stage1_name.partition(":")
+        info = _by_name(store, name, version or None)
+        if info is None:
+            raise RktError(f'stage1 image "{flags.stage1_name}" is not in the store '
+                           "(fetch it first, or use --stage1-path)")
+        return info.id
+    config = _config(opts)
+    if flags.stage1_from_dir:
+        filename = flags.stage1_from_dir
+        if "/" in filename or filename in ("", ".", ".."):
+            raise RktError(f"--stage1-from-dir: {filename!r} must be a file name, not a path")
+        images_dir = (config.paths.stage1_images if config and config.paths.stage1_images
+                      else None)
+        directory = Path(images_dir) if images_dir else default_images_dir()
+        return _import_file(store, directory / filename, "stage1 image")
+    return _default(store, config)
+
+
+def _default(store, config) -> str:
+    name, version, location = DEFAULT_NAME, default_version(), str(default_location())
+    if config is not None and config.stage1.name:
+        name, version = config.stage1.name, config.stage1.version
+    if config is not None and config.stage1.location:
+        location = config.stage1.location
+    info = _by_name(store, name, version)
+    if info is not None:
+        return info.id
+    path = _file_location(location, "default stage1 image")
+    if not path.exists():
+        raise RktError(f"default stage1 image {name}:{version} is not in the store and "
+                       f"{path} does not exist (run `make install`, or use --stage1-path)")
+    image_id = _import_file(store, path, "default stage1 image")
+    imported = store.manifest(image_id)
+    if imported.name != name or (version and imported.label("version") != version):
+        # Still usable by ID, but the next run will import the file again: say why.
+        print(f"rkt: warning: stage1 image {path} is {imported.name}:"
+              f"{imported.label('version')}, not {name}:{version}", file=sys.stderr)
+    return image_id
+
+
+def entrypoint(manifest_json: dict, name: str) -> str | None:
+    """The stage1 entrypoint path (relative to stage1/rootfs) named by annotation
+    `coreos.com/rkt/stage1/<name>`."""
+    for ann in manifest_json.get("annotations") or ():
+        if ann.get("name") == f"coreos.com/rkt/stage1/{name}":
+            return ann.get("value")
+    return None
+
+
+def check_stage1(manifest_json: dict, image_id: str) -> str:
+    run = entrypoint(manifest_json, "run")
+    if not run:
+        raise RktError(f"stage1 image {image_id[:39]}: no coreos.com/rkt/stage1/run annotation: "
+                       "not a stage1 image")
+    if ".." in run.split("/"):
+        raise RktError(f"stage1 image {image_id[:39]}: run entrypoint {run!r} leaves its rootfs")
+    return run
+
