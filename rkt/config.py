@@ -16,7 +16,6 @@ import os
 import stat
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from rkt.errors import RktError
 from rkt.options import GlobalOptions
@@ -306,6 +305,8 @@ def _parse_stage1(config: _DirConfig, doc: dict) -> None:
         raise _Invalid("invalid stage1 configuration: default stage1 image name specified, "
                        "but version is missing")
     if location and not os.path.isabs(location):
+        from urllib.parse import urlsplit
+
         scheme = urlsplit(location).scheme
         if not scheme:
             raise _Invalid("invalid stage1 configuration: default stage1 image location is "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rkt.errors import RktError, UsageError
 from rkt.options import GlobalOptions
-from rkt.trust.openpgp import KeyFileError, PublicKey, parse_public_keys
+from rkt.trust.openpgp import MAX_KEY_FILE_SIZE, KeyFileError, PublicKey, parse_public_keys
 
 try:
     from rkt.appc.types import is_ac_identifier
@@ -53,8 +53,8 @@ class TrustedKey:
     def load(self) -> PublicKey:
         """The key in the file; it must be exactly one public key named by its fingerprint."""
         try:
-            data = self.path.read_bytes()
-            keys = parse_public_keys(data)
+            with open(self.path, "rb") as f:
+                keys = parse_public_keys(f.read(MAX_KEY_FILE_SIZE + 1))
         except OSError as err:
             raise RktError(f"trusted key {self.path}: {err.strerror}") from None
         except KeyFileError as err:

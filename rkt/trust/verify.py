@@ -9,6 +9,7 @@ missing or wrong.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shutil
 import tempfile
@@ -38,6 +39,9 @@ def _gpg(home: str, keyring: str):
 
     with _template_lock:
         if _template is None:
+            # python-gnupg logs gpg's warnings; unconfigured, logging would print them on stderr
+            # next to our one-line error.
+            logging.getLogger("gnupg").addHandler(logging.NullHandler())
             _template = gnupg.GPG(gnupghome=home, options=_GPG_OPTIONS)
     handle = copy.copy(_template)
     handle.gnupghome = home

@@ -11,6 +11,13 @@ from rkt.trust.verify import verify
 from tests.trust.conftest import gpg_agents_for
 
 
+@pytest.fixture(autouse=True)
+def quiet(capfd):
+    """Failures travel as one RktError; nothing (gpg, python-gnupg's logging) may print."""
+    yield
+    assert capfd.readouterr().err == ""
+
+
 def refused(store, name, aci, asc) -> str:
     with pytest.raises(RktError) as err:
         verify(store.opts, name, aci, asc)
