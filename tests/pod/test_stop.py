@@ -1,0 +1,51 @@
+"""M10 on the stage1 contract: `rkt stop` runs the stub stage1's stop entrypoint (TERM, or KILL
+with --force) for running pods and refuses the others."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.pod.handmade import Holder, make_pod
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def log(tmp_path):
+    return tmp_path / "stage1.log"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_stop_running_pod(rkt, log, force):
+    pod = make_pod(rkt.dir, "run", log)
+    holder = Holder(rkt.dir / "pods" / "run" / pod, pid_delay=0)
+    try:
+        args = ["stop"] + (["--force"] if force else []) + [pod]
+        assert rkt(*args).stdout.strip() == f'"{pod}"'
+        code = holder.wait()
+        assert code == (-9 if force else 0)  # the holder exits 0 on TERM
+        assert log.read_text().split() == ["stop"] + (["--force"] if force else []) + [pod]
+        out = rkt("status", pod).stdout
+        assert "state=exited" in out
+    finally:
+        holder.stop()
+
+
+def test_stop_uuid_file_and_errors(rkt, log, tmp_path):
+    running = make_pod(rkt.dir, "run", log)
+    exited = make_pod(rkt.dir, "run", log)
+    holder = Holder(rkt.dir / "pods" / "run" / running, pid_delay=0)
+    try:
+        proc = rkt.fails("stop", exited, "0f746094", running)
+        assert f'pod "{exited}" is not running' in proc.stderr
+        assert 'no matches found for "0f746094"' in proc.stderr
+        assert "failed to stop 2 pod(s)" in proc.stderr
+        assert proc.stdout.strip() == f'"{running}"'
+        holder.wait()
+    finally:
+        holder.stop()
+    rkt.fails("stop", code=2)
+    uuid_file = tmp_path / "uuid"
+    uuid_file.write_text(exited)
+    proc = rkt.fails("stop", f"--uuid-file={uuid_file}")
+    assert "is not running" in proc.stderr
