@@ -109,6 +109,15 @@ def verify(opts: GlobalOptions, image_name: str, aci_path: str | os.PathLike,
     return _judge(result, image_name, aci_path, asc_path, {k.fingerprint for k in keys})
 
 
+def _status_line(stderr: str | None, keyword: str) -> list[str]:
+    """The fields of gpg's first `[GNUPG:] KEYWORD ...` status line."""
+    for line in (stderr or "").splitlines():
+        fields = line.split()
+        if fields[:2] == ["[GNUPG:]", keyword]:
+            return fields[2:]
+    return []
+
+
 def _judge(result, image_name: str, aci_path: Path, asc_path: Path, fingerprints: set[str]) -> str:
     statuses = [p.get("status") for p in result.problems]
     key_id = (result.key_id or "").upper()
@@ -124,7 +133,12 @@ def _judge(result, image_name: str, aci_path: Path, asc_path: Path, fingerprints
     if "signature expired" in statuses:
         raise RktError(f"signature {asc_path} by key {key_id}: the signature has expired")
     if "no public key" in statuses or "signature error" in statuses:
-        raise RktError(f"signature by untrusted key {key_id}: no key trusted for prefix "
+        errsig = _status_line(result.stderr, "ERRSIG")
+        if len(errsig) >= 6 and errsig[5] != "9":  # 9: no public key; else e.g. 4: bad algorithm
+            raise RktError(f"signature {asc_path} by key {key_id} cannot be checked "
+                           f"(gpg error code {errsig[5]}: unsupported algorithm or damaged signature)")
+        issuer = errsig[6].upper() if len(errsig) >= 7 and errsig[6] != "-" else key_id
+        raise RktError(f"signature by untrusted key {issuer}: no key trusted for prefix "
                        f"{image_name} (or a parent prefix, or root) matches; "
                        f"run rkt trust --prefix {image_name} with its public key")
     if result.valid and result.returncode == 0 and signer in fingerprints:
