@@ -46,7 +46,8 @@ def load_json(data: bytes | bytearray | str | dict) -> Any:
     except RecursionError:
         raise ManifestError("", "invalid JSON: nested too deeply") from None
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, int-digits limit
-        raise ManifestError("", f"invalid JSON: {e}") from None
+        reason = "a number has too many digits" if "digits" in str(e) else str(e)
+        raise ManifestError("", f"invalid JSON: {reason}") from None
 
 
 def _list(obj: dict, key: str, path: str, parse) -> tuple:
@@ -54,7 +55,7 @@ def _list(obj: dict, key: str, path: str, parse) -> tuple:
     return tuple(parse(item, join(join(path, key), i)) for i, item in enumerate(items))
 
 
-def _unique(items: Iterable, path: str, key: str, what: str, attr: str = "name") -> None:
+def _unique(items: Iterable, path: str, what: str, attr: str = "name") -> None:
     seen: set = set()
     for i, item in enumerate(items):
         name = getattr(item, attr)
@@ -122,14 +123,14 @@ class EnvironmentVariable(NamedTuple):
 
 def _labels(obj: dict, key: str, path: str) -> tuple[Label, ...]:
     labels = _list(obj, key, path, Label._parse)
-    _unique(labels, join(path, key), key, "label")
+    _unique(labels, join(path, key), "label")
     t.os_arch(dict(labels), join(path, key))
     return labels
 
 
 def _annotations(obj: dict, key: str, path: str) -> tuple[Annotation, ...]:
     annotations = _list(obj, key, path, Annotation._parse)
-    _unique(annotations, join(path, key), key, "annotation")
+    _unique(annotations, join(path, key), "annotation")
     values = dict(annotations)
     where = {a.name: join(join(join(path, key), i), "value") for i, a in enumerate(annotations)}
     t.check_annotation_values(values, where)
@@ -241,7 +242,7 @@ class Isolator:
         name = t.ac_identifier(f.get("name", ""), join(path, "name"))
         if "value" not in f:
             raise ManifestError(join(path, "value"), "required")
-        value = f["value"]
+        value = t.copy_json(f["value"])
         parsed = t.parse_isolator_value(name, value, join(path, "value"))
         return cls(name, value, parsed)
 
@@ -253,7 +254,7 @@ class Isolator:
         return cls._parse({"name": name, "value": value}, "isolator")
 
     def to_json(self) -> dict:
-        return {"name": self.name, "value": self.value}
+        return {"name": self.name, "value": t.copy_json(self.value)}
 
     @property
     def known(self) -> bool:
@@ -377,11 +378,11 @@ class App:
         if workdir != "":
             t.absolute_path(workdir, join(path, "workingDirectory"))
         environment = _list(f, "environment", path, EnvironmentVariable._parse)
-        _unique(environment, join(path, "environment"), "", "environment variable")
+        _unique(environment, join(path, "environment"), "environment variable")
         handlers = _list(f, "eventHandlers", path, EventHandler._parse)
-        _unique(handlers, join(path, "eventHandlers"), "", "event handler")
+        _unique(handlers, join(path, "eventHandlers"), "event handler")
         ports = _list(f, "ports", path, Port._parse)
-        _unique(ports, join(path, "ports"), "", "port")
+        _unique(ports, join(path, "ports"), "port")
         return cls(
             exec=t.strings(f.get("exec", []), join(path, "exec")),
             user=user,
@@ -831,11 +832,11 @@ class PodManifest:
         _ac_kind(f, path, cls.ac_kind)
         version = _ac_version(f, path)
         apps = _list(f, "apps", path, RuntimeApp._parse)
-        _unique(apps, join(path, "apps"), "", "app name")
+        _unique(apps, join(path, "apps"), "app name")
         volumes = _list(f, "volumes", path, Volume._parse)
-        _unique(volumes, join(path, "volumes"), "", "volume name")
+        _unique(volumes, join(path, "volumes"), "volume name")
         ports = _list(f, "ports", path, ExposedPort._parse)
-        _unique(ports, join(path, "ports"), "", "port name")
+        _unique(ports, join(path, "ports"), "port name")
         names = {v.name for v in volumes}
         for i, app in enumerate(apps):
             for j, mount in enumerate(app.mounts):

@@ -93,6 +93,8 @@ def fields(obj: Any, path: str, names: tuple[str, ...]) -> dict[str, Any]:
     folded = {n.casefold(): n for n in names}
     found: dict[str, Any] = {}
     for key, value in obj.items():
+        if not isinstance(key, str):
+            continue
         name = exact.get(key) or folded.get(key.casefold())
         if name is None:
             continue
@@ -131,9 +133,19 @@ def integer(value: Any, path: str, low: int | None = None, high: int | None = No
     return value
 
 
-def array(value: Any, path: str) -> list:
-    if not isinstance(value, list):
+def array(value: Any, path: str) -> list | tuple:
+    # Tuples come from manifests built in code; JSON itself only has lists.
+    if not isinstance(value, (list, tuple)):
         raise ManifestError(path, "must be a JSON array")
+    return value
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of plain JSON data, so callers cannot change a frozen manifest through it."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [copy_json(v) for v in value]
     return value
 
 
@@ -227,6 +239,10 @@ def rfc3339(value: Any, path: str = "") -> datetime.datetime:
         raise ManifestError(path, "must be an RFC 3339 date-time like 2015-01-02T15:04:05Z")
 
 
+# Whitespace, and a `%` not starting an escape (Go's url.Parse: "invalid URL escape").
+_BAD_URL_CHARS = re.compile(r"\s|%(?![0-9A-Fa-f]{2})")
+
+
 def http_url(value: Any, path: str = "") -> str:
     """An absolute http or https URL."""
     from urllib.parse import urlsplit
@@ -238,7 +254,7 @@ def http_url(value: Any, path: str = "") -> str:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise ManifestError(path, "must be an http or https URL")
-    if parts.scheme not in ("http", "https") or any(c.isspace() for c in value):
+    if parts.scheme not in ("http", "https") or _BAD_URL_CHARS.search(value):
         raise ManifestError(path, "must be an http or https URL")
     return value
 

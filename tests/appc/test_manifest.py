@@ -446,3 +446,27 @@ def test_fuzz_odd_types(cls, doc):
                 assert cls.from_json(parsed.to_json()) == parsed
             tried += 1
     assert tried > 1000
+
+
+def test_frozen_manifests_do_not_share_mutable_json():
+    doc = app(isolators=[{"name": "example.com/x", "value": {"a": [1]}}])
+    parsed = App.from_json(doc)
+    doc["isolators"][0]["value"]["a"].append(2)
+    out = parsed.to_json()
+    out["isolators"][0]["value"]["a"].append(3)
+    assert parsed.isolators[0].value == {"a": [1]}
+
+
+def test_manifests_built_in_code_may_use_tuples_and_odd_keys():
+    assert App.from_json({"exec": ("/bin/sh", "-c"), "user": "0", "group": "0", 5: "x"}).exec == \
+        ("/bin/sh", "-c")
+
+
+@pytest.mark.parametrize("url, ok", [("https://example.com/a%20b", True), ("https://example.com/100%", False),
+                                     ("https://example.com/%zz", False)])
+def test_url_escapes(url, ok):
+    doc = image(annotations=[{"name": "homepage", "value": url}])
+    if ok:
+        ImageManifest.from_json(doc)
+    else:
+        assert error(ImageManifest, doc).rule == "must be an http or https URL"
