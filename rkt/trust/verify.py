@@ -9,6 +9,7 @@ missing or wrong.
 from __future__ import annotations
 
 import copy
+import io
 import logging
 import os
 import shutil
@@ -97,11 +98,8 @@ def verify(opts: GlobalOptions, image_name: str, aci_path: str | os.PathLike,
         keyring = os.path.join(home, "trusted.gpg")
         with open(keyring, "wb") as f:
             f.write(b"".join(k.binary for k in keys))
-        sig_path = os.path.join(home, "image.asc")
-        with open(sig_path, "wb") as f:
-            f.write(signature)
         gpg = _gpg(home, keyring)
-        result = gpg.verify_file(sig_path, data_filename=str(aci_path))
+        result = gpg.verify_file(io.BytesIO(signature), data_filename=str(aci_path))
     except OSError as err:
         raise RktError(f"cannot run gpg: {err}") from None
     finally:
