@@ -37,7 +37,7 @@ def test_list_table(rkt, log):
     assert out[first + 1][:3] == ["", "etcd", "coreos.com/etcd"]
     assert not any(out[first + 1][3:])  # pod columns only on the first row
     assert by_uuid[prepared[:8]][1:4] == ["app", "example.com/app:1.0.0", "prepared"]
-    assert by_uuid[prepared[:8]][5] == ""  # never started
+    assert not by_uuid[prepared[:8]][5:]  # never started
 
     full = rows(rkt("list", "--full").stdout)
     assert full[0] == ["UUID", "APP", "IMAGE NAME", "IMAGE ID", "STATE", "CREATED", "STARTED",
