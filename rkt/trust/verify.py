@@ -104,7 +104,7 @@ def verify(opts: GlobalOptions, image_name: str, aci_path: str | os.PathLike,
         raise RktError(f"cannot run gpg: {err}") from None
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    return _judge(result, image_name, aci_path, asc_path, {k.fingerprint for k in keys})
+    return _judge(result, image_name, aci_path, asc_path, trusted, keys)
 
 
 def _status_line(stderr: str | None, keyword: str) -> list[str]:
@@ -116,7 +116,8 @@ def _status_line(stderr: str | None, keyword: str) -> list[str]:
     return []
 
 
-def _judge(result, image_name: str, aci_path: Path, asc_path: Path, fingerprints: set[str]) -> str:
+def _judge(result, image_name: str, aci_path: Path, asc_path: Path, trusted, keys) -> str:
+    fingerprints = {k.fingerprint for k in keys}
     statuses = [p.get("status") for p in result.problems]
     key_id = (result.key_id or "").upper()
     signer = (result.pubkey_fingerprint or result.fingerprint or "").lower()
@@ -132,6 +133,12 @@ def _judge(result, image_name: str, aci_path: Path, asc_path: Path, fingerprints
         raise RktError(f"signature {asc_path} by key {key_id}: the signature has expired")
     if "no public key" in statuses or "signature error" in statuses:
         errsig = _status_line(result.stderr, "ERRSIG")
+        for entry, key in zip(trusted, keys):
+            own = [key.fingerprint, *key.subkey_fingerprints]
+            if key_id and any(fp.upper().endswith(key_id) for fp in own):
+                # Trusted, yet gpg would not use it: stripped or broken self-signatures.
+                raise RktError(f"trusted key {entry.path} signed {aci_path}, but gpg cannot use "
+                               "it (no valid self-signature); re-export and re-trust the key")
         if len(errsig) >= 6 and errsig[5] != "9":  # 9: no public key; else e.g. 4: bad algorithm
             raise RktError(f"signature {asc_path} by key {key_id} cannot be checked "
                            f"(gpg error code {errsig[5]}: unsupported algorithm or damaged signature)")

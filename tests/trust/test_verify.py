@@ -189,6 +189,17 @@ def test_key_file_named_by_another_fingerprint(store, signed_aci, gpg_key, other
     assert "fingerprint mismatch" in refused(store, "example.com/app", aci, asc)
 
 
+def test_trusted_key_without_self_signature(store, signed_aci, gpg_key):
+    from rkt.trust.openpgp import PublicKey, parse_public_keys
+
+    aci, asc = signed_aci("example.com/app")
+    path = store.place(gpg_key, "example.com/app")
+    [key] = parse_public_keys(path.read_bytes())
+    path.write_bytes(PublicKey(key.packets[:1]).armored())  # the bare key packet, no user ID
+    message = refused(store, "example.com/app", aci, asc)
+    assert message.startswith(f"trusted key {path} signed {aci}, but gpg cannot use it")
+
+
 def test_only_keys_for_the_name_reach_gpg(store, signed_aci, gpg_key, other_gpg_key):
     # other_gpg_key is trusted, but for another prefix: it must not make the signature valid.
     aci, asc = signed_aci("example.com/app", key=other_gpg_key)
