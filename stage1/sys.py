@@ -158,3 +158,25 @@ def make_rslave(path: str = "/") -> None:
 
 def make_rprivate(path: str = "/") -> None:
     mount(None, path, None, MS_REC | MS_PRIVATE)
+
+
+# --- added by the executor: bring a link up without importing socket (SIOCGIFFLAGS/SIOCSIFFLAGS)
+_libc.socket.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+_libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+
+
+def link_up(name: str = "lo") -> None:
+    """Set IFF_UP on interface `name` in the current network namespace."""
+    ifreq = ctypes.create_string_buffer(40)  # struct ifreq: 16-byte name + union (flags first)
+    ifreq.raw = name.encode()[:15].ljust(16, b"\0") + bytes(24)
+    fd = _check(_libc.socket(2, 2 | 0o2000000, 0), "socket")  # AF_INET, SOCK_DGRAM|SOCK_CLOEXEC
+    try:
+        _check(_libc.ioctl(fd, _SIOCGIFFLAGS, ifreq), "ioctl SIOCGIFFLAGS", name)
+        flags = int.from_bytes(ifreq.raw[16:18], "little") | IFF_UP
+        ifreq.raw = ifreq.raw[:16] + flags.to_bytes(2, "little") + ifreq.raw[18:]
+        _check(_libc.ioctl(fd, _SIOCSIFFLAGS, ifreq), "ioctl SIOCSIFFLAGS", name)
+    finally:
+        os.close(fd)

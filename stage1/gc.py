@@ -1,0 +1,25 @@
+"""The `coreos.com/rkt/stage1/gc` entrypoint: `[--debug] UUID`, cwd = the pod dir.
+
+Everything stage1 creates outside the pod directory must go here. Our namespaces die with the
+pod's processes and our mounts live only in those namespaces, so what remains is the pod's
+cgroups.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if a != "--debug"]
+    if len(args) != 1 or args[0].startswith("-"):
+        os.write(2, b"stage1: usage: gc [--debug] UUID\n")
+        os._exit(254)
+    from stage1 import security
+    try:
+        security.cleanup_cgroups(args[0])
+    except OSError as err:
+        os.write(2, f"stage1: gc of pod {args[0]}: cgroups: {err.strerror}\n".encode())
+        os._exit(254)
+    os._exit(0)

@@ -1,0 +1,211 @@
+"""The `coreos.com/rkt/stage1/run` entrypoint: turn the pod directory into a running pod.
+
+stage0 execs us with cwd = the pod dir and the pod lock in RKT_LOCK_FD. We create the pod's
+namespaces (mount, uts, ipc and net here; pid for our child), fork the supervisor as the pod's
+PID 1, write its host pid to `pid` once every app is set up, and wait: `rkt run` ends with the
+pod's exit code. While the pod runs this process only waits and forwards signals.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from stage1 import podinfo
+from stage1 import sys as _sys
+
+MDS_PORT = 18112
+_BOOL_FLAGS = {"--debug": "debug", "--interactive": "interactive",
+               "--disable-capabilities-restriction": "disable_caps",
+               "--disable-paths": "disable_paths", "--disable-seccomp": "disable_seccomp",
+               "--mutable": "mutable"}
+_VALUE_FLAGS = {"--net": "net", "--hostname": "hostname", "--dns-conf-mode": "dns_conf_mode",
+                "--mds-token": "mds_token", "--ipc": "ipc", "--local-config": "local_config",
+                "--private-users": "private_users"}
+
+
+class Stage1Error(Exception):
+    """A failure of stage1 itself: `stage1: <message>` and exit 254."""
+
+
+class Options:
+    def __init__(self):
+        self.debug = self.interactive = self.mutable = False
+        self.disable_caps = self.disable_paths = self.disable_seccomp = False
+        self.net = "default"
+        self.hostname = self.mds_token = self.local_config = self.private_users = ""
+        self.dns_conf_mode = ""
+        self.ipc = "auto"
+        self.uuid = ""
+
+
+def parse_args(argv: list[str]) -> Options:
+    opts = Options()
+    positional = []
+    for arg in argv:
+        if not arg.startswith("--"):
+            positional.append(arg)
+            continue
+        name, has_value, value = arg.partition("=")
+        if name in _BOOL_FLAGS:
+            if has_value and value not in ("true", "false"):
+                raise Stage1Error(f"invalid value {value!r} for flag {name}")
+            setattr(opts, _BOOL_FLAGS[name], value != "false")
+        elif name in _VALUE_FLAGS:
+            if name == "--net" and not has_value:
+                value = "default"
+            setattr(opts, _VALUE_FLAGS[name], value)
+        else:
+            raise Stage1Error(f"unknown flag {name}")
+    if len(positional) != 1:
+        raise Stage1Error("expected exactly one argument: the pod UUID")
+    opts.uuid = positional[0]
+    if not opts.uuid or len(opts.uuid) > 64 or any(c not in "0123456789abcdef-" for c in opts.uuid):
+        raise Stage1Error(f"invalid pod UUID {opts.uuid!r}")
+    if opts.ipc not in ("auto", "private", "parent"):
+        raise Stage1Error(f"invalid --ipc value {opts.ipc!r}: must be auto, private or parent")
+    if opts.private_users:
+        raise Stage1Error("--private-users is not supported by this stage1")
+    return opts
+
+
+def parse_dns_conf_mode(value: str) -> dict:
+    """`resolv=host,hosts=stage0` -> {"resolv": "host", "hosts": "stage0"}."""
+    modes = {"resolv": "default", "hosts": "default"}
+    for item in filter(None, value.split(",")):
+        key, _, mode = item.partition("=")
+        allowed = {"resolv": ("host", "stage0", "none", "default"),
+                   "hosts": ("host", "stage0", "default")}.get(key)
+        if allowed is None or mode not in allowed:
+            raise Stage1Error(f"invalid --dns-conf-mode entry {item!r}")
+        modes[key] = mode
+    return modes
+
+
+def network_namespace(net: str) -> bool:
+    """Whether the pod gets its own network namespace; unknown networks fail."""
+    names = [n.split(":", 1)[0] for n in net.split(",") if n] or ["default"]
+    if names == ["host"]:
+        return False
+    for name in names:
+        if name not in ("none", "default", "default-restricted"):
+            raise Stage1Error(f'failed to setup network: network "{name}" not found')
+    return True
+
+
+def metadata_url(token: str, host: str = "127.0.0.1") -> str:
+    """AC_METADATA_URL for an app; `host` is where the pod reaches the metadata service."""
+    return f"http://{host}:{MDS_PORT}/{token}"
+
+
+def _lock_fd() -> int | None:
+    raw = os.environ.get("RKT_LOCK_FD")
+    if not raw:
+        return None
+    try:
+        fd = int(raw)
+        # the supervisor (forked, not exec'd) keeps the lock; apps (exec'd) must not inherit it
+        os.set_inheritable(fd, False)
+    except (ValueError, OSError):
+        raise Stage1Error(f"RKT_LOCK_FD={raw!r} is not an open file descriptor") from None
+    return fd
+
+
+def _write_pid(pid: int) -> None:
+    with open("pid.tmp", "w") as f:
+        f.write(str(pid))
+    os.rename("pid.tmp", "pid")
+
+
+def run(argv: list[str]) -> int:
+    opts = parse_args(argv)
+    dns_mode = parse_dns_conf_mode(opts.dns_conf_mode)
+    pod_dir = os.getcwd()
+    try:
+        pod = podinfo.load(pod_dir)
+    except podinfo.PodError as err:
+        raise Stage1Error(str(err)) from None
+    if opts.interactive and len(pod.apps) != 1:
+        raise Stage1Error("interactive mode only works with pods of exactly one app")
+    _lock_fd()
+    new_net = network_namespace(opts.net)
+
+    from stage1 import app as _app
+    from stage1 import security
+    from stage1.supervisor import Supervisor
+
+    hostname = opts.hostname or f"rkt-{opts.uuid}"
+    console = os.ttyname(0) if os.isatty(0) else "/dev/null"
+    ctx = _app.PodContext(
+        uuid=opts.uuid, pod_dir=pod_dir, hostname=hostname, dns_mode=dns_mode,
+        interactive=opts.interactive, console=console, disable_caps=opts.disable_caps,
+        disable_paths=opts.disable_paths, disable_seccomp=opts.disable_seccomp,
+        mds_url=metadata_url(opts.mds_token) if opts.mds_token else None, debug=opts.debug)
+
+    flags = _sys.CLONE_NEWNS | _sys.CLONE_NEWUTS
+    if opts.ipc != "parent":
+        flags |= _sys.CLONE_NEWIPC
+    if new_net:
+        flags |= _sys.CLONE_NEWNET
+    try:
+        _sys.unshare(flags)
+        _sys.make_rslave("/")
+        _sys.sethostname(hostname)
+        if new_net:
+            _sys.link_up("lo")
+        cgroups = security.pod_cgroups(opts.uuid)
+        _sys.unshare(_sys.CLONE_NEWPID)
+    except OSError as err:
+        raise Stage1Error(f"cannot create the pod's namespaces: {err.strerror}") from None
+
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 254
+        try:
+            os.close(ready_r)
+            os.setpgid(0, 0)
+            code = Supervisor(pod, ctx, cgroups).run(ready_w)
+        except BaseException as err:  # noqa: BLE001 - PID 1 must report, never raise
+            _say(f"supervisor: {type(err).__name__}: {err}")
+            if opts.debug:
+                import traceback
+                traceback.print_exc()
+        os._exit(code)
+
+    os.close(ready_w)
+    forward = lambda signum, _frame: os.kill(pid, signum)  # noqa: E731
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    if os.read(ready_r, 1) == b"r":
+        _write_pid(pid)
+    os.close(ready_r)
+    _, status = os.waitpid(pid, 0)
+    try:
+        cgroups.remove()
+    except OSError as err:
+        _say(f"cannot remove the pod's cgroups: {err.strerror}")
+    if opts.interactive and os.isatty(0):
+        signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        try:
+            os.tcsetpgrp(0, os.getpgrp())
+        except OSError:
+            pass
+    return _app.exit_code(status)
+
+
+def _say(message: str) -> None:
+    os.write(2, f"stage1: {message}\n".encode())
+
+
+def main() -> None:
+    try:
+        code = run(sys.argv[1:])
+    except Stage1Error as err:
+        _say(str(err))
+        code = 254
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    os._exit(code)

@@ -1,0 +1,177 @@
+"""What stage1 needs from the pod directory: the reified pod manifest and the apps' image manifests.
+
+stage0 writes `pod` (the reified pod manifest, every app by image ID with its app section filled
+in) and `appsinfo/<app>/manifest` (each app's image manifest). stage1 reads them here with plain
+JSON and a few shape checks, so it depends on the pod-directory contract and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class PodError(Exception):
+    """A problem with the pod directory or its manifests; the message is one line."""
+
+
+class Volume:
+    __slots__ = ("name", "kind", "source", "read_only", "recursive", "mode", "uid", "gid")
+
+    def __init__(self, raw: dict, where: str):
+        name = raw.get("name")
+        kind = raw.get("kind")
+        if not isinstance(name, str) or not name:
+            raise PodError(f"{where}: volume without a name")
+        if kind not in ("host", "empty"):
+            raise PodError(f"{where}: volume {name!r}: unsupported kind {kind!r}")
+        self.name, self.kind = name, kind
+        self.source = raw.get("source") or ""
+        if kind == "host" and not self.source.startswith("/"):
+            raise PodError(f"{where}: volume {name!r}: source must be an absolute path")
+        self.read_only = bool(raw.get("readOnly"))
+        self.recursive = raw.get("recursive") is not False
+        mode = raw.get("mode", "0755")
+        try:
+            self.mode = int(mode, 8) if isinstance(mode, str) else int(mode)
+            self.uid = int(raw.get("uid", 0) or 0)
+            self.gid = int(raw.get("gid", 0) or 0)
+        except (TypeError, ValueError):
+            raise PodError(f"{where}: volume {name!r}: bad mode, uid or gid") from None
+        if not 0 <= self.mode <= 0o7777:
+            raise PodError(f"{where}: volume {name!r}: bad mode {mode!r}")
+
+
+class Mount:
+    """One volume mounted into one app at `path` (a path inside the app's rootfs)."""
+
+    __slots__ = ("volume", "path", "read_only")
+
+    def __init__(self, volume: Volume, path: str, read_only: bool):
+        self.volume, self.path, self.read_only = volume, path, read_only
+
+
+class App:
+    __slots__ = ("name", "exec", "user", "group", "supplementary_gids", "working_directory",
+                 "environment", "pre_start", "post_stop", "mounts", "isolators", "image_name")
+
+    def __init__(self, name, app: dict, image_name: str, mounts: list[Mount]):
+        where = f"app {name!r}"
+        self.name = name
+        self.image_name = image_name
+        self.exec = app.get("exec") or []
+        if not isinstance(self.exec, list) or not self.exec or \
+                not all(isinstance(a, str) for a in self.exec):
+            raise PodError(f"{where}: no exec")
+        self.user = str(app.get("user", ""))
+        self.group = str(app.get("group", ""))
+        if not self.user or not self.group:
+            raise PodError(f"{where}: user and group are required")
+        self.supplementary_gids = [int(g) for g in app.get("supplementaryGIDs") or []]
+        self.working_directory = app.get("workingDirectory") or "/"
+        self.environment = [(e["name"], str(e.get("value", "")))
+                            for e in app.get("environment") or []]
+        self.pre_start, self.post_stop = [], []
+        for handler in app.get("eventHandlers") or []:
+            exec_ = handler.get("exec")
+            if not isinstance(exec_, list) or not exec_:
+                raise PodError(f"{where}: event handler without exec")
+            if handler.get("name") == "pre-start":
+                self.pre_start.append(exec_)
+            elif handler.get("name") == "post-stop":
+                self.post_stop.append(exec_)
+        self.isolators = app.get("isolators") or []
+        self.mounts = mounts
+
+
+class Pod:
+    __slots__ = ("apps", "volumes", "annotations", "raw")
+
+    def __init__(self, apps, volumes, annotations, raw):
+        self.apps, self.volumes, self.annotations, self.raw = apps, volumes, annotations, raw
+
+
+def _read_json(path: str, what: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except OSError as err:
+        raise PodError(f"cannot read {what}: {err.strerror}") from None
+    except ValueError:
+        raise PodError(f"{what} is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise PodError(f"{what} is not a JSON object")
+    return data
+
+
+def load(pod_dir: str = ".") -> Pod:
+    """The pod at `pod_dir` (stage1 runs with cwd = the pod dir, so the default is right)."""
+    try:
+        return _load(pod_dir)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise PodError(f"malformed pod manifest: {type(err).__name__}: {err}") from None
+
+
+def _load(pod_dir: str) -> Pod:
+    raw = _read_json(f"{pod_dir}/pod", "pod manifest")
+    if raw.get("acKind") != "PodManifest":
+        raise PodError("pod manifest: acKind is not PodManifest")
+    volumes = {}
+    for v in raw.get("volumes") or []:
+        vol = Volume(v, "pod manifest")
+        volumes[vol.name] = vol
+    apps, seen = [], set()
+    for entry in raw.get("apps") or []:
+        name = entry.get("name")
+        if not isinstance(name, str) or not name or "/" in name or name in (".", "..") or name in seen:
+            raise PodError(f"pod manifest: bad or duplicate app name {name!r}")
+        seen.add(name)
+        image = _read_json(f"{pod_dir}/appsinfo/{name}/manifest", f"image manifest of app {name!r}")
+        app = entry.get("app") or image.get("app")
+        if not isinstance(app, dict):
+            raise PodError(f"app {name!r}: neither the pod nor the image defines an app")
+        mounts = _mounts(name, entry, app, volumes)
+        apps.append(App(name, app, str(image.get("name", "")), mounts))
+    if not apps:
+        raise PodError("pod manifest: no apps")
+    return Pod(apps, volumes, raw.get("annotations") or [], raw)
+
+
+def _mounts(name: str, entry: dict, app: dict, volumes: dict) -> list[Mount]:
+    """The app's mounts; an image mountPoint no mount fills gets an implicit empty volume (as rkt)."""
+    mount_points = {mp["name"]: mp for mp in app.get("mountPoints") or []}
+    ro_paths = {mp["path"] for mp in mount_points.values() if mp.get("readOnly")}
+    mounts, filled = [], set()
+    for m in entry.get("mounts") or []:
+        path = m.get("path")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise PodError(f"app {name!r}: mount path {path!r} is not absolute")
+        if m.get("appVolume"):
+            vol = Volume(m["appVolume"], f"app {name!r}")
+        else:
+            vol = volumes.get(m.get("volume"))
+            if vol is None:
+                raise PodError(f"app {name!r}: mount of undefined volume {m.get('volume')!r}")
+        filled.add(m.get("volume"))
+        mounts.append(Mount(vol, path, vol.read_only or path in ro_paths))
+    for mp_name, mp in mount_points.items():
+        if mp_name in filled:
+            continue
+        vol = volumes.get(mp_name)
+        if vol is None:
+            vol = Volume({"name": mp_name, "kind": "empty"}, f"app {name!r}")
+            volumes[mp_name] = vol
+        mounts.append(Mount(vol, mp["path"], vol.read_only or bool(mp.get("readOnly"))))
+    return mounts
+
+
+def app_environment(app: App, mds_url: str | None) -> dict[str, str]:
+    """The app's final environment: the reified env plus what appc requires an ACE to set."""
+    env = dict(app.environment)
+    env.setdefault("PATH", DEFAULT_PATH)
+    env["AC_APP_NAME"] = app.name
+    if mds_url:
+        env["AC_METADATA_URL"] = mds_url
+    env["container"] = "rkt"
+    return env

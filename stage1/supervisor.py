@@ -1,0 +1,207 @@
+"""The pod's PID 1: starts the apps, reaps every process, and ends the pod like rkt.
+
+Each app is forked into its own mount namespace and sets itself up; only when all setups
+succeeded do the apps get the go, so a bad app never leaves half a pod running. The supervisor
+then reaps zombies (it is the pid namespace's init), forwards SIGTERM/SIGINT/SIGHUP to the apps,
+records each app's exit code in `stage1/rootfs/rkt/status/<app>`, runs post-stop handlers in
+the exited app's mount namespace, and stops the other apps (TERM, then KILL after a grace
+period) as soon as one app fails. The pod's exit code is the first failing app's, else 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from stage1 import app as _app
+from stage1 import podinfo, security
+
+KILL_GRACE_SECONDS = 10
+
+
+class Running:
+    """One app of the running pod."""
+
+    __slots__ = ("app", "env", "pid", "host_pid", "mnt_fd", "post_stop", "exited")
+
+    def __init__(self, app, env):
+        self.app, self.env = app, env
+        self.pid = self.host_pid = self.mnt_fd = None
+        self.post_stop = list(app.post_stop)
+        self.exited = False
+
+
+class Supervisor:
+    def __init__(self, pod: podinfo.Pod, ctx: _app.PodContext, cgroups):
+        self.pod, self.ctx, self.cgroups = pod, ctx, cgroups
+        self.apps = [Running(a, podinfo.app_environment(a, ctx.mds_url)) for a in pod.apps]
+        self.children: dict[int, tuple[str, Running]] = {}
+        self.first_failure: int | None = None
+        self.stopping = False
+
+    # -- signals -------------------------------------------------------------------------------
+    def _forward(self, signum, _frame=None) -> None:
+        if signum == signal.SIGTERM:
+            self._begin_stop()
+        else:
+            self._signal_apps(signum)
+
+    def _signal_apps(self, signum) -> None:
+        for running in self.apps:
+            if running.pid is not None and not running.exited:
+                try:
+                    os.killpg(running.pid, signum)
+                except OSError:
+                    try:
+                        os.kill(running.pid, signum)
+                    except OSError:
+                        pass
+
+    def _begin_stop(self) -> None:
+        self._signal_apps(signal.SIGTERM)
+        if not self.stopping:
+            self.stopping = True
+            signal.alarm(KILL_GRACE_SECONDS)
+
+    def _kill_all(self, _signum=None, _frame=None) -> None:
+        self._signal_apps(signal.SIGKILL)
+
+    # -- start ---------------------------------------------------------------------------------
+    def _prepare_pod_dirs(self) -> None:
+        base = f"{self.ctx.stage1_rootfs}/rkt"
+        for sub in ("status", "env", "pids"):
+            os.makedirs(f"{base}/{sub}", exist_ok=True)
+        for volume in self.pod.volumes.values():
+            if volume.kind != "empty":
+                continue
+            path = self.ctx.volume_source(volume)
+            os.makedirs(f"{self.ctx.pod_dir}/sharedVolumes", mode=0o700, exist_ok=True)
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
+            os.chmod(path, volume.mode)
+            os.chown(path, volume.uid, volume.gid)
+        for running in self.apps:
+            lines = "".join(f"{k}={v}\n" for k, v in running.env.items())
+            _write_atomic(f"{base}/env/{running.app.name}", lines)
+
+    def start(self) -> str | None:
+        """Fork and set up every app; None when all are ready, else the first error."""
+        self._prepare_pod_dirs()
+        pipes = []
+        for _ in self.apps:
+            report_r, report_w = os.pipe()
+            go_r, go_w = os.pipe()
+            pipes.append((report_r, report_w, go_r, go_w))
+        all_fds = [fd for p in pipes for fd in p]
+        for running, (report_r, report_w, go_r, go_w) in zip(self.apps, pipes):
+            pid = os.fork()
+            if pid == 0:
+                for fd in all_fds:
+                    if fd not in (report_w, go_r):
+                        os.close(fd)
+                _app.child(running.app, self.ctx, running.env, report_w, go_r)
+            running.pid = pid
+            self.children[pid] = ("app", running)
+        error = None
+        for running, (report_r, report_w, go_r, _go_w) in zip(self.apps, pipes):
+            os.close(report_w)
+            os.close(go_r)
+            line = _read_all(report_r).decode(errors="replace").strip()
+            os.close(report_r)
+            if line.startswith("ok "):
+                running.host_pid = int(line[3:])
+            elif error is None:
+                error = f'app "{running.app.name}": ' + (line[4:] if line.startswith("err ") else
+                                                          "setup failed")
+        if error is None:
+            for running in self.apps:
+                try:
+                    self.cgroups.app(running.app.name, running.app.isolators).attach(running.pid)
+                    running.mnt_fd = os.open(f"/proc/{running.host_pid}/ns/mnt", os.O_RDONLY)
+                except OSError as err:
+                    error = f'app "{running.app.name}": {_app._describe(err)}'
+                    break
+                _write_atomic(f"{self.ctx.stage1_rootfs}/rkt/pids/{running.app.name}",
+                              f"{running.host_pid}\n")
+        for running, (_r, _w, _g, go_w) in zip(self.apps, pipes):
+            if error is None:
+                os.write(go_w, b"g")
+            os.close(go_w)
+        return error
+
+    # -- run -----------------------------------------------------------------------------------
+    def _app_exited(self, running: Running, code: int) -> None:
+        running.exited = True
+        _write_atomic(f"{self.ctx.stage1_rootfs}/rkt/status/{running.app.name}", f"{code}")
+        if code != 0 and self.first_failure is None:
+            self.first_failure = code
+            self._begin_stop()
+        self._next_post_stop(running)
+
+    def _next_post_stop(self, running: Running) -> None:
+        if running.post_stop and running.mnt_fd is not None:
+            argv = running.post_stop.pop(0)
+            pid = _app.post_stop(running.app, self.ctx, running.env, running.mnt_fd, argv)
+            self.children[pid] = ("post", running)
+        elif running.mnt_fd is not None:
+            os.close(running.mnt_fd)
+            running.mnt_fd = None
+
+    def reap(self) -> None:
+        """Wait for every app and handler; reap orphans on the way (we are init)."""
+        while self.children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            entry = self.children.pop(pid, None)
+            if entry is None:
+                continue
+            kind, running = entry
+            if kind == "app":
+                self._app_exited(running, _app.exit_code(status))
+            else:
+                self._next_post_stop(running)
+
+    def run(self, ready_fd: int) -> int:
+        security.preload(self.ctx.disable_seccomp)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._forward)
+        signal.signal(signal.SIGALRM, self._kill_all)
+        error = self.start()
+        if error is not None:
+            _app._say(error)
+            self._kill_all()
+            self.children.clear()  # nothing ran: no status, no post-stop; just reap
+            _reap_everything()
+            return 254
+        os.write(ready_fd, b"r")
+        os.close(ready_fd)
+        self.reap()
+        return self.first_failure or 0
+
+
+def _reap_everything() -> None:
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            return
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
