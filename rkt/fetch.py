@@ -78,24 +78,35 @@ def fetch_file(opts, store, path: Path, *, signature=None) -> str:
     with src:
         if not os.path.isfile(path):
             raise RktError(f"image file {path}: not a regular file")
-        if opts.insecure_for("image"):
-            return store.import_aci(src)
-        asc = Path(signature) if signature else Path(f"{path}.asc")
-        if not asc.exists():
-            raise RktError(f"signature file {asc} not found: sign the image, pass "
-                           "--signature=FILE, or skip verification with --insecure-options=image")
-        check = _SignatureCheck(opts, path, asc, _peek_name(path))
         try:
-            return store.import_aci(src, verify=check)
-        finally:
-            check.join()
+            return _import_file(opts, store, path, src, signature)
+        except RktError as err:
+            raise err.within(f"fetching {path}") from None
+
+
+def _import_file(opts, store, path: Path, src, signature) -> str:
+    if opts.insecure_for("image"):
+        return store.import_aci(src)
+    asc = Path(signature) if signature else Path(f"{path}.asc")
+    if not asc.exists():
+        raise RktError(f"signature file {asc} not found: sign the image, pass "
+                       "--signature=FILE, or skip verification with --insecure-options=image")
+    # gpg reads the very file we import (through our fd), not whatever the path names by
+    # then: swapping the file mid-fetch cannot get an unsigned image past the check.
+    same_file = Path(f"/proc/{os.getpid()}/fd/{src.fileno()}")
+    check = _SignatureCheck(opts, same_file, asc, _peek_name(same_file), shown_as=path)
+    try:
+        return store.import_aci(src, verify=check)
+    finally:
+        check.join()
 
 
 class _SignatureCheck:
     """gpg verification in a thread, started as soon as the image name is known."""
 
-    def __init__(self, opts, aci: Path, asc: Path, name: str | None):
+    def __init__(self, opts, aci: Path, asc: Path, name: str | None, *, shown_as: Path):
         self.opts, self.aci, self.asc, self.name = opts, aci, asc, name
+        self.shown_as = shown_as
         self.error: BaseException | None = None
         self.thread = None
         if name is not None:
@@ -107,7 +118,9 @@ class _SignatureCheck:
 
         try:
             verify(self.opts, name, self.aci, self.asc)
-        except BaseException as err:  # handed to the importing thread
+        except RktError as err:  # handed to the importing thread
+            self.error = RktError(err.message.replace(str(self.aci), str(self.shown_as)))
+        except BaseException as err:
             self.error = err
 
     def join(self) -> None:
