@@ -65,7 +65,10 @@ def _unique(items: Iterable, path: str, what: str, attr: str = "name") -> None:
 
 
 def _from_json(cls, data, path: str = ""):
-    return cls._parse(load_json(data), path)
+    try:
+        return cls._parse(load_json(data), path)
+    except RecursionError:  # a dict built in code can nest without bound
+        raise ManifestError(path, "nested too deeply") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,7 +245,7 @@ class Isolator:
         name = t.ac_identifier(f.get("name", ""), join(path, "name"))
         if "value" not in f:
             raise ManifestError(join(path, "value"), "required")
-        value = t.copy_json(f["value"])
+        value = t.copy_json(f["value"], join(path, "value"))
         parsed = t.parse_isolator_value(name, value, join(path, "value"))
         return cls(name, value, parsed)
 

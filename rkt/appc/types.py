@@ -140,12 +140,19 @@ def array(value: Any, path: str) -> list | tuple:
     return value
 
 
-def copy_json(value: Any) -> Any:
+# No appc value nests deeper than a few levels; the cap keeps recursion (copies, comparisons,
+# json.dumps) far from Python's limit whatever an unknown isolator holds.
+MAX_JSON_DEPTH = 32
+
+
+def copy_json(value: Any, path: str = "", depth: int = 0) -> Any:
     """A deep copy of plain JSON data, so callers cannot change a frozen manifest through it."""
+    if depth > MAX_JSON_DEPTH:
+        raise ManifestError(path, "nested too deeply")
     if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
+        return {k: copy_json(v, path, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [copy_json(v) for v in value]
+        return [copy_json(v, path, depth + 1) for v in value]
     return value
 
 

@@ -470,3 +470,18 @@ def test_url_escapes(url, ok):
         ImageManifest.from_json(doc)
     else:
         assert error(ImageManifest, doc).rule == "must be an http or https URL"
+
+
+@pytest.mark.parametrize("depth", [200, 500, 900, 990, 5000])
+def test_deeply_nested_isolator_values_are_refused_cleanly(depth):
+    text = json.dumps(image(app=app(isolators=[{"name": "example.com/x", "value": "@"}])))
+    text = text.replace('"@"', "[" * depth + "]" * depth)
+    e = error(ImageManifest, text)
+    assert e.rule.endswith("nested too deeply")
+
+
+def test_self_referencing_dict_from_code():
+    value: dict = {}
+    value["again"] = value
+    assert error(App, app(isolators=[{"name": "example.com/x", "value": value}])).rule == \
+        "nested too deeply"
