@@ -128,6 +128,9 @@ class Keystore:
             if len(keys) != 1:
                 raise RktError(f"public key data holds {len(keys)} keys; add them one by one")
             key = keys[0]
+        if not key.has_certified_user_id:
+            raise RktError(f"public key {key.fingerprint} has no self-signed user ID; "
+                           "gpg could not use it to check signatures")
         directory = self._dir(self.local, prefix or "")
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o755)

@@ -71,6 +71,13 @@ class PublicKey:
         return [p.body.decode("utf-8", "replace") for p in self.packets if p.tag == TAG_USER_ID]
 
     @property
+    def has_certified_user_id(self) -> bool:
+        """Whether a user ID followed by a signature is present; gpg ignores keys without one."""
+        tags = [p.tag for p in self.packets]
+        return any(tag == TAG_USER_ID and TAG_SIGNATURE in tags[i + 1:i + 2]
+                   for i, tag in enumerate(tags))
+
+    @property
     def binary(self) -> bytes:
         return b"".join(p.raw for p in self.packets)
 

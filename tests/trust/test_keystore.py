@@ -8,7 +8,7 @@ import pytest
 
 from rkt.errors import RktError, UsageError
 from rkt.trust.keystore import Keystore, name_prefixes
-from rkt.trust.openpgp import parse_public_keys
+from rkt.trust.openpgp import PublicKey, parse_public_keys
 
 
 def test_name_prefixes():
@@ -81,6 +81,9 @@ def test_add_refuses_bad_input(store, gpg_key, other_gpg_key, tmp_path):
         ks.add(data)
     with pytest.raises(RktError, match="not a public key|neither"):
         ks.add(b"junk", prefix="example.com")
+    [key] = parse_public_keys(data)
+    with pytest.raises(RktError, match="no self-signed user ID"):
+        ks.add(PublicKey(key.packets[:1]), prefix="example.com")
     two = data + other_gpg_key.export(tmp_path / "o.asc").read_bytes()
     with pytest.raises(RktError, match="holds 2 keys"):
         ks.add(two, prefix="example.com")
