@@ -3,8 +3,9 @@
 Each app names its image by ID and carries the image's app object reified with the command-line
 overrides (exec and args, user and group, working directory, supplementary GIDs, isolators,
 read-only rootfs, annotations), so stage1 needs nothing but this file. Every image mountPoint
-gets a mount: from `--mount`, or of the pod volume of the same name, or — when no `--volume`
-provides one — of an implicit empty volume added to the pod, as rkt's stage1 did.
+gets a mount: a `--mount` at its path, or the pod volume of the mountPoint's name, or — when no
+`--volume` provides one — an implicit empty volume `<app>-<mountPoint>` added to the pod, as
+rkt's stage1 did at run time.
 
 Environment precedence, lowest to highest (later sources override earlier ones):
   1. the image's `app.environment`;
@@ -126,17 +127,21 @@ def fill_mount_points(pod: dict, warn=True) -> None:
         app = ra.get("app") or {}
         mounts = ra.setdefault("mounts", [])
         for mp in app.get("mountPoints") or ():
-            if any(m["volume"] == mp["name"] or m["path"] == mp["path"] for m in mounts):
-                continue
-            if mp["name"] not in volumes:
+            if any(m["path"] == mp["path"] for m in mounts):
+                continue  # a --mount at that path fills it
+            volume = mp["name"]
+            if volume not in volumes:
+                # rkt's stage1 named implicit volumes <app>-<mountPoint>, one per app
+                volume = f'{ra["name"]}-{mp["name"]}'
                 if warn:
                     print(f'rkt: warning: no volume specified for mount point "{mp["name"]}", '
                           'implicitly creating an "empty" volume. This volume will be removed '
                           "when the pod is garbage-collected.", file=sys.stderr)
-                pod.setdefault("volumes", []).append(
-                    {"name": mp["name"], "kind": "empty", "mode": "0755", "uid": 0, "gid": 0})
-                volumes.add(mp["name"])
-            mounts.append({"volume": mp["name"], "path": mp["path"]})
+                if volume not in volumes:
+                    pod.setdefault("volumes", []).append(
+                        {"name": volume, "kind": "empty", "mode": "0755", "uid": 0, "gid": 0})
+                    volumes.add(volume)
+            mounts.append({"volume": volume, "path": mp["path"]})
         if not mounts:
             del ra["mounts"]
 

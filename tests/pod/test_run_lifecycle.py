@@ -1,0 +1,272 @@
+"""stage0 through the real CLI with a script stage1: pod dirs, locks, overlays, manifests, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.aci import busybox_aci, make_aci, manifest
+from tests.pod.conftest import read_record, script_stage1
+
+pytestmark = pytest.mark.root
+
+INSECURE = "--insecure-options=image"
+
+
+def run(rkt, stage1, *args, **kw):
+    return rkt(INSECURE, "run", f"--stage1-path={stage1}", *args, **kw)
+
+
+def prepare(rkt, stage1, *args, **kw):
+    return rkt(INSECURE, "prepare", "--quiet", f"--stage1-path={stage1}", *args, **kw)
+
+
+def pod_manifest(rkt, state="run") -> dict:
+    return json.loads((rkt.only_pod(state) / "pod").read_bytes())
+
+
+def test_run_execs_stage1_with_the_contract(rkt, stage1_script, busybox):
+    proc = run(rkt, stage1_script, busybox, "--net=host", "--hostname=h1", "--ipc=private")
+    assert "script stage1 script ran" in proc.stdout
+    pod = rkt.only_pod("run")
+    rec = read_record(pod)
+    uuid = pod.name
+    assert rec["args"] == (f"--net=host --hostname=h1 --dns-conf-mode=resolv=default,hosts=default "
+                           f"--ipc=private {uuid}")
+    assert rec["cwd"] == str(pod)
+    assert rec["lockpath"] == str(pod) and rec["lock"] == "held"
+    assert rec["mounts"] == "1"  # the app overlay, inside the pod's mount namespace only
+    assert rec["rootfs"].endswith("opt/stage2/busybox/rootfs ok")
+    for rel in ("pod", "pod-created", "stage1/manifest", "stage1/rootfs/run", "stage1TreeStoreID",
+                "appsinfo/busybox/treeStoreID", "appsinfo/busybox/manifest", "overlay/busybox/upper",
+                "overlay/busybox/work", "stage1/rootfs/opt/stage2/busybox/rootfs"):
+        assert (pod / rel).exists(), rel
+    tree = (pod / "appsinfo/busybox/treeStoreID").read_text()
+    assert (rkt.dir / "cas" / "tree" / tree / "rootfs" / "bin" / "busybox").exists()
+    assert not (pod / "stage1/rootfs/opt/stage2/busybox/rootfs/bin").exists()  # not on the host
+    assert json.loads((pod / "appsinfo/busybox/manifest").read_bytes())["name"] == "example.com/busybox"
+    # the pod is over: its lock is free, so it is "exited"
+    status = rkt("status", uuid, check=False)
+    if status.returncode == 0:
+        assert "state=exited" in status.stdout
+
+
+def test_exit_code_of_stage1_is_rkts(rkt, busybox, tmp_path):
+    s1 = tmp_path / "s1.aci"
+    script_stage1(s1, code=42)
+    proc = run(rkt, s1, busybox, check=False)
+    assert proc.returncode == 42, proc.stderr
+
+
+def test_run_flags_reach_stage1(rkt, stage1_script, busybox):
+    run(rkt, stage1_script, "--debug", "--insecure-options=image,capabilities,paths,seccomp",
+        busybox, "--interactive", "--dns=1.2.3.4", "--dns-search=a.example", "--dns-opt=ndots:2",
+        "--dns-domain=example", "--hosts-entry=10.1.1.1=db", "--hosts-entry=10.1.1.1=db2")
+    pod = rkt.only_pod("run")
+    args = read_record(pod)["args"].split()
+    assert args[0] == "--debug" and args[-1] == pod.name
+    for a in ("--net=default", "--interactive", "--dns-conf-mode=resolv=stage0,hosts=stage0",
+              "--disable-capabilities-restriction", "--disable-paths", "--disable-seccomp"):
+        assert a in args
+    etc = pod / "stage1/rootfs/etc"
+    assert (etc / "rkt-resolv.conf").read_text().splitlines()[1:] == [
+        "search a.example", "nameserver 1.2.3.4", "options ndots:2", "domain example"]
+    assert (etc / "rkt-hosts").read_text().splitlines()[1:] == ["10.1.1.1\tdb db2"]
+
+
+def test_no_overlay_copies_the_rootfs(rkt, stage1_script, busybox):
+    run(rkt, stage1_script, "--no-overlay", busybox)
+    pod = rkt.only_pod("run")
+    rec = read_record(pod)
+    assert rec["mounts"] == "0"
+    assert (pod / "stage1/rootfs/opt/stage2/busybox/rootfs/bin/busybox").is_file()
+    assert not (pod / "overlay").exists() and not (pod / "overlay-prepared").exists()
+
+
+def test_prepare_then_run_prepared(rkt, stage1_script, busybox):
+    uuid = prepare(rkt, stage1_script, busybox).stdout.strip()
+    assert rkt.pod_dirs() == [rkt.dir / "pods" / "prepared" / uuid]
+    assert not (rkt.dir / "pods/prepared" / uuid / "stage1-record").exists()
+    rkt("run-prepared", "--net=none", uuid[:8])
+    pod = rkt.only_pod("run")
+    assert pod.name == uuid
+    assert read_record(pod)["args"].startswith("--net=none ")
+    again = rkt.fails("run-prepared", uuid)
+    assert "not prepared" in again.stderr
+
+
+def test_prepare_not_quiet_prints_uuid_last(rkt, stage1_script, busybox):
+    proc = rkt(INSECURE, "prepare", f"--stage1-path={stage1_script}", busybox)
+    assert proc.stdout.strip().splitlines()[-1] == rkt.only_pod("prepared").name
+
+
+def test_run_prepared_errors(rkt, stage1_script, busybox):
+    assert "no matches found" in rkt.fails("run-prepared", "0123abcd").stderr
+    assert "empty UUID" in rkt.fails("run-prepared", "").stderr
+    uuid = prepare(rkt, stage1_script, busybox).stdout.strip()
+    assert uuid
+    proc = rkt.fails("run-prepared", "--exec=/bin/x", uuid, code=2)
+    assert "unknown flag: --exec" in proc.stderr
+
+
+def test_uuid_file_save(rkt, stage1_script, busybox, tmp_path):
+    uuid_file = tmp_path / "uuid"
+    run(rkt, stage1_script, f"--uuid-file-save={uuid_file}", busybox)
+    assert uuid_file.read_text() == rkt.only_pod("run").name
+
+
+def test_failed_prepare_leaves_no_pod(rkt, busybox, tmp_path):
+    not_stage1 = tmp_path / "not-stage1.aci"
+    script_stage1(not_stage1, annotations=[])
+    uuid_file = tmp_path / "uuid"
+    proc = rkt.fails(INSECURE, "run", f"--stage1-path={not_stage1}", f"--uuid-file-save={uuid_file}",
+                     busybox)
+    assert "not a stage1 image" in proc.stderr
+    assert rkt.pod_dirs() == []
+    proc = rkt.fails(INSECURE, "run", f"--stage1-path={not_stage1}", tmp_path / "missing.aci")
+    assert "missing.aci" in proc.stderr
+    assert rkt.pod_dirs() == []
+
+
+def test_app_without_exec_and_duplicate_names(rkt, stage1_script, busybox, tmp_path):
+    noapp = tmp_path / "noapp.aci"
+    make_aci(noapp, manifest("example.com/noapp", app=None))
+    proc = rkt.fails(INSECURE, "run", f"--stage1-path={stage1_script}", noapp)
+    assert "has no app section and --exec argument is not provided" in proc.stderr
+    run(rkt, stage1_script, noapp, "--exec=/bin/true")
+    assert pod_manifest(rkt)["apps"][0]["app"]["exec"] == ["/bin/true"]
+    proc = rkt.fails(INSECURE, "run", f"--stage1-path={stage1_script}", busybox, busybox)
+    assert "multiple apps with name busybox" in proc.stderr
+    run(rkt, stage1_script, busybox, busybox, "--name=second")
+
+
+def test_exec_and_args_are_reified(rkt, stage1_script, busybox):
+    uuid = prepare(rkt, stage1_script, busybox, "--exec=/bin/echo", "--", "a b", "--c", "---").stdout.strip()
+    app = pod_manifest(rkt, "prepared")["apps"][0]
+    assert app["app"]["exec"] == ["/bin/echo", "a b", "--c"]
+    assert app["image"]["id"].startswith("sha512-") and len(app["image"]["id"]) == 135
+    assert app["name"] == "busybox" and uuid
+
+
+def test_args_replace_image_args(rkt, stage1_script, busybox):
+    prepare(rkt, stage1_script, busybox, "--", "-c", "echo replaced")
+    assert pod_manifest(rkt, "prepared")["apps"][0]["app"]["exec"] == ["/bin/sh", "-c", "echo replaced"]
+
+
+def test_env_precedence(rkt, stage1_script, tmp_path):
+    aci = tmp_path / "env.aci"
+    env = [{"name": n, "value": "image"} for n in ("IMG", "INH", "FILE", "SET", "APP")]
+    busybox_aci(aci, name="example.com/env")
+    m = manifest("example.com/env", exec_=["/bin/env"])
+    m["app"]["environment"] = env
+    from tests.helpers.aci import busybox_files
+    make_aci(aci, m, busybox_files())
+    env_file = tmp_path / "env"
+    env_file.write_text("# comment\n\nFILE=file\nSET=file\nAPP=file\nONLYFILE=file\n")
+    host = dict(os.environ, INH="host", HOSTONLY="host", SET="host")
+    prepare(rkt, stage1_script, "--inherit-env", f"--set-env-file={env_file}", "--set-env=SET=set",
+            "--set-env=APP=set", aci, "--environment=APP=app", env=host)
+    got = {e["name"]: e["value"] for e in pod_manifest(rkt, "prepared")["apps"][0]["app"]["environment"]}
+    assert got["IMG"] == "image" and got["INH"] == "image"  # inherited env fills only unset vars
+    assert got["HOSTONLY"] == "host"
+    assert got["FILE"] == "file" and got["ONLYFILE"] == "file"
+    assert got["SET"] == "set"
+    assert got["APP"] == "app"  # the per-app flag wins
+
+
+def test_user_group_isolators_and_annotations(rkt, stage1_script, busybox):
+    prepare(rkt, stage1_script, busybox, "--user=user", "--group=1500", "--supplementary-gids=5,6",
+            "--working-dir=/tmp", "--memory=64M", "--caps-retain=CAP_KILL", "--readonly-rootfs=true",
+            "--annotation=a=b", "--user-annotation=c=d", "--user-label=e=f")
+    ra = pod_manifest(rkt, "prepared")["apps"][0]
+    app = ra["app"]
+    assert (app["user"], app["group"], app["supplementaryGIDs"]) == ("user", "1500", [5, 6])
+    assert app["workingDirectory"] == "/tmp"
+    assert {"name": "resource/memory", "value": {"limit": "64M", "request": "64M"}} in app["isolators"]
+    assert {"name": "os/linux/capabilities-retain-set", "value": {"set": ["CAP_KILL"]}} in app["isolators"]
+    assert ra["readOnlyRootFS"] is True
+    assert ra["annotations"] == [{"name": "a", "value": "b"}]
+    assert app["userAnnotations"] == {"c": "d"} and app["userLabels"] == {"e": "f"}
+
+
+def test_volumes_mounts_and_implicit_empty_volume(rkt, stage1_script, tmp_path):
+    from tests.helpers.aci import busybox_files
+    m = manifest("example.com/vols", exec_=["/bin/true"])
+    m["app"]["mountPoints"] = [{"name": "data", "path": "/data"}, {"name": "cache", "path": "/cache"},
+                               {"name": "logs", "path": "/logs", "readOnly": True}]
+    aci = tmp_path / "vols.aci"
+    make_aci(aci, m, busybox_files())
+    proc = prepare(rkt, stage1_script, f"--volume=data,kind=host,source={tmp_path},readOnly=true",
+                   "--volume=extra,kind=empty,mode=0700", "--mount=volume=extra,target=/extra",
+                   aci, "--mount=volume=data,target=/logs")
+    assert 'no volume specified for mount point "cache"' in proc.stderr
+    pod = pod_manifest(rkt, "prepared")
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols["data"] == {"name": "data", "kind": "host", "source": str(tmp_path), "readOnly": True}
+    assert vols["vols-cache"]["kind"] == "empty"
+    assert vols["extra"]["mode"] == "0700"
+    mounts = pod["apps"][0]["mounts"]
+    assert {"volume": "extra", "path": "/extra"} in mounts  # pod-wide --mount
+    assert {"volume": "data", "path": "/logs"} in mounts  # fills mountPoint logs by path
+    assert {"volume": "data", "path": "/data"} in mounts
+    assert {"volume": "vols-cache", "path": "/cache"} in mounts
+    assert len(mounts) == 4
+    proc = rkt.fails(INSECURE, "prepare", f"--stage1-path={stage1_script}", aci,
+                     "--mount=volume=nope,target=/x")
+    assert 'no volume named "nope"' in proc.stderr
+
+
+def test_pod_manifest_flag(rkt, stage1_script, busybox, tmp_path):
+    image_id = rkt(INSECURE, "fetch", "--full", busybox).stdout.strip()
+    pm = {"acVersion": "0.8.11", "acKind": "PodManifest",
+          "apps": [{"name": "custom", "image": {"id": image_id}}]}
+    path = tmp_path / "pod.json"
+    path.write_text(json.dumps(pm))
+    run(rkt, stage1_script, f"--pod-manifest={path}")
+    written = pod_manifest(rkt)
+    assert written["apps"][0]["name"] == "custom"
+    assert written["apps"][0]["app"]["exec"] == ["/bin/sh", "-c", "echo hello from busybox"]
+    assert read_record(rkt.only_pod("run"))["rootfs"].endswith("opt/stage2/custom/rootfs ok")
+    proc = rkt.fails(INSECURE, "run", f"--stage1-path={stage1_script}", f"--pod-manifest={path}",
+                     busybox, code=2)
+    assert "conflicting flags set with --pod-manifest (see --help)" in proc.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"acKind": "PodManifest", "acVersion": "0.8.11", "apps": [{"name": "x"}]}')
+    proc = rkt.fails(INSECURE, "run", f"--stage1-path={stage1_script}", f"--pod-manifest={bad}")
+    assert "image" in proc.stderr and "required" in proc.stderr
+
+
+def test_unprivileged_callers_are_refused(rkt, busybox):
+    # The interpreter lives under /root, so drop the effective IDs after loading the CLI.
+    code = (
+        "import os, sys\n"
+        "import rkt.cli, rkt.cli.run, rkt.cli.prepare, rkt.cli.run_prepared, rkt.cli.runflags\n"
+        "import rkt.appc.types, rkt.appc.manifest, rkt.options\n"
+        "os.setegid(65534); os.seteuid(65534)\n"
+        "rkt.cli.main(sys.argv[1:])\n"
+    )
+    for cmd in (["run", str(busybox)], ["prepare", str(busybox)], ["run-prepared", "abc"]):
+        proc = subprocess.run([sys.executable, "-c", code, *rkt.global_args, *cmd],
+                              capture_output=True, text=True, cwd="/")
+        assert proc.returncode == 254, proc.stderr
+        assert "cannot run as unprivileged user" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_run_path_imports_nothing_heavy(rkt, stage1_script, busybox):
+    rkt(INSECURE, "fetch", busybox)
+    rkt(INSECURE, "fetch", stage1_script)
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "rkt", *rkt.global_args, "run",
+                           "--stage1-name=example.com/stage1-script", "--net=host",
+                           "example.com/busybox"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    modules = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()
+               if line.startswith("import time:")}
+    assert "rkt" in modules and "json" in modules  # the measurement saw the real run path
+    for heavy in ("click", "requests", "cryptography", "gnupg", "pyroute2"):
+        assert heavy not in modules
