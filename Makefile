@@ -26,6 +26,7 @@ build/.installed: build/.deps pyproject.toml
 	@$(PY) -m pip install -q --upgrade pip >/dev/null
 	@$(PY) -m pip install -q -e '.[test]'
 	@ln -sf $(abspath $(RKT)) /usr/local/bin/rkt
+	@$(PY) -m stage1.build $(VENV)/lib/rkt/stage1.aci
 	@touch $@
 
 # The main job on an embedded default: a busybox ACI built from Debian's busybox-static, fetched into the store.

@@ -82,6 +82,11 @@ class Supervisor:
                 continue
             os.chmod(path, volume.mode)
             os.chown(path, volume.uid, volume.gid)
+        # what enter must (not) apply: the pod's --disable-* flags, rkt's insecure-options names
+        disabled = [name for name, off in (("capabilities", self.ctx.disable_caps),
+                                           ("paths", self.ctx.disable_paths),
+                                           ("seccomp", self.ctx.disable_seccomp)) if off]
+        _write_atomic(f"{base}/insecure-options", "".join(f"{d}\n" for d in disabled))
         for running in self.apps:
             lines = "".join(f"{k}={v}\n" for k, v in running.env.items())
             _write_atomic(f"{base}/env/{running.app.name}", lines)
