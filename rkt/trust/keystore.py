@@ -16,17 +16,10 @@ import re
 import tempfile
 from pathlib import Path
 
+from rkt.appc.types import is_ac_identifier
 from rkt.errors import RktError, UsageError
 from rkt.options import GlobalOptions
 from rkt.trust.openpgp import MAX_KEY_FILE_SIZE, KeyFileError, PublicKey, parse_public_keys
-
-try:
-    from rkt.appc.types import is_ac_identifier
-except ImportError:  # pragma: no cover - until rkt.appc.types lands everywhere
-    _AC_IDENTIFIER_RE = re.compile(r"[a-z0-9]+(?:[-._~/][a-z0-9]+)*")
-
-    def is_ac_identifier(value: str) -> bool:
-        return isinstance(value, str) and _AC_IDENTIFIER_RE.fullmatch(value) is not None
 
 _FINGERPRINT_RE = re.compile(r"[0-9a-f]{40}")
 
