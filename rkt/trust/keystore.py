@@ -93,14 +93,15 @@ class Keystore:
         if not is_ac_identifier(image_name):
             raise RktError(f"invalid image name {image_name!r}: must be an AC Identifier")
         scopes = ["", *name_prefixes(image_name)]
-        masked = {fp for scope in scopes for fp, _, empty in self._entries(self._dir(self.local, scope))
-                  if empty}
+        local = [(scope, entry) for scope in scopes for entry in self._entries(self._dir(self.local, scope))]
+        masked = {fp for _, (fp, _, empty) in local if empty}
         found: dict[str, TrustedKey] = {}
-        for base in (self.system, self.local):
-            for scope in scopes:
-                for fp, path, empty in self._entries(self._dir(base, scope)):
-                    if empty or (base == self.system and fp in masked):
-                        continue
+        for scope, (fp, path, empty) in local:
+            if not empty:
+                found.setdefault(fp, TrustedKey(path, fp, scope))
+        for scope in scopes:
+            for fp, path, empty in self._entries(self._dir(self.system, scope)):
+                if not empty and fp not in masked:
                     found.setdefault(fp, TrustedKey(path, fp, scope))
         return list(found.values())
 
