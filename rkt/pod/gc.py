@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import time
+import uuid as uuidlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,7 +132,7 @@ def _remove_tree(path: Path) -> None:
 def delete_pod(opts: "GlobalOptions", pod: "Pod") -> bool:
     """Clean up and delete a garbage pod whose lock the caller holds exclusively."""
     if pod.dir_state not in ("exited-garbage", "garbage"):
-        _say(f"gc: non-garbage pod {pod.uuid!r} (status {pod.state!r}), skipped")
+        _say(f"gc: non-garbage pod \"{pod.uuid}\" (status {pod.state!r}), skipped")
         return False
     path = pod.path
     if pod.dir_state == "exited-garbage" and (path / "stage1" / "manifest").exists():
@@ -139,21 +140,21 @@ def delete_pod(opts: "GlobalOptions", pod: "Pod") -> bool:
             done = entrypoints.run(path, "gc", [pod.uuid], debug=opts.debug,
                                    timeout=STAGE1_GC_TIMEOUT)
             if done.returncode != 0:
-                _say(f"gc: problem performing stage1 GC on {pod.uuid!r}: "
+                _say(f"gc: problem performing stage1 GC on \"{pod.uuid}\": "
                      f"exit status {done.returncode}")
         except RktError as err:
-            _say(f"gc: skipping stage1 GC of {pod.uuid!r}: {err}")
+            _say(f"gc: skipping stage1 GC of \"{pod.uuid}\": {err}")
     try:
         unmount_all(path)
     except RktError as err:
-        _say(f"gc: GC of leftover mounts for pod {pod.uuid!r} failed: {err}")
+        _say(f"gc: GC of leftover mounts for pod \"{pod.uuid}\" failed: {err}")
         return False
     try:
         # the stage1 rootfs first: if that fails the pod manifest stays for a later retry
         _remove_tree(path / "stage1" / "rootfs")
         _remove_tree(path)
     except OSError as err:
-        _say(f"gc: unable to remove pod {pod.uuid!r}: {err.strerror or err}")
+        _say(f"gc: unable to remove pod \"{pod.uuid}\": {err.strerror or err}")
         return False
     return True
 
@@ -175,6 +176,13 @@ def _move(pod: "Pod", dir_state: str) -> bool:
         return False
 
 
+def _is_uuid(name: str) -> bool:
+    try:
+        return str(uuidlib.UUID(name)) == name
+    except ValueError:
+        return False
+
+
 def _pods_in(opts: "GlobalOptions", dir_state: str) -> list["Pod"]:
     root = podlib.pods_root(opts) / dir_state
     try:
@@ -185,7 +193,7 @@ def _pods_in(opts: "GlobalOptions", dir_state: str) -> list["Pod"]:
         raise RktError(f"cannot read pods directory {root}: {err.strerror}") from None
     found = []
     for name in names:
-        if podlib._valid_uuid(name) and (root / name).is_dir():
+        if _is_uuid(name) and (root / name).is_dir():
             found.append(podlib.Pod(podlib.pods_root(opts), name, dir_state))
     return found
 
@@ -202,7 +210,7 @@ def mark(opts: "GlobalOptions") -> None:
     """Move exited pods to exited-garbage/ and aborted prepares to garbage/."""
     for pod in _pods_in(opts, "run"):
         if pod.state == podlib.EXITED:
-            _say(f"gc: moving pod {pod.uuid!r} to garbage")
+            _say(f"gc: moving pod \"{pod.uuid}\" to garbage")
             _move(pod, "exited-garbage")
     for pod in _pods_in(opts, "prepare"):
         if pod.state == podlib.ABORTED_PREPARE:
@@ -210,7 +218,7 @@ def mark(opts: "GlobalOptions") -> None:
             if lock is None:
                 continue
             with lock:
-                _say(f"gc: moving failed prepare {pod.uuid!r} to garbage")
+                _say(f"gc: moving failed prepare \"{pod.uuid}\" to garbage")
                 _move(pod, "garbage")
 
 
@@ -224,7 +232,7 @@ def expire_prepared(opts: "GlobalOptions", expiration: float) -> None:
             continue
         with lock:
             if pod.refresh().dir_state == "prepared":
-                _say(f"gc: moving expired prepared pod {pod.uuid!r} to garbage")
+                _say(f"gc: moving expired prepared pod \"{pod.uuid}\" to garbage")
                 _move(pod, "garbage")
 
 
@@ -238,7 +246,7 @@ def sweep(opts: "GlobalOptions", grace_period: float) -> int:
                 if age is None:
                     continue
                 if age < grace_period:
-                    _say(f"gc: pod {pod.uuid!r} not removed: still within grace period "
+                    _say(f"gc: pod \"{pod.uuid}\" not removed: still within grace period "
                          f"({format_duration(grace_period)})")
                     continue
             lock = _try_lock(pod)
