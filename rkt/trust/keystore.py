@@ -93,7 +93,8 @@ class Keystore:
         if not is_ac_identifier(image_name):
             raise RktError(f"invalid image name {image_name!r}: must be an AC Identifier")
         scopes = ["", *name_prefixes(image_name)]
-        local = [(scope, entry) for scope in scopes for entry in self._entries(self._dir(self.local, scope))]
+        local = [(scope, entry) for scope in scopes
+                 for entry in self._entries(self._dir(self.local, scope))]
         masked = {fp for _, (fp, _, empty) in local if empty}
         found: dict[str, TrustedKey] = {}
         for scope, (fp, path, empty) in local:
