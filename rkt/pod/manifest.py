@@ -70,13 +70,10 @@ def runtime_app(spec, image_id: str, image: dict, flags, host_env: dict[str, str
         app = {"exec": [spec.exec], "user": "0", "group": "0"}
     else:
         app = dict(app)
-    exec_ = list(app.get("exec") or ())
-    if spec.exec:
-        exec_ = [spec.exec] + exec_[1:]
+    # rkt: --exec replaces the whole command, `-- args ---` are appended to it
+    exec_ = [spec.exec] if spec.exec else list(app.get("exec") or ())
     if spec.args is not None:
-        if not exec_:
-            raise RktError(f'image "{spec.image}" has no exec to pass arguments to (use --exec)')
-        exec_ = exec_[:1] + spec.args
+        exec_ += spec.args
     if not exec_:
         raise RktError(f'image "{spec.image}" has no exec command (use --exec)')
     app["exec"] = exec_

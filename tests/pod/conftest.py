@@ -74,12 +74,12 @@ class PodRkt(Rkt):
         assert len(dirs) == 1, dirs
         return dirs[0]
 
-    def write_config(self, kind: str, subdir: str, name: str = "x.json", where: str = "local",
+    def write_config(self, kind: str, subdir: str, filename: str = "x.json", where: str = "local",
                      **fields) -> None:
         base = {"local": self.local_config, "system": self.system_config,
                 "user": self.user_config}[where]
         (base / subdir).mkdir(parents=True, exist_ok=True)
-        (base / subdir / name).write_text(json.dumps({"rktKind": kind, "rktVersion": "v1", **fields}))
+        (base / subdir / filename).write_text(json.dumps({"rktKind": kind, "rktVersion": "v1", **fields}))
 
 
 def _host_mounts() -> set[str]:

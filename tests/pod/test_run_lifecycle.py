@@ -147,15 +147,17 @@ def test_app_without_exec_and_duplicate_names(rkt, stage1_script, busybox, tmp_p
 
 def test_exec_and_args_are_reified(rkt, stage1_script, busybox):
     uuid = prepare(rkt, stage1_script, busybox, "--exec=/bin/echo", "--", "a b", "--c", "---").stdout.strip()
+    # --exec replaces the image's whole command line
     app = pod_manifest(rkt, "prepared")["apps"][0]
     assert app["app"]["exec"] == ["/bin/echo", "a b", "--c"]
     assert app["image"]["id"].startswith("sha512-") and len(app["image"]["id"]) == 135
     assert app["name"] == "busybox" and uuid
 
 
-def test_args_replace_image_args(rkt, stage1_script, busybox):
-    prepare(rkt, stage1_script, busybox, "--", "-c", "echo replaced")
-    assert pod_manifest(rkt, "prepared")["apps"][0]["app"]["exec"] == ["/bin/sh", "-c", "echo replaced"]
+def test_args_are_appended_to_the_image_exec(rkt, stage1_script, busybox):
+    prepare(rkt, stage1_script, busybox, "--", "extra", "---")
+    assert pod_manifest(rkt, "prepared")["apps"][0]["app"]["exec"] == [
+        "/bin/sh", "-c", "echo hello from busybox", "extra"]
 
 
 def test_env_precedence(rkt, stage1_script, tmp_path):
