@@ -31,7 +31,16 @@ from rkt.store.treehash import hash_tree
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 MAX_DEPENDENCY_DEPTH = 32
-STALE_STAGING_SECONDS = 600
+STALE_STAGING_SECONDS = 5
+# Test seam: the crash tests name a commit step here to have the process SIGKILL itself there.
+_KILL_AT = os.environ.get("RKT_TEST_KILL_AT", "")
+
+
+def _kill_point(step: str) -> None:
+    if _KILL_AT == step:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,13 +146,12 @@ class Store:
         for entry in os.scandir(tmp):
             path = Path(entry.path)
             if entry.name.startswith(".new-"):
+                # Between mkdtemp and the owner's lock: only an old one is surely abandoned.
                 try:
-                    if time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_STAGING_SECONDS:
-                        shutil.rmtree(path, ignore_errors=True)
-                        cleaned.append(entry.name)
+                    if time.time() - entry.stat(follow_symlinks=False).st_mtime < STALE_STAGING_SECONDS:
+                        continue
                 except FileNotFoundError:
-                    pass
-                continue
+                    continue
             try:
                 lock = FileLock(path, create=False)
             except (RktError, OSError):
@@ -256,6 +264,7 @@ class Store:
                 blob.flush()
                 os.fsync(blob.fileno())
             manifest = result.manifest
+            _kill_point("imported")
             if verify is not None:
                 verify(result)
             self.dependency_tree(result.image_id, manifest)  # every dependency must be stored
@@ -280,14 +289,17 @@ class Store:
             blob.parent.mkdir(parents=True, exist_ok=True)
             os.rename(work / "blob", blob)
             _fsync_dir(blob.parent)
+            _kill_point("blob-placed")
             tree_size = 0
             if tree_dir is not None:
                 tree_size = self._install_tree(tree_id, tree_dir, image_id)
+                _kill_point("tree-placed")
             if not known:
                 manifest = result.manifest
                 labels = {l.name: l.value for l in manifest.labels}
                 self.index.insert(image_id, manifest.name, labels, bytes(result.manifest_bytes),
                                   result.size, latest="version" not in labels, tree_size=tree_size)
+                _kill_point("row-inserted")
             journal.unlink()
         return image_id
 
