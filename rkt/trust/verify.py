@@ -100,7 +100,7 @@ def verify(opts: GlobalOptions, image_name: str, aci_path: str | os.PathLike,
             f.write(b"".join(k.binary for k in keys))
         gpg = _gpg(home, keyring)
         result = gpg.verify_file(io.BytesIO(signature), data_filename=str(aci_path))
-    except OSError as err:
+    except (OSError, ValueError) as err:  # python-gnupg: gpg missing or failing to start
         raise RktError(f"cannot run gpg: {err}") from None
     finally:
         shutil.rmtree(home, ignore_errors=True)
