@@ -130,3 +130,15 @@ def test_gc_bad_flags(rkt):
     proc = rkt.fails("gc", "--grace-period=soon", code=2)
     assert "--grace-period" in proc.stderr
     rkt.fails("gc", "--expire-prepared=1d", code=2)
+
+
+def test_gc_deletes_even_when_stage1_gc_fails_or_is_missing(rkt, log):
+    broken = make_pod(rkt.dir, "exited-garbage", log)
+    (rkt.dir / "pods" / "exited-garbage" / broken / "stage1" / "rootfs" / "bin" / "gc").write_text(
+        "#!/bin/sh\nexit 9\n")
+    missing = make_pod(rkt.dir, "exited-garbage", log)
+    (rkt.dir / "pods" / "exited-garbage" / missing / "stage1" / "manifest").write_text("{}")
+    out = rkt("gc", "--grace-period=0s")
+    assert "exit status 9" in out.stderr
+    assert "has no 'gc' entrypoint" in out.stderr
+    assert pod_dirs(rkt.dir)["exited-garbage"] == []

@@ -49,3 +49,26 @@ def test_stop_uuid_file_and_errors(rkt, log, tmp_path):
     uuid_file.write_text(exited)
     proc = rkt.fails("stop", f"--uuid-file={uuid_file}")
     assert "is not running" in proc.stderr
+
+
+def test_stage1_entrypoint_cannot_escape_its_rootfs(rkt, log, tmp_path):
+    import json
+
+    pod = make_pod(rkt.dir, "run", log)
+    pod_dir = rkt.dir / "pods" / "run" / pod
+    manifest = json.loads((pod_dir / "stage1" / "manifest").read_text())
+    for a in manifest["annotations"]:
+        if a["name"] == "coreos.com/rkt/stage1/stop":
+            a["value"] = "../../../../../../usr/bin/touch"
+    (pod_dir / "stage1" / "manifest").write_text(json.dumps(manifest))
+    holder = Holder(pod_dir, pid_delay=0)
+    try:
+        proc = rkt.fails("stop", pod)
+        assert "cannot run stage1 'stop' entrypoint" in proc.stderr
+        assert str(pod_dir / "stage1" / "rootfs" / "usr" / "bin" / "touch") in proc.stderr
+        assert holder.proc.poll() is None
+    finally:
+        holder.stop()
+    (pod_dir / "stage1" / "manifest").write_text("[]")
+    proc = rkt.fails("stop", pod)
+    assert "not running" in proc.stderr
