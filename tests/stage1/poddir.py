@@ -86,7 +86,8 @@ class PodDir:
         return str(self.stage1_rootfs / value.lstrip("/"))
 
     def run_cmd(self, *flags: str) -> list[str]:
-        return [self.entrypoint("run"), *flags, self.uuid]
+        extra = os.environ.get("STAGE1_TEST_FLAGS", "").split()  # e.g. --debug while developing
+        return [self.entrypoint("run"), *flags, *extra, self.uuid]
 
     def spawn(self, *flags: str, stdin=subprocess.DEVNULL, **kw) -> subprocess.Popen:
         """Start `stage1/run` as stage0 would: cwd = pod dir, the pod dir locked in RKT_LOCK_FD."""

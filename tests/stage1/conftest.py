@@ -1,0 +1,62 @@
+"""Fixtures for stage1 tests: the stage1 ACI, pod directories, and a host-cleanliness check."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.stage1.poddir import PodDir
+
+
+@pytest.fixture(scope="session")
+def stage1_aci(tmp_path_factory) -> Path:
+    from stage1 import build
+    out = tmp_path_factory.mktemp("stage1") / "stage1.aci"
+    build.build(str(out))
+    return out
+
+
+def _pod_processes(marker: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(f"{pid}: {cmdline}")
+    return found
+
+
+def _cgroups_named(part: str) -> list[str]:
+    found = []
+    for dirpath, dirnames, _ in os.walk("/sys/fs/cgroup"):
+        found += [os.path.join(dirpath, d) for d in dirnames if part in d]
+    return found
+
+
+@pytest.fixture
+def make_pod(tmp_path, stage1_aci):
+    """make_pod(apps, volumes=()) -> PodDir; after the test: no mount, process or cgroup left."""
+    with open("/proc/self/mountinfo") as f:
+        mounts_before = f.read()
+    pods: list[PodDir] = []
+
+    def make(apps, volumes=()):
+        pod = PodDir.create(tmp_path, stage1_aci, apps, volumes)
+        pods.append(pod)
+        return pod
+
+    yield make
+    with open("/proc/self/mountinfo") as f:
+        assert f.read() == mounts_before, "mounts leaked onto the host"
+    for pod in pods:
+        assert _pod_processes(pod.uuid) == []
+        assert _pod_processes(str(pod.path)) == []
+        pod.entry("gc", pod.uuid)
+        assert _cgroups_named(pod.uuid[:8]) == []  # escaped or not, the first 8 hex stay

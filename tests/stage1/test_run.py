@@ -1,0 +1,309 @@
+"""The run entrypoint on hand-built pod directories: real namespaces, mounts and processes."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.helpers.aci import Entry
+from tests.stage1.poddir import app_entry
+
+pytestmark = pytest.mark.root
+SH = "/bin/sh"
+
+
+def sh(name, script, **kw):
+    return app_entry(name, [SH, "-c", script], **kw)
+
+
+def run_ok(pod, *flags, **kw):
+    r = pod.run(*flags, **kw)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    return r
+
+
+def test_success_writes_pid_and_status(make_pod):
+    pod = make_pod([app_entry("a", ["/bin/true"])])
+    r = run_ok(pod, "--net=host")
+    assert r.stderr == ""
+    assert int((pod.path / "pid").read_text()) > 1
+    assert pod.status("a") == "0"
+
+
+def test_exit_code_propagates(make_pod):
+    pod = make_pod([sh("a", "exit 7")])
+    r = pod.run("--net=host")
+    assert r.returncode == 7
+    assert pod.status("a") == "7"
+
+
+def test_failing_app_stops_the_others(make_pod):
+    pod = make_pod([app_entry("long", ["/bin/sleep", "100"]),
+                    sh("bad", "sleep 0.3; exit 3"),
+                    app_entry("ok", ["/bin/true"])])
+    start = time.monotonic()
+    r = pod.run("--net=host")
+    assert r.returncode == 3, r.stderr
+    assert time.monotonic() - start < 8
+    assert pod.status("bad") == "3"
+    assert pod.status("long") == str(128 + 15)
+    assert pod.status("ok") == "0"
+
+
+def test_apps_run_concurrently(make_pod):
+    # each app waits for the other's file in a shared empty volume: sequential apps would hang
+    vol = {"name": "shared", "kind": "empty"}
+    mounts = [{"volume": "shared", "path": "/shared"}]
+    pod = make_pod([sh("a", "touch /shared/a; while [ ! -e /shared/b ]; do sleep 0.05; done",
+                       mounts=mounts),
+                    sh("b", "touch /shared/b; while [ ! -e /shared/a ]; do sleep 0.05; done",
+                       mounts=mounts)], volumes=[vol])
+    run_ok(pod, "--net=host", timeout=20)
+    assert sorted(os.listdir(pod.path / "sharedVolumes" / "shared")) == ["a", "b"]
+
+
+def test_event_handlers_order(make_pod):
+    app = sh("a", "test -f /prestart && id -u > /main",
+             user="1000", group="1000",
+             eventHandlers=[
+                 {"name": "pre-start", "exec": [SH, "-c", "id -u > /prestart"]},
+                 {"name": "post-stop", "exec": [SH, "-c", "test -f /main && cat /main > /poststop"]},
+             ])
+    app["files"]["main"] = Entry(data=b"", mode=0o666)  # writable by uid 1000
+    pod = make_pod([app])
+    run_ok(pod, "--net=host")
+    root = pod.rootfs("a")
+    assert (root / "prestart").read_text() == "0\n"  # pre-start runs as root
+    assert (root / "main").read_text() == "1000\n"
+    assert (root / "poststop").read_text() == "1000\n"
+
+
+def test_failing_pre_start_fails_the_app(make_pod):
+    pod = make_pod([sh("a", "touch /main", eventHandlers=[
+        {"name": "pre-start", "exec": [SH, "-c", "exit 5"]}])])
+    r = pod.run("--net=host")
+    assert r.returncode == 5
+    assert not (pod.rootfs("a") / "main").exists()
+
+
+def test_environment(make_pod):
+    pod = make_pod([app_entry("envapp", ["/bin/env"],
+                              environment=[{"name": "FOO", "value": "bar baz"}])])
+    r = run_ok(pod, "--net=host", "--mds-token=tok123")
+    env = dict(line.split("=", 1) for line in r.stdout.splitlines())
+    assert env["PATH"] == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    assert env["AC_APP_NAME"] == "envapp"
+    assert env["container"] == "rkt"
+    assert env["FOO"] == "bar baz"
+    assert env["AC_METADATA_URL"] == "http://127.0.0.1:18112/tok123"
+    recorded = (pod.stage1_rootfs / "rkt" / "env" / "envapp").read_text()
+    assert "FOO=bar baz\n" in recorded and "AC_APP_NAME=envapp\n" in recorded
+
+
+def test_path_from_manifest_is_kept_and_searched(make_pod):
+    pod = make_pod([app_entry("a", ["mytool"], environment=[{"name": "PATH", "value": "/opt/t"}],
+                              files={"opt/t/mytool": Entry(data=b"#!/bin/sh\necho $PATH\n",
+                                                           mode=0o755)})])
+    r = run_ok(pod, "--net=host")
+    assert r.stdout == "/opt/t\n"
+
+
+def test_missing_exec_fails_clearly(make_pod):
+    pod = make_pod([app_entry("x", ["/bin/nope"])])
+    r = pod.run("--net=host")
+    assert r.returncode == 254
+    assert r.stderr == 'stage1: app "x": exec "/bin/nope": no such file\n'
+    assert pod.status("x") is None
+    assert not (pod.path / "pid").exists()
+
+
+def test_bad_app_starts_no_other_app(make_pod):
+    pod = make_pod([sh("good", "touch /ran"), app_entry("x", ["nope"])])
+    r = pod.run("--net=host")
+    assert r.returncode == 254
+    assert r.stderr == 'stage1: app "x": exec "nope": no such file\n'
+    assert not (pod.rootfs("good") / "ran").exists()
+
+
+def test_working_directory(make_pod):
+    pod = make_pod([app_entry("a", ["/bin/pwd"], workingDirectory="/home/user")])
+    assert run_ok(pod, "--net=host").stdout == "/home/user\n"
+
+
+def test_missing_working_directory_fails_clearly(make_pod):
+    pod = make_pod([app_entry("x", ["/bin/pwd"], workingDirectory="/nope")])
+    r = pod.run("--net=host")
+    assert r.returncode == 254
+    assert r.stderr == 'stage1: app "x": working directory "/nope" does not exist\n'
+
+
+@pytest.mark.parametrize("user,group,sgids,expected", [
+    # only supplementaryGIDs become groups (as rkt); busybox prints no groups= when there are none
+    ("user", "extra", [], "uid=1000(user) gid=1500(extra)"),
+    ("1234", "4321", [], "uid=1234 gid=4321"),
+    ("/owned", "/owned", [], "uid=2345 gid=5432"),
+    ("root", "root", [], "uid=0(root) gid=0(root)"),
+    ("user", "user", [1500, 42], "uid=1000(user) gid=1000(user) groups=42,1500(extra)"),
+])
+def test_user_and_group(make_pod, user, group, sgids, expected):
+    extra = {"supplementaryGIDs": sgids} if sgids else {}
+    pod = make_pod([app_entry("a", ["/bin/id"], user=user, group=group,
+                              files={"owned": Entry(data=b"", uid=2345, gid=5432)}, **extra)])
+    out = run_ok(pod, "--net=host").stdout.strip()
+    if sgids:  # busybox orders groups as getgroups() returns them; compare as sets
+        head, _, groups = out.partition(" groups=")
+        exp_head, _, exp_groups = expected.partition(" groups=")
+        assert head == exp_head and set(groups.split(",")) == set(exp_groups.split(","))
+    else:
+        assert out == expected
+
+
+def test_unknown_user_fails_clearly(make_pod):
+    pod = make_pod([app_entry("a", ["/bin/id"], user="nobody-here")])
+    r = pod.run("--net=host")
+    assert r.returncode == 254
+    assert r.stderr == "stage1: app \"a\": user 'nobody-here' not found in the image's /etc/passwd\n"
+
+
+def test_filesystem_layout(make_pod):
+    script = ("for n in null zero full random urandom tty console; do test -c /dev/$n || echo no $n; done;"
+              "test -c /dev/pts/ptmx || echo no ptmx; test \"$(readlink /dev/ptmx)\" = pts/ptmx || echo ptmx;"
+              "test -d /dev/shm || echo no shm; test \"$(readlink /dev/fd)\" = /proc/self/fd || echo fd;"
+              "test \"$(readlink /dev/stdout)\" = /proc/self/fd/1 || echo stdout;"
+              "test \"$(readlink /etc/mtab)\" = ../proc/self/mounts || echo mtab;"
+              "test -d /proc/self || echo proc; test -d /sys/kernel || echo sys;"
+              "touch /sys/x 2>/dev/null && echo sys-rw; echo ok > /dev/null || echo devnull;"
+              "touch /dev/shm/x || echo shm-ro; grep -q ' / ' /proc/self/mounts || echo noroot;"
+              "echo done")
+    pod = make_pod([sh("a", script)])
+    assert run_ok(pod, "--net=host").stdout == "done\n"
+
+
+def test_pid_namespace(make_pod):
+    pod = make_pod([sh("a", "echo $$; ps -o pid,args > /tmp/ps; cat /tmp/ps")])
+    lines = run_ok(pod, "--net=host").stdout.splitlines()
+    assert lines[0] == "2"  # PID 1 is the supervisor, the app comes next
+    procs = [line.split(None, 1) for line in lines[2:]]
+    assert [pid for pid, _ in procs] == ["1", "2", str(max(int(p) for p, _ in procs))]
+    assert "stage1/rootfs/init" in procs[0][1] and procs[1][1].startswith("/bin/sh -c")
+
+
+def test_hostname_and_hosts(make_pod):
+    pod = make_pod([sh("a", "hostname; cat /etc/hostname; cat /etc/hosts")])
+    out = run_ok(pod, "--net=host").stdout
+    name = f"rkt-{pod.uuid}"
+    assert out.startswith(f"{name}\n{name}\n")
+    assert "127.0.0.1" in out and "localhost" in out and name in out.split("\n", 2)[2]
+
+
+def test_custom_hostname(make_pod):
+    pod = make_pod([sh("a", "hostname; cat /etc/hostname")])
+    assert run_ok(pod, "--hostname=myhost").stdout == "myhost\nmyhost\n"
+
+
+def test_image_hosts_kept_unless_stage0_wrote_one(make_pod):
+    files = {"etc/hosts": b"10.1.2.3 fromimage\n"}
+    pod = make_pod([sh("a", "cat /etc/hosts", files=files)])
+    assert run_ok(pod, "--net=host").stdout == "10.1.2.3 fromimage\n"
+    pod2 = make_pod([sh("a", "cat /etc/hosts", files=files)])
+    (pod2.stage1_rootfs / "etc").mkdir()
+    (pod2.stage1_rootfs / "etc" / "rkt-hosts").write_text("10.9.9.9 fromstage0\n")
+    assert run_ok(pod2, "--net=host").stdout == "10.9.9.9 fromstage0\n"
+
+
+def test_resolv_conf_modes(make_pod):
+    files = {"etc/resolv.conf": b"nameserver 10.0.0.1\n"}
+    pod = make_pod([sh("a", "cat /etc/resolv.conf", files=files)])
+    assert run_ok(pod, "--net=host").stdout == "nameserver 10.0.0.1\n"
+    pod = make_pod([sh("a", "cat /etc/resolv.conf", files=files)])
+    (pod.stage1_rootfs / "etc").mkdir()
+    (pod.stage1_rootfs / "etc" / "rkt-resolv.conf").write_text("nameserver 8.8.8.8\n")
+    assert run_ok(pod, "--net=host", "--dns-conf-mode=resolv=stage0,hosts=default").stdout == \
+        "nameserver 8.8.8.8\n"
+    pod = make_pod([sh("a", "cat /etc/resolv.conf", files=files)])
+    with open("/etc/resolv.conf") as f:
+        assert run_ok(pod, "--net=host", "--dns-conf-mode=resolv=host").stdout == f.read()
+
+
+def test_host_volumes_rw_and_ro(make_pod, tmp_path):
+    rw, ro = tmp_path / "rw", tmp_path / "ro"
+    rw.mkdir()
+    ro.mkdir()
+    (ro / "f").write_text("data")
+    vols = [{"name": "rw", "kind": "host", "source": str(rw)},
+            {"name": "ro", "kind": "host", "source": str(ro), "readOnly": True}]
+    pod = make_pod([sh("a", "echo hi > /mnt/rw/out; cat /mnt/ro/f; echo x > /mnt/ro/g || echo denied",
+                       mounts=[{"volume": "rw", "path": "/mnt/rw"},
+                               {"volume": "ro", "path": "/mnt/ro"}])], volumes=vols)
+    r = run_ok(pod, "--net=host")
+    assert r.stdout == "datadenied\n"
+    assert (rw / "out").read_text() == "hi\n"
+    assert not (ro / "g").exists()
+
+
+def test_empty_volume_mode_and_owner(make_pod):
+    vol = {"name": "e", "kind": "empty", "mode": "0700", "uid": 1000, "gid": 1500}
+    pod = make_pod([sh("a", "stat -c '%a %u %g' /e; touch /e/x", user="1000", group="1000",
+                       mounts=[{"volume": "e", "path": "/e"}])], volumes=[vol])
+    assert run_ok(pod, "--net=host").stdout == "700 1000 1500\n"
+
+
+def test_implicit_empty_volume_for_mount_point(make_pod):
+    app = sh("a", "touch /data/x && echo ok", mountPoints=[{"name": "data", "path": "/data"}])
+    pod = make_pod([app])
+    assert run_ok(pod, "--net=host").stdout == "ok\n"
+    assert (pod.path / "sharedVolumes" / "data" / "x").exists()
+
+
+def test_symlinked_mount_target_resolved_inside_rootfs(make_pod, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_text("vol")
+    host_target = tmp_path / "hostdir"  # the symlink points here on the host: must stay untouched
+    files = {"link": Entry(kind="symlink", target=str(host_target)),
+             "rel": Entry(kind="symlink", target="../../real")}
+    pod = make_pod([sh("a", "cat /link/v/f; cat /rel/w/f",
+                       files=files,
+                       mounts=[{"volume": "s", "path": "/link/v"}, {"volume": "s", "path": "/rel/w"}])],
+                   volumes=[{"name": "s", "kind": "host", "source": str(src)}])
+    assert run_ok(pod, "--net=host").stdout == "volvol"
+    assert not host_target.exists()
+    assert (pod.rootfs("a") / str(host_target).lstrip("/") / "v").is_dir()
+    assert (pod.rootfs("a") / "real" / "w").is_dir()
+
+
+def test_net_none_has_only_loopback_up(make_pod):
+    pod = make_pod([sh("a", "ls /sys/class/net; cat /sys/class/net/lo/flags")])
+    out = run_ok(pod, "--net=none").stdout.split()
+    assert out[0] == "lo" and len(out) == 2
+    assert int(out[1], 16) & 1  # IFF_UP
+
+
+def test_default_net_is_private_host_net_is_shared(make_pod):
+    pod = make_pod([sh("a", "ls /sys/class/net | wc -l")])
+    assert run_ok(pod).stdout == "1\n"
+    pod = make_pod([sh("a", "ls /sys/class/net | wc -l")])
+    assert run_ok(pod, "--net=host").stdout == f"{len(os.listdir('/sys/class/net'))}\n"
+
+
+def test_unknown_network_fails(make_pod):
+    pod = make_pod([app_entry("a", ["/bin/true"])])
+    r = pod.run("--net=foo")
+    assert r.returncode == 254
+    assert r.stderr == 'stage1: failed to setup network: network "foo" not found\n'
+
+
+def test_malformed_pod_manifest(make_pod):
+    pod = make_pod([app_entry("a", ["/bin/true"])])
+    (pod.path / "pod").write_text("{not json")
+    r = pod.run("--net=host")
+    assert r.returncode == 254
+    assert r.stderr == "stage1: pod manifest is not valid JSON\n"
+
+
+def test_bad_flag(make_pod):
+    pod = make_pod([app_entry("a", ["/bin/true"])])
+    r = pod.run("--bogus")
+    assert (r.returncode, r.stderr) == (254, "stage1: unknown flag --bogus\n")
