@@ -171,7 +171,7 @@ def _move(pod: "Pod", dir_state: str) -> bool:
         pod.rename_to(dir_state)
         return True
     except RktError as err:
-        if pod.refresh().state != "gone":
+        if pod.refresh().state != "gone" and pod.dir_state != dir_state:  # else: a racing gc won
             _say(f"gc: rename error: {err}")
         return False
 

@@ -142,3 +142,20 @@ def test_gc_deletes_even_when_stage1_gc_fails_or_is_missing(rkt, log):
     assert "exit status 9" in out.stderr
     assert "has no 'gc' entrypoint" in out.stderr
     assert pod_dirs(rkt.dir)["exited-garbage"] == []
+
+
+def test_concurrent_gc_runs(rkt, log):
+    import subprocess
+
+    from tests.conftest import REPO
+
+    made = [make_pod(rkt.dir, state, log) for state in ("run", "prepare", "garbage") * 4]
+    procs = [subprocess.Popen(rkt.cmd("gc", "--grace-period=0s", "--expire-prepared=0s"), cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    results = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
+    assert [r[2] for r in results] == [0, 0, 0], results
+    collected = [line for r in results for line in r[0].splitlines()]
+    assert sorted(collected) == sorted(f'Garbage collecting pod "{u}"' for u in made)
+    assert all("error" not in r[1] for r in results), results
+    assert all(not v for v in pod_dirs(rkt.dir).values())
