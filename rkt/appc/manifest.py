@@ -60,7 +60,7 @@ def _unique(items: Iterable, path: str, what: str, attr: str = "name") -> None:
     for i, item in enumerate(items):
         name = getattr(item, attr)
         if name in seen:
-            raise ManifestError(join(path, i) if path else f"[{i}]", f'duplicate {what} "{name}"')
+            raise ManifestError(join(path, i), f'duplicate {what} "{name}"')
         seen.add(name)
 
 
@@ -237,7 +237,13 @@ class Isolator:
 
     name: str
     value: Any
-    parsed: Any = dataclasses.field(default=None, compare=False, repr=False)
+    parsed: Any = dataclasses.field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Built in code or by dataclasses.replace(): the typed value always matches `value`.
+        value = t.copy_json(self.value, "value")
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "parsed", t.parse_isolator_value(self.name, value, "value"))
 
     @classmethod
     def _parse(cls, obj: Any, path: str) -> "Isolator":
@@ -245,9 +251,10 @@ class Isolator:
         name = t.ac_identifier(f.get("name", ""), join(path, "name"))
         if "value" not in f:
             raise ManifestError(join(path, "value"), "required")
+        # Checked here first so an error names the field's full path.
         value = t.copy_json(f["value"], join(path, "value"))
-        parsed = t.parse_isolator_value(name, value, join(path, "value"))
-        return cls(name, value, parsed)
+        t.parse_isolator_value(name, value, join(path, "value"))
+        return cls(name, value)
 
     from_json = classmethod(_from_json)
 

@@ -227,3 +227,14 @@ def test_make_validates():
 def test_default_capabilities_are_the_spec_fourteen():
     assert len(DEFAULT_CAPABILITIES) == 14
     assert "CAP_SYS_ADMIN" not in DEFAULT_CAPABILITIES
+
+
+def test_isolators_built_in_code_are_typed_and_checked():
+    import dataclasses
+
+    memory = Isolator("resource/memory", {"limit": "1Gi"})
+    assert memory.memory_limit == 2**30
+    assert dataclasses.replace(memory, value={"limit": "2Gi"}).memory_limit == 2**31
+    with pytest.raises(ManifestError, match="manifest: value: must be between -1000 and 1000"):
+        Isolator("os/linux/oom-score-adj", 5000)
+    assert Isolator("example.com/x", [1]).known is False
