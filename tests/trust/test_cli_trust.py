@@ -157,3 +157,18 @@ def test_remote_keys_not_yet(rkt):
     assert "--insecure-allow-http required" in one_line(proc.stderr)
     proc = rkt.fails("trust", "--prefix", "example.com")
     assert "discovery" in one_line(proc.stderr)
+
+
+def test_binary_keyring_with_two_keys(rkt, gpg_key, other_gpg_key):
+    import subprocess
+
+    ring = b"".join(subprocess.run(["gpg", "--batch", "--homedir", str(k.home), "--export", k.fingerprint],
+                                   check=True, capture_output=True).stdout
+                    for k in (gpg_key, other_gpg_key))
+    keyfile = rkt.root / "ring.gpg"
+    keyfile.write_bytes(ring)
+    proc = rkt("trust", "--root", "--skip-fingerprint-review", keyfile)
+    assert proc.stdout.count("Added root key at") == 2
+    root = rkt.local_config / "trustedkeys" / "root.d"
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        [gpg_key.fingerprint.lower(), other_gpg_key.fingerprint.lower()])
