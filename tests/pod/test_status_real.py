@@ -53,4 +53,4 @@ def test_gc_many_pods_leaves_nothing(rkt, real_stage1, busybox):
     for pod in pods:
         assert gone(rkt, pod)
         assert cgroups_of(pod) == []
-    assert not any((rkt.dir / "pods" / s).iterdir() for s in ("run", "exited-garbage", "garbage"))
+    assert not any(list((rkt.dir / "pods" / s).iterdir()) for s in ("run", "exited-garbage", "garbage"))
