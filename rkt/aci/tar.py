@@ -45,16 +45,16 @@ def _cstr(field: bytes) -> bytes:
 
 
 def _number(field: bytes, what: str) -> int:
-    if field[:1] and field[0] & 0x80:  # GNU base-256: 0x80 positive, 0xff negative
+    if field and field[0] & 0x80:  # GNU base-256: 0x80 positive, 0xff negative
         if field[0] == 0xFF:
             return int.from_bytes(field, "big", signed=True)
         return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
-    digits = _cstr(field).strip(b" ")
-    if not digits:
-        return 0
+    digits = field.partition(b"\0")[0]
     try:
-        return int(digits, 8)
+        return int(digits, 8)  # int() ignores the surrounding spaces tar writers add
     except ValueError:
+        if not digits.strip():
+            return 0
         raise RktError(f"corrupt tar header: bad {what} field {field!r}") from None
 
 

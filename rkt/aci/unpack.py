@@ -43,6 +43,9 @@ class Unpacker:
         self._umask = _umask()
         self._dirs: dict[str, int] = {}
         self._root_fd = os.open(self.dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._owner = (os.geteuid(), os.getegid())
+        # directories where a new file would not get our gid (setgid dirs): chown there
+        self._setgid = {""} if os.fstat(self._root_fd).st_mode & stat.S_ISGID else set()
         self.created: dict[str, str] = {}  # rel -> kind, everything this archive made
         self._dir_attrs: dict[str, tar.Member] = {}
 
@@ -62,6 +65,7 @@ class Unpacker:
             os.close(self._dirs.pop(key))
         for key in [k for k in self._dir_attrs if k == rel or k.startswith(prefix)]:
             del self._dir_attrs[key]
+        self._setgid = {k for k in self._setgid if k != rel and not k.startswith(prefix)}
 
     def dirfd(self, rel: str) -> int:
         """An fd of directory `rel`, creating missing directories (mode 0755) on the way."""
@@ -90,6 +94,8 @@ class Unpacker:
             os.mkdir(name, 0o755, dir_fd=pfd)
             self.created[rel] = tar.DIRECTORY
             fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
+        if os.fstat(fd).st_mode & stat.S_ISGID:
+            self._setgid.add(rel)
         self._dirs[rel] = fd
         return fd
 
@@ -127,7 +133,7 @@ class Unpacker:
         pfd = self.dirfd(parent)
         kind = m.kind
         if kind == tar.REGULAR:
-            self._file(pfd, name, rel, m, stream)
+            self._file(pfd, name, rel, m, stream, parent)
         elif kind == tar.DIRECTORY:
             try:
                 os.mkdir(name, 0o700, dir_fd=pfd)
@@ -140,7 +146,7 @@ class Unpacker:
         else:
             self._special(pfd, name, rel, m)
 
-    def _file(self, pfd: int, name: str, rel: str, m: tar.Member, stream) -> None:
+    def _file(self, pfd: int, name: str, rel: str, m: tar.Member, stream, parent: str) -> None:
         try:
             fd = os.open(name, _FILE_FLAGS, m.mode & 0o777, dir_fd=pfd)
         except FileExistsError:
@@ -151,7 +157,9 @@ class Unpacker:
             if m.size and stream.copy_to(fd, m.size) != m.size:
                 raise RktError("truncated archive: it ends inside a member")
             if self.root:
-                os.fchown(fd, m.uid, m.gid)
+                # a new file is already ours unless its directory is setgid: skip the syscall
+                if (m.uid, m.gid) != self._owner or parent in self._setgid:
+                    os.fchown(fd, m.uid, m.gid)
                 if m.mode & 0o7000 or m.mode & self._umask:
                     os.fchmod(fd, m.mode)
             elif m.mode & 0o7000 or m.mode & self._umask:
