@@ -175,6 +175,11 @@ def run(argv: list[str]) -> int:
         os._exit(code)
 
     os.close(ready_w)
+    try:
+        cgroups.attach(pid)
+    except OSError as err:
+        os.kill(pid, signal.SIGKILL)
+        raise Stage1Error(f"cannot put the pod in its cgroup: {err.strerror}") from None
     forward = lambda signum, _frame: os.kill(pid, signum)  # noqa: E731
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
