@@ -898,3 +898,7 @@ class PodManifest:
 
     def isolator(self, name: str) -> Isolator | None:
         return _last(self.isolators, name)
+
+    @property
+    def unknown_isolators(self) -> tuple[Isolator, ...]:
+        return tuple(i for i in self.isolators if not i.known)

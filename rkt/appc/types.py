@@ -68,6 +68,7 @@ DEFAULT_CAPABILITIES = frozenset({
     "CAP_SETPCAP", "CAP_SETFCAP", "CAP_SYS_CHROOT",
 })
 _SYSCALL_RE = re.compile(r"[a-z_][a-z0-9_]*")
+_SYSCTL_KEY_RE = re.compile(r"[^\s./]+(?:[./][^\s./]+)*")
 _ERRNO_RE = re.compile(r"E[A-Z0-9]+")
 
 
@@ -432,7 +433,9 @@ def _apparmor(value: Any, path: str) -> str:
 def _sysctl(value: Any, path: str) -> tuple[tuple[str, str], ...]:
     sysctls = string_map(value, path)
     for key in sysctls:
-        if not key or any(c.isspace() or c == "/" for c in key) or ".." in key:
+        # Components split by `.` (or `/`, how interface names with dots are written) become a
+        # path under /proc/sys, so none may be empty, `..`-like or hold whitespace.
+        if not _SYSCTL_KEY_RE.fullmatch(key):
             raise ManifestError(join(path, key), "must be a sysctl key like net.ipv4.ip_forward")
     return tuple(sysctls.items())
 

@@ -39,6 +39,7 @@ DIFFERENCES = {
     "pod mount without path": "spec: path required; Go never calls Mount.assertValid",
     "pod port without hostPort": "spec: hostPort required",
     "pod two sysctl isolators": "spec: at most one os/unix/sysctl per pod; Go skips pod isolators",
+    "pod sysctl key escaping /proc/sys": "keys become paths under /proc/sys; Go checks nothing",
     "mount of undefined volume": "a reified pod backs every mount by a volume",
     "duplicate exposed ports": "spec: port names are unique across the pod",
 }

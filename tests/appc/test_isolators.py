@@ -238,3 +238,17 @@ def test_isolators_built_in_code_are_typed_and_checked():
     with pytest.raises(ManifestError, match="manifest: value: must be between -1000 and 1000"):
         Isolator("os/linux/oom-score-adj", 5000)
     assert Isolator("example.com/x", [1]).known is False
+
+
+@pytest.mark.parametrize("key, ok", [
+    ("net.ipv4.ip_forward", True), ("net.ipv4.conf.eth0/100.forwarding", True), ("kernel.msgmax", True),
+    ("", False), ("net..ipv4", False), ("../../etc", False), ("/proc/sys/x", False), ("net.ipv4.", False),
+    ("net ipv4", False), ("net.ipv4/../x", False),
+])
+def test_sysctl_keys(key, ok):
+    value = {"name": "os/unix/sysctl", "value": {key: "1"}}
+    if ok:
+        assert Isolator.from_json(value).sysctls == {key: "1"}
+    else:
+        with pytest.raises(ManifestError, match="must be a sysctl key"):
+            Isolator.from_json(value)

@@ -186,6 +186,8 @@ CASES = {
     "pod port without hostPort": (PodManifest, pod(ports=[{"name": "www"}]), False),
     "pod two sysctl isolators": (PodManifest, pod(isolators=[{"name": "os/unix/sysctl", "value": {}},
                                                              {"name": "os/unix/sysctl", "value": {}}]), False),
+    "pod sysctl key escaping /proc/sys": (PodManifest, pod(isolators=[
+        {"name": "os/unix/sysctl", "value": {"../../etc/x": "1"}}]), False),
     "pod bad annotation": (PodManifest, pod(annotations=[{"name": "documentation", "value": "x"}]), False),
     "duplicate app names": (PodManifest, pod(apps=[rapp("a"), rapp("a")]), VALIDATOR_ONLY),
     "duplicate volume names": (PodManifest, pod(volumes=[{"name": "v", "kind": "empty"},
