@@ -19,15 +19,20 @@ build/.deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); fi
 	@touch $@
 
-# The venv in .venv with rkt installed (editable), and `rkt` on PATH.
-install: build/.installed
+# The venv in .venv with rkt installed (editable), `rkt` on PATH, and the default stage1 ACI
+# where stage0 looks for it (<venv>/lib/rkt/stage1.aci).
+STAGE1_ACI := $(VENV)/lib/rkt/stage1.aci
+install: build/.installed $(STAGE1_ACI)
 build/.installed: build/.deps pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip >/dev/null
 	@$(PY) -m pip install -q -e '.[test]'
 	@ln -sf $(abspath $(RKT)) /usr/local/bin/rkt
-	@$(PY) -m stage1.build $(VENV)/lib/rkt/stage1.aci
 	@touch $@
+
+stage1: $(STAGE1_ACI)
+$(STAGE1_ACI): build/.installed stage1/build.py rkt/__init__.py
+	@$(PY) -m stage1.build $@
 
 # The main job on an embedded default: a busybox ACI built from Debian's busybox-static, fetched into the store.
 run: install
