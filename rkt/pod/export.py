@@ -129,6 +129,9 @@ def export(opts: "GlobalOptions", pod: "Pod", out: str, *, app: str | None = Non
         raise RktError(f"{out}: target file exists (try --overwrite)")
     if target.is_dir():
         raise RktError(f"{out}: is a directory")
+    if pod.refresh().state not in EXPORTABLE:
+        raise RktError(f'pod "{pod.uuid}" is {pod.state}: only exited or prepared pods '
+                       f"can be exported")
     # a shared lock keeps gc (which needs it exclusively) away while we read the pod
     lock = pod.lock(exclusive=False, blocking=False)
     with lock:

@@ -10,8 +10,8 @@ import tarfile
 
 import pytest
 
-from tests.pod.handmade import make_pod
-from tests.pod.realpods import prepare
+from tests.pod.handmade import Holder, make_pod
+from tests.pod.realpods import cgroups_of, prepare
 
 pytestmark = pytest.mark.root
 
@@ -47,13 +47,22 @@ def test_export_reimport_run(rkt, real_stage1, busybox, tmp_path, no_overlay):
                "cat /etc/newfile /data/y && test ! -e /etc/group")
     assert "changed\nx" in proc.stdout
     rkt("gc", "--grace-period=0s")
+    assert all(not list(d.iterdir()) for d in (rkt.dir / "pods").iterdir())
+    assert cgroups_of(pod) == []
 
 
 def test_export_refusals(rkt, tmp_path):
     log = tmp_path / "log"
-    running_like = make_pod(rkt.dir, "prepare", log, manifest=True)
-    proc = rkt.fails("export", running_like, str(tmp_path / "x.aci"))
-    assert "only exited or prepared pods" in proc.stderr
+    aborted = make_pod(rkt.dir, "prepare", log, manifest=True)
+    proc = rkt.fails("export", aborted, str(tmp_path / "x.aci"))
+    assert "is aborted prepare: only exited or prepared pods" in proc.stderr
+    running = make_pod(rkt.dir, "run", log)
+    holder = Holder(rkt.dir / "pods" / "run" / running, pid_delay=0)
+    try:
+        proc = rkt.fails("export", running, str(tmp_path / "x.aci"))
+        assert "is running: only exited or prepared pods" in proc.stderr
+    finally:
+        holder.stop()
     two = make_pod(rkt.dir, "run", log, apps=(("a", "example.com/a", "1"), ("b", "example.com/b", "1")))
     proc = rkt.fails("export", two, str(tmp_path / "x.aci"))
     assert "several apps" in proc.stderr
