@@ -16,39 +16,14 @@ import stat
 BOOKKEEPING = frozenset({"hash", "rendered", "image"})
 
 
+def _file_digest(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha512").hexdigest()
+
+
 def hash_tree(root: str | os.PathLike) -> tuple[str, int]:
     """(hex sha512 of the tree description, total bytes of regular files)."""
-    outer = hashlib.sha512()
-    total = 0
-    seen_inodes: dict[tuple[int, int], str] = {}
-
-    def entry(path: str, rel: str) -> None:
-        nonlocal total
-        st = os.lstat(path)
-        mode = st.st_mode
-        kind = stat.S_IFMT(mode)
-        digest = target = ""
-        size = 0
-        if stat.S_ISREG(mode):
-            size = st.st_size
-            key = (st.st_dev, st.st_ino)
-            digest = seen_inodes.get(key, "")
-            if not digest:
-                with open(path, "rb") as f:
-                    digest = hashlib.file_digest(f, "sha512").hexdigest()
-                seen_inodes[key] = digest
-                total += size
-        elif stat.S_ISLNK(mode):
-            target = os.readlink(path)
-        rdev = st.st_rdev if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else 0
-        try:
-            names = sorted(os.listxattr(path, follow_symlinks=False))
-            xattrs = ";".join(f"{n}={os.getxattr(path, n, follow_symlinks=False).hex()}"
-                              for n in names)
-        except OSError:
-            xattrs = ""
-        outer.update(f"{rel}\0{kind:o}\0{stat.S_IMODE(mode):o}\0{st.st_uid}\0{st.st_gid}\0{size}"
-                     f"\0{digest}\0{target}\0{rdev}\0{xattrs}\n".encode("utf-8", "surrogateescape"))
+    entries: list[tuple[str, str, os.stat_result]] = []  # (rel, path, lstat) in walk order
 
     def walk(directory: str, rel: str) -> None:
         with os.scandir(directory) as it:
@@ -58,9 +33,44 @@ def hash_tree(root: str | os.PathLike) -> tuple[str, int]:
                 continue
             path = os.path.join(directory, name)
             child = f"{rel}/{name}" if rel else name
-            entry(path, child)
-            if os.path.isdir(path) and not os.path.islink(path):
+            st = os.lstat(path)
+            entries.append((child, path, st))
+            if stat.S_ISDIR(st.st_mode):
                 walk(path, child)
 
     walk(os.fspath(root), "")
+
+    # Contents are hashed in parallel (hashlib releases the GIL), once per inode.
+    first_path: dict[tuple[int, int], str] = {}
+    for _, path, st in entries:
+        if stat.S_ISREG(st.st_mode):
+            first_path.setdefault((st.st_dev, st.st_ino), path)
+    total = sum(os.lstat(p).st_size for p in first_path.values())
+    if len(first_path) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            digests = dict(zip(first_path, pool.map(_file_digest, first_path.values())))
+    else:
+        digests = {key: _file_digest(path) for key, path in first_path.items()}
+
+    outer = hashlib.sha512()
+    for rel, path, st in entries:
+        mode = st.st_mode
+        digest = target = ""
+        size = 0
+        if stat.S_ISREG(mode):
+            size, digest = st.st_size, digests[(st.st_dev, st.st_ino)]
+        elif stat.S_ISLNK(mode):
+            target = os.readlink(path)
+        rdev = st.st_rdev if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else 0
+        try:
+            names = sorted(os.listxattr(path, follow_symlinks=False))
+            xattrs = ";".join(f"{n}={os.getxattr(path, n, follow_symlinks=False).hex()}"
+                              for n in names)
+        except OSError:
+            xattrs = ""
+        outer.update(f"{rel}\0{stat.S_IFMT(mode):o}\0{stat.S_IMODE(mode):o}\0{st.st_uid}\0"
+                     f"{st.st_gid}\0{size}\0{digest}\0{target}\0{rdev}\0{xattrs}\n"
+                     .encode("utf-8", "surrogateescape"))
     return outer.hexdigest(), total
