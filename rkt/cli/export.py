@@ -5,15 +5,17 @@ from __future__ import annotations
 import click
 
 from rkt.cli._click import CONTEXT_SETTINGS, options
+from rkt.cli._optional import optional_value_command
 from rkt.cli.util import ensure_superuser
 
 
-@click.command(context_settings=CONTEXT_SETTINGS,
+@click.command(cls=optional_value_command({"--overwrite": "true"}),
+               context_settings=CONTEXT_SETTINGS,
                help="Export an app from an exited pod to an ACI file.\n\n"
                     "UUID should be the UUID of an exited (or prepared) pod; the ACI holds the "
                     "app's rootfs including the changes the app made.")
 @click.option("--app", metavar="NAME", help="name of the app to export (needed with several apps)")
-@click.option("--overwrite", is_flag=True, help="overwrite output ACI")
+@click.option("--overwrite", type=click.BOOL, default=False, metavar="BOOL", help="overwrite output ACI")
 @click.argument("uuid")
 @click.argument("output", metavar="OUTPUT_ACI_FILE")
 def command(app: str | None, overwrite: bool, uuid: str, output: str) -> int:

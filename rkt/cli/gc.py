@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rkt.cli._click import CONTEXT_SETTINGS, options
+from rkt.cli._optional import optional_value_command
 from rkt.cli.util import ensure_superuser
 from rkt.errors import RktError
 
@@ -20,12 +21,13 @@ specified grace period.
 Use --grace-period=0s to effectively disable the grace-period."""
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, help=HELP)
+@click.command(cls=optional_value_command({"--mark-only": "true"}),
+               context_settings=CONTEXT_SETTINGS, help=HELP)
 @click.option("--grace-period", default="30m0s", show_default=True, metavar="DURATION",
               help="duration to wait before discarding inactive pods from garbage")
 @click.option("--expire-prepared", default="24h0m0s", show_default=True, metavar="DURATION",
               help="duration to wait before expiring prepared pods")
-@click.option("--mark-only", is_flag=True,
+@click.option("--mark-only", type=click.BOOL, default=False, metavar="BOOL",
               help="only move exited/aborted pods to the garbage directories, delete nothing "
                    "(marks the exit time of a pod)")
 def command(grace_period: str, expire_prepared: str, mark_only: bool) -> int:

@@ -7,13 +7,15 @@ import sys
 import click
 
 from rkt.cli._click import CONTEXT_SETTINGS, options
+from rkt.cli._optional import optional_value_command
 from rkt.errors import UsageError
 
 
-@click.command(context_settings=CONTEXT_SETTINGS,
+@click.command(cls=optional_value_command({"--no-legend": "true", "--full": "true"}),
+               context_settings=CONTEXT_SETTINGS,
                help="List pods.\n\nDisplays a table of information about the pods.")
-@click.option("--no-legend", is_flag=True, help="suppress a legend with the list")
-@click.option("--full", is_flag=True, help="use long output format")
+@click.option("--no-legend", type=click.BOOL, default=False, metavar="BOOL", help="suppress a legend with the list")
+@click.option("--full", type=click.BOOL, default=False, metavar="BOOL", help="use long output format")
 @click.option("--format", "fmt", default="", metavar="json|json-pretty",
               help="output format: 'json', 'json-pretty'; a table if empty")
 def command(no_legend: bool, full: bool, fmt: str) -> int:

@@ -7,11 +7,13 @@ import sys
 import click
 
 from rkt.cli._click import CONTEXT_SETTINGS, options
+from rkt.cli._optional import optional_value_command
 from rkt.errors import RktError, UsageError
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, help="Stop a pod")
-@click.option("--force", is_flag=True, help="forced stopping (SIGKILL)")
+@click.command(cls=optional_value_command({"--force": "true"}),
+               context_settings=CONTEXT_SETTINGS, help="Stop a pod")
+@click.option("--force", type=click.BOOL, default=False, metavar="BOOL", help="forced stopping (SIGKILL)")
 @click.option("--uuid-file", metavar="FILE", help="read pod UUID from file instead of argument")
 @click.argument("uuids", nargs=-1, metavar="UUID...")
 def command(force: bool, uuid_file: str | None, uuids: tuple[str, ...]) -> int:

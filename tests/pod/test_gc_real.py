@@ -1,0 +1,35 @@
+"""M8 with real pods (rkt's TestGC): a finished pod, a prepared pod and an aborted prepare survive
+`gc --mark-only=true`, and `gc --mark-only=false --expire-prepared=0 --grace-period=0` removes
+them all, leaving no pod dir, mount, process or cgroup."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.pod.handmade import make_pod
+from tests.pod.realpods import cgroups_of, gone, prepare
+
+pytestmark = pytest.mark.root
+
+
+def remaining(rkt) -> list[str]:
+    return sorted(p.name for s in ("exited-garbage", "prepared", "garbage", "run", "prepare")
+                  for p in (rkt.dir / "pods" / s).iterdir())
+
+
+def test_gc_like_rkt(rkt, real_stage1, busybox, tmp_path):
+    finished = prepare(rkt, real_stage1, busybox, "--exec", "/bin/true")
+    rkt("run-prepared", finished)
+    prepared = prepare(rkt, real_stage1, busybox)
+    aborted = make_pod(rkt.dir, "prepare", tmp_path / "log", manifest=False)
+
+    rkt("gc", "--mark-only=true", "--expire-prepared=0", "--grace-period=0")
+    assert remaining(rkt) == sorted([finished, prepared, aborted])
+    assert (rkt.dir / "pods" / "exited-garbage" / finished).is_dir()
+
+    out = rkt("gc", "--mark-only=false", "--expire-prepared=0", "--grace-period=0").stdout
+    assert sorted(out.splitlines()) == sorted(f'Garbage collecting pod "{u}"'
+                                              for u in (finished, prepared, aborted))
+    assert remaining(rkt) == []
+    assert all(gone(rkt, u) for u in (finished, prepared, aborted))
+    assert cgroups_of(finished) == []
