@@ -1,0 +1,345 @@
+"""Pod and app cgroups on the real hierarchy of this machine (limits land in the kernel's files, a
+process is really moved, a memory limit really kills), v2 decisions on a fake unified tree, and
+the pure parts: quantities, names, detection."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid as uuidlib
+from fractions import Fraction
+
+import pytest
+
+from stage1 import cgroups
+
+BUSYBOX = "/bin/busybox"
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+def _leftovers(uuid: str) -> list[str]:
+    needle = uuid.replace("-", "\\x2d")
+    found = []
+    for dirpath, dirnames, _ in os.walk(cgroups.CGROUP_ROOT):
+        found += [os.path.join(dirpath, d) for d in dirnames if needle in d]
+    return found
+
+
+def _slices() -> list[str]:
+    return sorted(os.path.join(dp, d) for dp, dns, _ in os.walk(cgroups.CGROUP_ROOT) for d in dns
+                  if d == cgroups.SLICE)
+
+
+@pytest.fixture
+def pod():
+    slices_before = _slices()
+    uuid = str(uuidlib.uuid4())
+    made = []
+
+    def create():
+        made.append(cgroups.PodCgroups.create(uuid))
+        return made[-1]
+    yield create
+    for p in made:
+        p.remove()
+    assert _leftovers(uuid) == [], "pod cgroups left behind"
+    # the shared slice goes with its last pod (other tests may be running pods right now)
+    for path in set(_slices()) - set(slices_before):
+        try:
+            assert any(e.is_dir() for e in os.scandir(path)), f"empty {path} left behind"
+        except FileNotFoundError:
+            pass  # removed meanwhile with another pod
+
+
+def _cgroup_of(pid: int) -> dict[str, str]:
+    result = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for c in controllers.split(","):
+                result[c] = path
+    return result
+
+
+def _sleeper():
+    """A child that waits until its pipe closes; -> (pid, write end)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0)
+    os.close(r)
+    return pid, w
+
+
+ISOLATORS = [
+    {"name": "resource/memory", "value": {"request": "10Mi", "limit": "50Mi"}},
+    {"name": "resource/cpu", "value": {"limit": "500m"}},
+    {"name": "os/linux/cpu-shares", "value": 512},
+    {"name": "os/linux/oom-score-adj", "value": 321},
+]
+
+
+@root_only
+def test_limits_land_in_the_kernel_and_the_app_is_attached(pod):
+    p = pod()
+    mgr = p.manager
+    app = p.app("web", ISOLATORS)
+    pid, w = _sleeper()
+    try:
+        app.attach(pid)
+        groups = _cgroup_of(pid)
+        if mgr.version == 1:
+            assert set(mgr.mounts) >= {"memory", "cpu"}
+            mem = os.path.join(mgr.mounts["memory"], app.rel)
+            cpu = os.path.join(mgr.mounts["cpu"], app.rel)
+            assert open(f"{mem}/memory.limit_in_bytes").read().strip() == str(50 * 2**20)
+            assert open(f"{cpu}/cpu.cfs_quota_us").read().strip() == "50000"
+            assert open(f"{cpu}/cpu.cfs_period_us").read().strip() == "100000"
+            assert open(f"{cpu}/cpu.shares").read().strip() == "512"
+            for controller in ("memory", "cpu", "pids"):
+                if controller in mgr.mounts:
+                    assert groups[controller] == "/" + app.rel, groups
+            assert "rkt" in app.rel and app.rel.startswith("machine.slice/machine-rkt\\x2d")
+        else:
+            path = os.path.join(mgr.root, app.rel)
+            assert open(f"{path}/memory.max").read().strip() == str(50 * 2**20)
+            assert open(f"{path}/cpu.max").read().split() == ["50000", "100000"]
+            assert groups[""] == "/" + app.rel
+        with open(f"/proc/{pid}/oom_score_adj") as f:
+            assert f.read().strip() == "321"
+        assert pid in mgr.procs(p.rel)
+    finally:
+        os.close(w)
+        os.waitpid(pid, 0)
+
+
+@root_only
+def test_memory_limit_kills_a_hungry_app(pod):
+    app = pod().app("hungry", [{"name": "resource/memory", "value": {"limit": "16Mi"}}])
+    pid = os.fork()
+    if pid == 0:
+        try:
+            app.attach(0)
+            devnull = os.open("/dev/null", os.O_WRONLY)
+            os.dup2(devnull, 2)
+            # dd holds a 64 MiB block in memory
+            os.execv(BUSYBOX, ["busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=2"])
+        finally:
+            os._exit(99)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == -signal.SIGKILL
+    pid = os.fork()
+    if pid == 0:
+        try:
+            app.attach(0)
+            os.dup2(os.open("/dev/null", os.O_WRONLY), 2)
+            os.execv(BUSYBOX, ["busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=2"])
+        finally:
+            os._exit(99)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+@root_only
+def test_cleanup_kills_leftovers_and_removes_everything(pod):
+    p = pod()
+    app = p.app("stuck", [])
+    pid, w = _sleeper()
+    app.attach(pid)
+    started = time.monotonic()
+    cgroups.cleanup(p.uuid)
+    _, status = os.waitpid(pid, 0)
+    os.close(w)
+    assert os.waitstatus_to_exitcode(status) == -signal.SIGKILL
+    assert _leftovers(p.uuid) == []
+    assert time.monotonic() - started < 2
+    cgroups.cleanup(p.uuid)  # again: nothing to do, no error
+
+
+@root_only
+def test_remove_waits_for_exiting_apps(pod):
+    p = pod()
+    app = p.app("short", [])
+    pid = os.fork()
+    if pid == 0:
+        app.attach(0)
+        time.sleep(0.1)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    p.remove()
+    assert _leftovers(p.uuid) == []
+
+
+@root_only
+def test_oom_score_adj_reaches_the_right_process_from_inside_a_pid_namespace():
+    """The supervisor is PID 1 of the pod but sees the host's /proc: pid 2 there is not host pid 2."""
+    from stage1 import sys as s
+    r, w = os.pipe()
+    outer = os.fork()
+    if outer == 0:
+        code = 1
+        try:
+            os.close(r)
+            s.unshare(s.CLONE_NEWPID)
+            supervisor = os.fork()
+            if supervisor == 0:
+                app_r, app_w = os.pipe()
+                app = os.fork()
+                if app == 0:
+                    os.close(app_w)
+                    os.read(app_r, 1)
+                    with open("/proc/self/oom_score_adj") as f:  # "self" is never ambiguous
+                        os.write(w, f"{os.getpid()} {f.read().strip()}".encode())
+                    os._exit(0)
+                cgroups.set_oom_score_adj(app, 456)
+                os.close(app_w)
+                os.waitpid(app, 0)
+                os._exit(0)
+            _, status = os.waitpid(supervisor, 0)
+            code = os.waitstatus_to_exitcode(status)
+        finally:
+            os._exit(code)
+    os.close(w)
+    out = os.read(r, 100).decode()
+    os.close(r)
+    _, status = os.waitpid(outer, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert out == "2 456"
+
+
+# --- v2 decisions, on a fake unified tree -------------------------------------------------------
+
+def _fake_v2(tmp_path, uuid, apps):
+    root = tmp_path / "cgroup"
+    root.mkdir()
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids\n")
+    pod_dir = root / cgroups.pod_path(uuid)
+    for d in (root, root / cgroups.SLICE, pod_dir):
+        d.mkdir(exist_ok=True)
+        (d / "cgroup.subtree_control").write_text("")
+    for app in apps:
+        (pod_dir / f"{app}.service").mkdir()
+        for f in ("memory.max", "cpu.max", "cpu.weight", "cgroup.procs", "cgroup.subtree_control"):
+            (pod_dir / f"{app}.service" / f).write_text("")
+    return root
+
+
+def test_v2_enables_controllers_top_down_and_writes_v2_files(tmp_path):
+    uuid = "6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f"
+    root = _fake_v2(tmp_path, uuid, ["web"])
+    mgr = cgroups.V2(str(root))
+    assert mgr.controllers == ["memory", "cpu", "pids"]
+    p = cgroups.PodCgroups.create(uuid, mgr)
+    app = p.app("web", ISOLATORS[:3])
+    assert (root / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
+    assert (root / cgroups.SLICE / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
+    assert (root / p.rel / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
+    assert (root / app.rel / "cgroup.subtree_control").read_text() == ""  # a leaf
+    assert (root / app.rel / "memory.max").read_text() == str(50 * 2**20)
+    assert (root / app.rel / "cpu.max").read_text() == "50000 100000"
+    assert (root / app.rel / "cpu.weight").read_text() == "20"
+    app.attach(1234)
+    assert (root / app.rel / "cgroup.procs").read_text() == "1234"
+
+
+def test_v2_without_the_memory_controller_refuses_a_memory_limit(tmp_path):
+    uuid = "6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f"
+    root = _fake_v2(tmp_path, uuid, ["web"])
+    (root / "cgroup.controllers").write_text("cpu pids\n")
+    p = cgroups.PodCgroups.create(uuid, cgroups.V2(str(root)))
+    with pytest.raises(OSError, match="needs the memory cgroup controller"):
+        p.app("web", ISOLATORS[:1])
+
+
+def _mountinfo(tmp_path, lines):
+    path = tmp_path / "mountinfo"
+    path.write_text("".join(f"{i} 1 0:{i} / {line}\n" for i, line in enumerate(lines, 30)))
+    return str(path)
+
+
+def test_detect_v1_hybrid_v1_joint_and_v2(tmp_path):
+    hybrid = _mountinfo(tmp_path, [
+        "/sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755",
+        "/sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu",
+        "/sys/fs/cgroup/memory rw - cgroup cgroup rw,memory",
+        "/sys/fs/cgroup/pids rw - cgroup cgroup rw,pids",
+        "/sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw",
+    ])
+    mgr = cgroups.detect(hybrid)
+    assert mgr.version == 1
+    assert mgr.mounts == {"cpu": "/sys/fs/cgroup/cpu", "memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids"}
+    joint = _mountinfo(tmp_path, [
+        "/sys/fs/cgroup/cpu,cpuacct rw shared:9 - cgroup cgroup rw,cpu,cpuacct",
+        "/sys/fs/cgroup/memory rw - cgroup cgroup rw,memory",
+    ])
+    mgr = cgroups.detect(joint)
+    assert mgr.dirs("x") == ["/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/cpu,cpuacct/x"]
+    unified = _mountinfo(tmp_path, ["/sys/fs/cgroup rw shared:4 - cgroup2 cgroup2 rw,nsdelegate"])
+    assert cgroups.detect(unified, root=str(tmp_path)).version == 1  # another root: not it
+    (tmp_path / "cgroup.controllers").write_text("memory pids\n")
+    unified = _mountinfo(tmp_path, [f"{tmp_path} rw shared:4 - cgroup2 cgroup2 rw,nsdelegate"])
+    mgr = cgroups.detect(unified, root=str(tmp_path))
+    assert mgr.version == 2 and mgr.controllers == ["memory", "pids"]
+
+
+# --- pure parts -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, value", [
+    ("1G", 10**9), ("50Mi", 50 * 2**20), ("500m", Fraction(1, 2)), ("0.5", Fraction(1, 2)),
+    ("1e3", 1000), ("1.5Gi", 3 * 2**29), ("2k", 2000), ("100", 100), (".25", Fraction(1, 4)),
+    (7, 7), ("1Ki", 1024), ("3E", 3 * 10**18), ("250n", Fraction(1, 4 * 10**6)),
+])
+def test_quantities(text, value):
+    assert cgroups.parse_quantity(text) == value
+
+
+@pytest.mark.parametrize("text", ["1K", "abc", "", "1GiB", "--1", "1e999", "1.2.3", None, True, "1 G", "9" * 100])
+def test_bad_quantities(text):
+    with pytest.raises(ValueError, match="invalid quantity"):
+        cgroups.parse_quantity(text)
+
+
+def test_limits_from_isolators():
+    limits = cgroups.limits_from(ISOLATORS)
+    assert limits == cgroups.Limits(memory_bytes=50 * 2**20, cpu_millis=500, cpu_shares=512, oom_score_adj=321)
+    assert limits.cfs_quota_us == 50000
+    assert cgroups.limits_from([{"name": "resource/cpu", "value": {"limit": "1"}}]).cfs_quota_us == 100000
+    assert cgroups.limits_from([{"name": "resource/cpu", "value": {"limit": "1m"}}]).cfs_quota_us == 1000
+    assert cgroups.limits_from([{"name": "resource/memory", "value": {"request": "1k"}}]).memory_bytes == 1000
+    assert cgroups.limits_from([{"name": "resource/memory", "value": {"limit": "1500m"}}]).memory_bytes == 2
+    assert cgroups.limits_from([{"name": "os/linux/cpu-shares", "value": 2}]).cpu_weight == 1
+    assert cgroups.limits_from([{"name": "os/linux/cpu-shares", "value": 262144}]).cpu_weight == 10000
+    assert cgroups.limits_from([{"name": "os/linux/cpu-shares", "value": 1024}]).cpu_weight == 39
+    assert cgroups.limits_from([{"name": "resource/memory", "value": {"default": False}}]) == cgroups.Limits()
+    assert cgroups.limits_from([{"name": "os/linux/capabilities-retain-set", "value": {}}]) == cgroups.Limits()
+
+
+@pytest.mark.parametrize("isolator, message", [
+    ({"name": "resource/memory", "value": {"limit": "lots"}}, "resource/memory: invalid quantity 'lots'"),
+    ({"name": "resource/memory", "value": {"limit": "-1G"}}, "limit must be positive"),
+    ({"name": "resource/cpu", "value": {"limit": "0"}}, "limit must be positive"),
+    ({"name": "resource/cpu", "value": {"limit": "100E"}}, "too large"),
+    ({"name": "resource/cpu", "value": "1"}, "value must be an object"),
+    ({"name": "os/linux/cpu-shares", "value": 1}, "from 2 to 262144"),
+    ({"name": "os/linux/cpu-shares", "value": True}, "from 2 to 262144"),
+    ({"name": "os/linux/oom-score-adj", "value": 1001}, "from -1000 to 1000"),
+    ({"name": "os/linux/oom-score-adj", "value": "x"}, "from -1000 to 1000"),
+])
+def test_bad_resource_isolators(isolator, message):
+    with pytest.raises(ValueError, match=message):
+        cgroups.limits_from([isolator])
+
+
+def test_names():
+    assert cgroups.scope_name("6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f") == \
+        "machine-rkt\\x2d6a2e1b9c\\x2d1d3c\\x2d4f4e\\x2d9a53\\x2d0f7c1b2d3e4f.scope"
+    for bad in ("../../etc", "", "6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f/..", None):
+        with pytest.raises(ValueError, match="invalid pod UUID"):
+            cgroups.pod_path(bad)
+    p = cgroups.PodCgroups("6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f", cgroups.V1({}))
+    for bad in ("../x", "a/b", "", "UPPER", ".."):
+        with pytest.raises(ValueError, match="invalid app name"):
+            p.app(bad, [])
