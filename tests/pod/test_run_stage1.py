@@ -15,7 +15,7 @@ from tests.helpers.aci import busybox_files, make_aci, manifest
 
 pytestmark = pytest.mark.root
 
-INSECURE = "--insecure-options=image,seccomp"
+INSECURE = "--insecure-options=image"
 
 
 @pytest.fixture
