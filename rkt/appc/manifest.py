@@ -561,6 +561,9 @@ class ImageManifest:
 # ---------------------------------------------------------------------------------------------
 # pod manifest
 
+# The spellings Go's strconv.ParseBool accepts, which rkt's flag parsing inherits.
+_GO_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+             **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
 _VOLUME_KEYS = ("name", "kind", "source", "readOnly", "recursive", "mode", "uid", "gid")
 _EMPTY_MODE = "0755"
 
@@ -641,9 +644,9 @@ class Volume:
             if key in f:
                 raise UsageError(f'volume "{text}": "{key}" given twice')
             if key in ("readOnly", "recursive"):
-                if value not in ("true", "false"):
+                if value not in _GO_BOOLS:
                     raise UsageError(f'volume "{text}": {key} must be true or false')
-                f[key] = value == "true"
+                f[key] = _GO_BOOLS[value]
             elif key in ("uid", "gid"):
                 if not value.isdecimal() or not value.isascii():
                     raise UsageError(f'volume "{text}": {key} must be a number')

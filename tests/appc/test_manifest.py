@@ -485,3 +485,10 @@ def test_self_referencing_dict_from_code():
     value["again"] = value
     assert error(App, app(isolators=[{"name": "example.com/x", "value": value}])).rule == \
         "nested too deeply"
+
+
+def test_volume_from_string_takes_go_booleans():
+    assert Volume.from_string("v,kind=host,source=/x,readOnly=1,recursive=F") == \
+        Volume("v", "host", "/x", read_only=True, recursive=False)
+    with pytest.raises(UsageError, match="readOnly must be true or false"):
+        Volume.from_string("v,kind=host,source=/x,readOnly=yes")
