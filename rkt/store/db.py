@@ -46,6 +46,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
     ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+MAX_BACKUPS = 5  # as rkt's cas/db-backups
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +95,7 @@ class Index:
         with FileLock(db_dir / "index.lock") as lock:
             lock.exclusive()
             self.conn = self._connect(path)
-            self._migrate()
+            self._migrate(db_dir.parent / "db-backups")
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
@@ -108,7 +109,8 @@ class Index:
             raise RktError(f"store index {path}: {err}") from None
         return conn
 
-    def _migrate(self) -> None:
+    def _migrate(self, backups: Path) -> None:
+        latest = len(MIGRATIONS)
         try:
             has_version = self.conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='version'").fetchone()
@@ -116,19 +118,32 @@ class Index:
             if has_version:
                 row = self.conn.execute("SELECT version FROM version").fetchone()
                 current = row[0] if row else 0
-            if current > SCHEMA_VERSION:
+            if current > latest:
                 raise RktError(f"store index schema version {current} is newer than this rkt "
-                               f"supports ({SCHEMA_VERSION})")
-            if current == SCHEMA_VERSION:
+                               f"supports ({latest})")
+            if current == latest:
                 return
+            if current > 0:
+                self._backup(backups, current)
             with self.transaction():
                 for statements in MIGRATIONS[current:]:
                     for sql in statements:
                         self.conn.execute(sql)
                 self.conn.execute("DELETE FROM version")
-                self.conn.execute("INSERT INTO version (version) VALUES (?)", (SCHEMA_VERSION,))
+                self.conn.execute("INSERT INTO version (version) VALUES (?)", (latest,))
         except sqlite3.DatabaseError as err:
             raise RktError(f"store index: {err}") from None
+
+    def _backup(self, backups: Path, version: int) -> None:
+        """A copy of the index before migrating it, keeping the newest few (as rkt)."""
+        backups.mkdir(parents=True, exist_ok=True)
+        target = sqlite3.connect(backups / f"index-v{version}-{time.time_ns()}.sqlite")
+        try:
+            self.conn.backup(target)
+        finally:
+            target.close()
+        for old in sorted(backups.glob("index-v*.sqlite"), key=lambda p: p.stat().st_mtime)[:-MAX_BACKUPS]:
+            old.unlink(missing_ok=True)
 
     def transaction(self):
         return _Transaction(self.conn)

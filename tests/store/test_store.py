@@ -178,3 +178,24 @@ def test_image_gc_keeps_what_pods_use(rkt, tmp_path):
     assert state["trees"] == [trees[0]]
     assert f'"{ids[2]}"' in out
     assert "invalid duration" in rkt.fails("image", "gc", "--grace-period=soon").stderr
+    # image rm takes the image away, but not the tree a pod still runs from
+    rkt("image", "rm", ids[0])
+    assert store_state(rkt.dir)["trees"] == [trees[0]]
+
+
+def test_index_migrates_with_backup(tmp_path, monkeypatch):
+    from rkt.store import db
+
+    with Store(tmp_path / "d") as store:
+        store.index.insert("sha512-" + "a" * 128, "example.com/x", {}, b"{}", 1, False)
+    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [
+        ("ALTER TABLE aciinfo ADD COLUMN note TEXT DEFAULT 'migrated'",)])
+    with Store(tmp_path / "d") as store:
+        assert store.index.conn.execute("SELECT version FROM version").fetchall() == [(2,)]
+        assert store.index.conn.execute("SELECT name, note FROM aciinfo").fetchall() == [
+            ("example.com/x", "migrated")]
+    backups = list((tmp_path / "d" / "cas" / "db-backups").iterdir())
+    assert len(backups) == 1 and backups[0].name.startswith("index-v1-")
+    old = sqlite3.connect(backups[0])
+    assert old.execute("SELECT version FROM version").fetchall() == [(1,)]
+    old.close()
