@@ -19,5 +19,8 @@ def command(app: str | None, uuid: str, cmd: tuple[str, ...]) -> int:
 
     opts = options()
     ensure_superuser("enter")
-    enter.enter(pods.resolve(opts, uuid), app, list(cmd))
+    command = list(cmd)
+    if command[:1] == ["--"]:  # `rkt enter UUID -- CMD ...`
+        command = command[1:]
+    enter.enter(pods.resolve(opts, uuid), app, command)
     return 254  # not reached: enter execs the stage1 entrypoint

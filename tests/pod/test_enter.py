@@ -27,6 +27,8 @@ def test_enter_waits_for_pid_file(rkt, log):
         assert time.monotonic() - start >= 0.9
         assert out.strip() == f"entered --pid={holder.pid} --appname=app -- ls -l /"
         assert log.read_text().split()[:2] == ["enter", str(rkt.dir / "pods" / "run" / pod)]
+        out = rkt("enter", pod, "--", "/bin/echo", "--app=x").stdout
+        assert out.strip() == f"entered --pid={holder.pid} --appname=app -- /bin/echo --app=x"
     finally:
         holder.stop()
 
