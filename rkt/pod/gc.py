@@ -149,12 +149,29 @@ def delete_pod(opts: "GlobalOptions", pod: "Pod") -> bool:
     except RktError as err:
         _say(f"gc: GC of leftover mounts for pod \"{pod.uuid}\" failed: {err}")
         return False
+    for attempt in (1, 2):
+        try:
+            # the stage1 rootfs first: if that fails the pod manifest stays for a later retry
+            _remove_tree(path / "stage1" / "rootfs")
+            _remove_tree(path)
+            return True
+        except OSError as err:
+            if attempt == 1 and err.errno == errno.EPERM and _clear_immutable(path):
+                continue  # an app made files immutable or append-only: undo that, retry once
+            _say(f"gc: unable to remove pod \"{pod.uuid}\": {err.strerror or err}")
+            return False
+    return False
+
+
+def _clear_immutable(path: Path) -> bool:
+    """Drop the immutable and append-only attributes under `path` (nothing is mounted there any
+    more, and chattr does not follow symlinks)."""
+    import subprocess
+
     try:
-        # the stage1 rootfs first: if that fails the pod manifest stays for a later retry
-        _remove_tree(path / "stage1" / "rootfs")
-        _remove_tree(path)
-    except OSError as err:
-        _say(f"gc: unable to remove pod \"{pod.uuid}\": {err.strerror or err}")
+        subprocess.run(["chattr", "-R", "-f", "-i", "-a", str(path)], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
         return False
     return True
 

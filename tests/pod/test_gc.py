@@ -159,3 +159,24 @@ def test_concurrent_gc_runs(rkt, log):
     assert sorted(collected) == sorted(f'Garbage collecting pod "{u}"' for u in made)
     assert all("error" not in r[1] for r in results), results
     assert all(not v for v in pod_dirs(rkt.dir).values())
+
+
+def test_gc_removes_immutable_files(rkt, log):
+    import subprocess
+
+    pod = make_pod(rkt.dir, "exited-garbage", log)
+    victim = rkt.dir / "pods" / "exited-garbage" / pod / "stage1" / "rootfs" / "opt" / "locked"
+    victim.parent.mkdir(parents=True)
+    victim.write_text("x")
+    subprocess.run(["chattr", "+i", str(victim)], check=True)
+    appendonly = victim.parent / "log"
+    appendonly.write_text("y")
+    subprocess.run(["chattr", "+a", str(appendonly)], check=True)
+    try:
+        out = rkt("gc", "--grace-period=0s")
+        assert f'Garbage collecting pod "{pod}"' in out.stdout
+        assert pod_dirs(rkt.dir)["exited-garbage"] == []
+    finally:
+        if victim.exists():
+            subprocess.run(["chattr", "-i", str(victim)])
+            subprocess.run(["chattr", "-a", str(appendonly)])
