@@ -356,6 +356,15 @@ def _net_set(f: RunFlags, flag: str, value: str) -> None:
     f.net = (f.net or []) + _net(flag, value)
 
 
+def _hostname(flag: str, value: str) -> str:
+    labels = value.split(".")
+    if not value or len(value) > 253 or not all(
+            0 < len(label) <= 63 and label.isascii() and label.replace("-", "").isalnum()
+            and not label.startswith("-") and not label.endswith("-") for label in labels):
+        raise UsageError(f"{flag}: {value!r} is not a valid hostname")
+    return value
+
+
 def _abs_path(flag: str, value: str) -> str:
     if not value.startswith("/"):
         raise UsageError(f"{flag}: {value!r} must be an absolute path")
@@ -426,7 +435,7 @@ NET_FLAGS: dict[str, Flag] = {
     "--dns-domain": Flag("DNS domain to write in /etc/resolv.conf", _pod("dns_domain", _nonempty)),
     "--hosts-entry": Flag("entries to add to the pod's /etc/hosts ('host' or IP=HOSTNAME)",
                           _pod_append("hosts_entries", _hosts_entry)),
-    "--hostname": Flag("pod's hostname (default: rkt-$PODUUID)", _pod("hostname", _nonempty)),
+    "--hostname": Flag("pod's hostname (default: rkt-$PODUUID)", _pod("hostname", _hostname)),
     "--interactive": Flag("run pod interactively (only one image allowed)",
                           _bool("interactive"), boolean=True),
     "--mds-register": Flag("register pod with metadata service (needs network)",

@@ -73,6 +73,8 @@ def test_mount_before_any_image_is_pod_wide():
     (["a", "b", "--interactive"], "interactive option only supports one image"),
     ([], "must provide at least one image"),
     (["img", "--name=Not_An_AC_Name"], "invalid app name"),
+    (["img", "--hostname=bad host"], "not a valid hostname"),
+    (["img", "--hostname=-x"], "not a valid hostname"),
 ])
 def test_bad_usage(argv, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(")):

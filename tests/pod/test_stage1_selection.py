@@ -82,3 +82,28 @@ def test_stage1_flags_are_exclusive(rkt, stage1s, busybox):
     proc = rkt.fails(INSECURE, "run", f"--stage1-path={stage1s['a']}", "--stage1-hash=sha512-00",
                      busybox, code=2)
     assert "mutually exclusive" in proc.stderr
+
+
+def test_builtin_default_is_imported_once_then_found_by_name(tmp_path, monkeypatch):
+    """No flag, no config: the installed default ACI, imported on first use only."""
+    from rkt.cli.runflags import parse
+    from rkt.options import GlobalOptions
+    from rkt.pod import stage1
+    from rkt.store import Store
+
+    aci = tmp_path / "lib" / "rkt" / "stage1.aci"
+    aci.parent.mkdir(parents=True)
+    image_id = script_stage1(aci, name=stage1.DEFAULT_NAME, version=stage1.default_version())
+    monkeypatch.setattr("sys.prefix", str(tmp_path))
+    assert stage1.default_location() == aci
+    opts = GlobalOptions(dir=tmp_path / "data", local_config=tmp_path / "l",
+                         system_config=tmp_path / "s", user_config=None)
+    flags = parse("run", ["img"])
+    with Store(opts.dir) as store:
+        assert stage1.select(opts, store, flags) == image_id
+        aci.unlink()
+        assert stage1.select(opts, store, flags) == image_id  # from the store now
+    opts = GlobalOptions(dir=tmp_path / "fresh", local_config=tmp_path / "l",
+                         system_config=tmp_path / "s")
+    with Store(opts.dir) as store, pytest.raises(Exception, match="does not exist"):
+        stage1.select(opts, store, flags)
