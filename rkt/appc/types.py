@@ -10,14 +10,15 @@ follow the spec, and where Go is stricter than the spec (unknown isolators) we f
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import ipaddress
+import math
 import re
-from fractions import Fraction
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from rkt.appc.quantity import QuantityError, ceil_int, quantity_from_json
 from rkt.errors import ManifestError
+
+if TYPE_CHECKING:  # the modules themselves load only when a manifest needs them
+    import datetime
+    from fractions import Fraction
 
 AC_VERSION = "0.8.11"
 
@@ -233,6 +234,8 @@ def environment_name(value: Any, path: str = "") -> str:
 
 def rfc3339(value: Any, path: str = "") -> datetime.datetime:
     """An RFC 3339 date-time, with the literal `T`, seconds and a time zone."""
+    import datetime
+
     match = _RFC3339_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise ManifestError(path, "must be an RFC 3339 date-time like 2015-01-02T15:04:05Z")
@@ -363,6 +366,8 @@ SYSCTL = "os/unix/sysctl"
 
 
 def _quantity(value: Any, path: str) -> Fraction:
+    from rkt.appc.quantity import QuantityError, quantity_from_json
+
     try:
         q = quantity_from_json(value)
     except QuantityError as e:
@@ -489,15 +494,17 @@ def check_isolator_set(names: list[str], path: str) -> None:
 
 
 def resource_bytes(value: Fraction | None) -> int | None:
-    return None if value is None else ceil_int(value)
+    return None if value is None else math.ceil(value)
 
 
 def resource_millis(value: Fraction | None) -> int | None:
-    return None if value is None else ceil_int(value * 1000)
+    return None if value is None else math.ceil(value * 1000)
 
 
 def ip_address(value: Any, path: str) -> str:
     """A host IP in its canonical text form."""
+    import ipaddress
+
     try:
         return str(ipaddress.ip_address(string(value, path)))
     except ValueError:
