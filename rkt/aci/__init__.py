@@ -148,6 +148,17 @@ def _member(m, name, stream, unpacker, seen, written, rootfs_only, member_filter
         return None
     if name in seen:
         raise RktError(f"invalid ACI: duplicate entry {name!r}")
+    # No member may go through an earlier non-directory (a symlink above all). Stop at the
+    # first ancestor that is a directory member: its own ancestors were checked already.
+    cut = name.rfind("/")
+    while cut > 0:
+        kind = seen.get(name[:cut])
+        if kind == tar.DIRECTORY:
+            break
+        if kind is not None:
+            raise RktError(f"invalid ACI: {name!r} goes through the {tar.kind_name(kind)} "
+                           f"{name[:cut]!r}")
+        cut = name.rfind("/", 0, cut)
     seen[name] = m.kind
     if name == "manifest":
         if m.kind != tar.REGULAR:

@@ -106,12 +106,14 @@ class Unpacker:
                 os.close(old)
             self._dirs.clear()
 
-    def _clear(self, pfd: int, name: str, rel: str, kind: str) -> None:
-        """Make room for a new `kind` at `rel`, which exists (EEXIST was raised)."""
+    def _clear(self, pfd: int, name: str, rel: str, kind: str) -> bool:
+        """Make room for a new `kind` at `rel`, which exists (EEXIST was raised).
+
+        Returns whether it was removed (False: an existing directory to merge with)."""
         st = os.lstat(name, dir_fd=pfd)
         isdir = stat.S_ISDIR(st.st_mode)
         if kind == tar.DIRECTORY and isdir:
-            return  # directories merge
+            return False  # directories merge
         if not self.replace or rel in self.created:
             raise RktError(f"{rel!r} already exists")
         if isdir:
@@ -119,6 +121,7 @@ class Unpacker:
             shutil.rmtree(name, dir_fd=pfd)
         else:
             os.unlink(name, dir_fd=pfd)
+        return True
 
     # -- members -------------------------------------------------------------------------
 
@@ -138,8 +141,7 @@ class Unpacker:
             try:
                 os.mkdir(name, 0o700, dir_fd=pfd)
             except FileExistsError:
-                self._clear(pfd, name, rel, kind)
-                if not stat.S_ISDIR(os.lstat(name, dir_fd=pfd).st_mode):
+                if self._clear(pfd, name, rel, kind):
                     os.mkdir(name, 0o700, dir_fd=pfd)
             self.created[rel] = kind
             self._dir_attrs[rel] = m
