@@ -51,7 +51,8 @@ def app_layers(opts: "GlobalOptions", pod: "Pod", app: str) -> tuple[Path, Path 
             raise RktError(f'pod "{pod.uuid}": app "{app}" has no treeStoreID')
         from rkt.store import Store
 
-        lower = Store(opts.dir).tree_path(tree_id) / "rootfs"
+        with Store(opts.dir) as store:
+            lower = store.tree_path(tree_id) / "rootfs"
         if not lower.is_dir():
             raise RktError(f'the rendered image of app "{app}" is gone from the store '
                            f"(tree {tree_id}); cannot rebuild its rootfs")
