@@ -60,8 +60,3 @@ def quantity_from_json(value: object) -> Fraction:
     elif isinstance(value, int):
         value = str(value)
     return parse_quantity(value)
-
-
-def ceil_int(value: Fraction) -> int:
-    """Round up to whole units, as k8s Quantity.Value()/MilliValue() do."""
-    return math.ceil(value)
