@@ -270,3 +270,17 @@ def test_run_path_imports_nothing_heavy(rkt, stage1_script, busybox):
     assert "rkt" in modules and "json" in modules  # the measurement saw the real run path
     for heavy in ("click", "requests", "cryptography", "gnupg", "pyroute2"):
         assert heavy not in modules
+
+
+def test_ports_must_be_declared_by_an_app(rkt, stage1_script, tmp_path):
+    from tests.helpers.aci import busybox_files
+    m = manifest("example.com/web", exec_=["/bin/true"])
+    m["app"]["ports"] = [{"name": "http", "protocol": "tcp", "port": 80}]
+    aci = tmp_path / "web.aci"
+    make_aci(aci, m, busybox_files())
+    prepare(rkt, stage1_script, "--port=http:127.0.0.1:8080", aci)
+    assert pod_manifest(rkt, "prepared")["ports"] == [
+        {"name": "http", "hostPort": 8080, "hostIP": "127.0.0.1"}]
+    proc = rkt.fails(INSECURE, "prepare", f"--stage1-path={stage1_script}", "--port=dns:53", aci)
+    assert 'port name "dns" is not defined by any app' in proc.stderr
+    assert len(rkt.pod_dirs()) == 1

@@ -150,7 +150,9 @@ def test_stage1_from_config(rkt, real_stage1, busybox):
     rkt(INSECURE, "run", "--net=host", "example.com/busybox")
 
 
-def _cgroup_dirs_with(names: list[str]) -> list[str]:
+def _cgroup_dirs_with(uuids: list[str]) -> list[str]:
+    # as written, systemd-escaped (`-` -> `\x2d`) or without dashes
+    names = [form for u in uuids for form in (u, u.replace("-", "\\x2d"), u.replace("-", ""))]
     found = []
     for root, dirs, _ in os.walk("/sys/fs/cgroup"):
         for d in dirs:
