@@ -323,3 +323,31 @@ def test_dependency_by_name_and_symlink_replaced(make, store):
     assert found["lib"][0] == D and found["lib/x"][0] == F
     assert found["etc/os"] == (F, 4, 0o644)
     assert not (store.render(base).rootfs / "etc" / "x").exists()
+
+
+def test_own_whitelist_without_dependencies(make, store):
+    image = make("example.com/solo", [("keep", F, 0, "k"), ("drop", F, 0, "d"),
+                                      ("dir", D, 0o700, None), ("dir/drop", F, 0, "d"),
+                                      ("dir/keep", L, 0, "../keep")],
+                 pwl=["/keep", "/dir/keep"])
+    check(rendered(store, image), [("keep", F, 1), ("dir", D, 0, 0o700), ("dir/keep", L)])
+
+
+def test_import_tree_equals_a_fresh_render(tmp_path, store):
+    """The tree kept from the import pass is exactly what render() would produce."""
+    from tests.helpers.aci import Entry, make_aci, manifest
+
+    aci = tmp_path / "x.aci"
+    make_aci(aci, manifest("example.com/x"), {
+        "bin/tool": Entry(data=b"#!x", mode=0o4755, uid=7, gid=8),
+        "etc/link": Entry(kind="symlink", target="/bin/tool"),
+        "etc/hard": Entry(kind="hardlink", target="rootfs/bin/tool"),
+        "var/empty": Entry(kind="dir", mode=0o1777),
+        "dev/null": Entry(kind="chr", major=1, minor=3, mode=0o666),
+    })
+    image = store.import_aci(aci)
+    tree = store.render(image)
+    imported_hash = (tree.path / "hash").read_text()
+    store.render(image, rebuild=True)
+    assert (tree.path / "hash").read_text() == imported_hash
+    assert store.tree_hash_ok(tree.id)
