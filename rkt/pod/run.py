@@ -65,6 +65,11 @@ def _prepare_lock(opts) -> FileLock:
     return lock
 
 
+def _debug(opts, message: str) -> None:
+    if opts.debug:
+        print(f"rkt: {message}", file=sys.stderr)
+
+
 def _image_manifest_json(store, image_id: str) -> dict:
     return json.loads(store.manifest_bytes(image_id))
 
@@ -90,6 +95,8 @@ def prepare_pod(opts, flags, *, for_run: bool) -> tuple[Pod, FileLock | None]:
             images = [(i, _image_manifest_json(store, i)) for i in image_ids]
             pod_json = manifest.generate(flags, images)
         pod, lock = pods.new_pod(opts)
+        _debug(opts, f"pod {pod.uuid}: stage1 {stage1_id[:39]}, apps "
+                     f"{', '.join(a['name'] for a in pod_json['apps'])}")
         try:
             if flags.uuid_file_save:
                 pods.write_uuid_file(flags.uuid_file_save, pod.uuid)
@@ -198,6 +205,7 @@ def exec_stage1(opts, flags, pod: Pod, lock: FileLock) -> None:
     for options, target in overlays:
         _mount_overlay(options, target)
     os.chdir(pod.path)
+    _debug(opts, f"exec {program} {' '.join(args)}")
     try:
         os.execve(program, [str(program), *args], env)
     except OSError as err:
