@@ -8,6 +8,8 @@ retain-set as ambient capabilities, so `--caps-retain=CAP_NET_BIND_SERVICE` lets
 
 from __future__ import annotations
 
+import os
+
 from stage1 import sys as _sys
 
 RETAIN_SET = "os/linux/capabilities-retain-set"
@@ -134,8 +136,6 @@ def drop_to(caps, uid: int, gid: int, supplementary_gids=()) -> None:
     drops it) only so that the seccomp filter can still be installed without no_new_privs, as
     systemd does for rkt's root apps.
     """
-    import os
-
     explicit = bool(getattr(caps, "explicit", False))
     caps = frozenset(caps)
     for cap in range(last_cap() + 1):

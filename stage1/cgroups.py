@@ -13,7 +13,6 @@ import errno
 import os
 import re
 import time
-from fractions import Fraction
 
 MEMORY = "resource/memory"
 CPU = "resource/cpu"
@@ -32,39 +31,44 @@ _APP_NAME = re.compile(r"^[a-z0-9]+([-._~/][a-z0-9]+)*$")
 
 # --- quantities -------------------------------------------------------------------------------
 
+# suffix -> (numerator, denominator); integers only (fractions would cost 4 ms of imports)
 _SUFFIXES = {
-    "": Fraction(1), "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000),
-    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
-    "P": Fraction(10**15), "E": Fraction(10**18),
-    "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30), "Ti": Fraction(2**40),
-    "Pi": Fraction(2**50), "Ei": Fraction(2**60),
+    "": (1, 1), "n": (1, 10**9), "u": (1, 10**6), "m": (1, 1000),
+    "k": (10**3, 1), "M": (10**6, 1), "G": (10**9, 1), "T": (10**12, 1), "P": (10**15, 1),
+    "E": (10**18, 1), "Ki": (2**10, 1), "Mi": (2**20, 1), "Gi": (2**30, 1), "Ti": (2**40, 1),
+    "Pi": (2**50, 1), "Ei": (2**60, 1),
 }
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?$")
+_QUANTITY = re.compile(r"^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?$")
 
 
-def parse_quantity(text) -> Fraction:
-    """A Kubernetes resource quantity ("1G", "50Mi", "500m", "0.5", "1e3") as an exact number."""
+def parse_quantity(text, scale: int = 1) -> int:
+    """A Kubernetes resource quantity ("1G", "50Mi", "500m", "0.5", "1e3") times `scale`,
+    rounded up to an integer (as Kubernetes' Value() and MilliValue() round)."""
     if isinstance(text, bool):
         raise ValueError(f"invalid quantity {text!r}")
     if isinstance(text, int):
-        return Fraction(text)
+        return text * scale
     if isinstance(text, float):
-        return Fraction(str(text))
-    match = _QUANTITY.match(text.strip()) if isinstance(text, str) and len(text) < 64 else None
-    if not match:
+        text = repr(text)
+    match = _QUANTITY.match(text) if isinstance(text, str) and len(text) < 64 else None
+    if not match or not (match.group(2) or match.group(3)):
         raise ValueError(f"invalid quantity {text!r}")
-    number, exponent, suffix = match.groups()
-    value = Fraction(number)
-    if exponent:
-        power = int(exponent[1:])
+    sign, whole, fraction, exponent, suffix = match.groups()
+    fraction = fraction or ""
+    numerator = int((whole or "0") + fraction) * scale
+    denominator = 10 ** len(fraction)
+    if exponent is not None:
+        power = int(exponent)
         if abs(power) > 30:
             raise ValueError(f"invalid quantity {text!r}")
-        value *= Fraction(10) ** power
-    return value * _SUFFIXES[suffix or ""]
-
-
-def _ceil(value: Fraction) -> int:
-    return -((-value.numerator) // value.denominator)
+        if power >= 0:
+            numerator *= 10 ** power
+        else:
+            denominator *= 10 ** -power
+    mul, div = _SUFFIXES[suffix or ""]
+    numerator, denominator = numerator * mul, denominator * div
+    value = -(-numerator // denominator)
+    return -value if sign == "-" and value else value
 
 
 # --- what the isolators ask for -----------------------------------------------------------------
@@ -106,14 +110,14 @@ def _int_value(name, value, low, high) -> int:
     return value
 
 
-def _resource_limit(name, value) -> Fraction | None:
+def _resource_limit(name, value, scale: int) -> int | None:
     if not isinstance(value, dict):
         raise ValueError(f"{name}: value must be an object with request and limit")
     limit = value.get("limit", value.get("request"))
     if limit is None:
         return None
     try:
-        quantity = parse_quantity(limit)
+        quantity = parse_quantity(limit, scale)
     except ValueError as err:
         raise ValueError(f"{name}: {err}") from None
     if quantity <= 0:
@@ -129,13 +133,12 @@ def limits_from(isolators) -> Limits:
             raise ValueError("isolator is not a JSON object")
         name, value = iso.get("name"), iso.get("value")
         if name == MEMORY:
-            quantity = _resource_limit(name, value)
+            quantity = _resource_limit(name, value, 1)
             if quantity is not None:
-                limits.memory_bytes = _ceil(quantity)
+                limits.memory_bytes = quantity
         elif name == CPU:
-            quantity = _resource_limit(name, value)
-            if quantity is not None:
-                millis = _ceil(quantity * 1000)
+            millis = _resource_limit(name, value, 1000)
+            if millis is not None:
                 if millis > 2**63 // CFS_PERIOD_US:
                     raise ValueError(f"{name}: limit {value.get('limit')!r} is too large")
                 limits.cpu_millis = millis

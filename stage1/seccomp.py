@@ -12,6 +12,8 @@ from __future__ import annotations
 import errno as _errno
 from dataclasses import dataclass
 
+from stage1 import sys as _sys
+
 RETAIN_SET = "os/linux/seccomp-retain-set"
 REMOVE_SET = "os/linux/seccomp-remove-set"
 
@@ -247,7 +249,6 @@ def build(flt: Filter):
 
 
 def _has_sys_admin() -> bool:
-    from stage1 import sys as _sys
     effective, _, _ = _sys.capget()
     return bool(effective >> 21 & 1)
 
@@ -260,7 +261,6 @@ def load_filter(isolators, disabled: bool = False, user_is_root: bool = True) ->
     if flt is None:
         return None
     sf = build(flt)
-    from stage1 import sys as _sys
     if not user_is_root or not _has_sys_admin():
         _sys.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)
     sf.load()
