@@ -14,7 +14,7 @@ def preload(seccomp_disabled: bool) -> None:
     pivot_root (or setns into an app's mount namespace) no module can be imported."""
     from stage1 import caps, cgroups, protect, seccomp  # noqa: F401
     if not seccomp_disabled:
-        import pyseccomp  # noqa: F401
+        seccomp.preload()  # pyseccomp, without its two `ldconfig -p` runs
 
 
 def check(isolators: list, *, caps_disabled: bool, seccomp_disabled: bool) -> None:
