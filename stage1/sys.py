@@ -8,10 +8,11 @@ everything here).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# dlopen(NULL): libc's symbols are already in the process; ctypes.util.find_library would cost
+# an ldconfig fork and the subprocess/shutil/tempfile imports on every stage1 start
+_libc = ctypes.CDLL(None, use_errno=True)
 
 # clone/unshare/setns flags
 CLONE_NEWNS = 0x00020000
