@@ -284,15 +284,16 @@ class Store:
                 return image_id
             # The journal lets a cleaner undo the steps below if we die before the row.
             journal = work / "commit"
-            journal.write_text(json.dumps({"image": image_id, "tree": tree_id}))
-            _fsync_dir(work)
+            _write_journal(journal, image_id, None)
             blob.parent.mkdir(parents=True, exist_ok=True)
             os.rename(work / "blob", blob)
             _fsync_dir(blob.parent)
             _kill_point("blob-placed")
             tree_size = 0
             if tree_dir is not None:
-                tree_size = self._install_tree(tree_id, tree_dir, image_id)
+                tree_size = self._install_tree(
+                    tree_id, tree_dir, image_id,
+                    before_rename=lambda: _write_journal(journal, image_id, tree_id))
                 _kill_point("tree-placed")
             if not known:
                 manifest = result.manifest
@@ -303,7 +304,7 @@ class Store:
             journal.unlink()
         return image_id
 
-    def _install_tree(self, tree_id: str, tree_dir: Path, image_id: str) -> int:
+    def _install_tree(self, tree_id: str, tree_dir: Path, image_id: str, before_rename) -> int:
         """Seal a rendered tree (hash, image, rendered) and move it into cas/tree."""
         with self._tree_lock(tree_id) as lock:
             lock.exclusive()
@@ -318,6 +319,8 @@ class Store:
             _fsync_dir(tree_dir)
             if final.exists():  # a partial tree from an older crash
                 self._remove_tree(tree_id, blocking=True, locked=True)
+            # Only a tree we place ourselves is ours to undo (an existing one may serve a pod).
+            before_rename()
             os.rename(tree_dir, final)
             _fsync_dir(final.parent)
             return size
@@ -510,6 +513,13 @@ class Store:
                     blob.unlink(missing_ok=True)
                     removed.append(image_id)
         return removed
+
+
+def _write_journal(journal: Path, image_id: str, tree_id: str | None) -> None:
+    tmp = journal.with_name("commit.tmp")
+    tmp.write_text(json.dumps({"image": image_id, "tree": tree_id}))
+    os.replace(tmp, journal)
+    _fsync_dir(journal.parent)
 
 
 def _members(blob: Path):

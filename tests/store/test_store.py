@@ -199,3 +199,20 @@ def test_index_migrates_with_backup(tmp_path, monkeypatch):
     old = sqlite3.connect(backups[0])
     assert old.execute("SELECT version FROM version").fetchall() == [(1,)]
     old.close()
+
+
+def test_crashed_reimport_never_removes_a_tree_a_pod_uses(rkt, tmp_path):
+    aci = tmp_path / "app.aci"
+    image_id = make_aci(aci, manifest("example.com/app"), {"f": b"1"})
+    rkt("--insecure-options=image", "fetch", aci)
+    tree = store_state(rkt.dir)["trees"][0]
+    pod = rkt.dir / "pods" / "run" / "5678"
+    pod.mkdir(parents=True)
+    (pod / "stage1TreeStoreID").write_text(tree)
+    rkt("image", "rm", image_id)
+    assert store_state(rkt.dir)["trees"] == [tree]
+    env = dict(os.environ, RKT_TEST_KILL_AT="tree-placed")
+    assert rkt("--insecure-options=image", "fetch", aci, check=False, env=env).returncode < 0
+    rkt("image", "list")
+    state = check_consistent(rkt.dir)
+    assert state["rows"] == [] and state["blobs"] == [] and state["trees"] == [tree]
