@@ -78,6 +78,8 @@ def validate_manifest(data: bytes):
 
 def _clean(name: str) -> str:
     """The normalized relative path of an archive name; refuses absolute names and `..`."""
+    if not (name.startswith(("/", ".")) or name.endswith("/") or "//" in name or "/." in name):
+        return name  # already clean: the common case, without splitting
     if name.startswith("/"):
         raise RktError(f"invalid ACI: absolute path {name!r}")
     parts = [p for p in name.split("/") if p and p != "."]

@@ -138,6 +138,9 @@ class TarStream:
         self._src = src
         self._head = head
         self._hash = hashlib.sha512() if hash else None
+        # Balance the two threads: decompressing is the producer's big job, so then the
+        # consumer hashes; a plain tar leaves the producer idle, so it hashes.
+        self._consumer_hash = self._hash if self.compression != "none" else None
         self._blob = blob
         self._max = max_bytes
         self._queue: queue.Queue = queue.Queue(QUEUE_DEPTH)
@@ -173,7 +176,8 @@ class TarStream:
 
     def _pump(self) -> None:
         dec = _decompressor(self.compression)
-        hasher, blob, limit = self._hash, self._blob, self._max
+        hasher = self._hash if self._consumer_hash is None else None
+        blob, limit = self._blob, self._max
         data = self._head
         self._head = b""
         read = self._src.read
@@ -225,6 +229,8 @@ class TarStream:
         if isinstance(item, BaseException):
             self._done = True
             raise item
+        if self._consumer_hash is not None:
+            self._consumer_hash.update(item)
         self._buf, self._mv, self._pos = item, memoryview(item), 0
         return True
 

@@ -60,7 +60,7 @@ def _number(field: bytes, what: str) -> int:
 
 def _checksum_ok(header: bytes) -> bool:
     stored = _number(header[148:156], "checksum")
-    unsigned = sum(header[:148]) + 256 + sum(header[156:])
+    unsigned = sum(header) - sum(header[148:156]) + 256
     if stored == unsigned:
         return True
     signed = unsigned - 256 * sum(1 for b in header[:148] + header[156:] if b > 127)
@@ -185,33 +185,46 @@ class TarReader:
             raw_name = long_name
         else:
             raw_name = _cstr(header[0:100])
-            if header[257:263] == b"ustar\x00":  # POSIX ustar: name = prefix "/" name
-                prefix = _cstr(header[345:500])
-                if prefix:
-                    raw_name = prefix + b"/" + raw_name
-        m.name = _decode(raw_name)
-        if "\0" in m.name or not m.name:
-            raise RktError(f"corrupt archive: bad member name {m.name!r}")
+            if header[257:263] == b"ustar\x00" and header[345]:  # ustar: prefix "/" name
+                raw_name = _cstr(header[345:500]) + b"/" + raw_name
+        name = m.name = _decode(raw_name)
+        if "\0" in name or not name:
+            raise RktError(f"corrupt archive: bad member name {name!r}")
         kind = _TYPES.get(typeflag)
         if kind == REGULAR and typeflag == b"\0" and raw_name.endswith(b"/"):
             kind = DIRECTORY  # pre-POSIX tars mark directories only by the trailing slash
         if kind is None:
             shown = typeflag.decode("latin-1") if typeflag.isalnum() else repr(typeflag)
-            raise RktError(f"unsupported tar member type {shown!r} for {m.name!r}")
-        if any(k.startswith("GNU.sparse.") for k in pax):
-            raise RktError(f"unsupported sparse file {m.name!r}")
+            raise RktError(f"unsupported tar member type {shown!r} for {name!r}")
         m.kind = kind
         m.mode = _number(header[100:108], "mode") & 0o7777
+        m.xattrs = None
+        if pax:
+            self._apply_pax(m, header, pax, size, long_link)
+        else:
+            m.uid = _number(header[108:116], "uid")
+            m.gid = _number(header[116:124], "gid")
+            m.size = size
+            m.atime_ns = m.mtime_ns = _number(header[136:148], "mtime") * 1_000_000_000
+            m.linkname = _decode(long_link if long_link is not None else _cstr(header[157:257]))
+        if m.size < 0 or m.uid < 0 or m.gid < 0:
+            raise RktError(f"corrupt archive: negative number in the header of {name!r}")
+        if m.size > self.max_member:
+            raise RktError(f"{name!r} declares {m.size} bytes, more than the image size limit "
+                           f"of {self.max_member} bytes (see RKT_MAX_IMAGE_SIZE)")
+        if kind == CHAR or kind == BLOCKDEV:
+            m.devmajor = _number(header[329:337], "devmajor")
+            m.devminor = _number(header[337:345], "devminor")
+        else:
+            m.devmajor = m.devminor = 0
+        return m
+
+    def _apply_pax(self, m: Member, header: bytes, pax: dict, size: int, long_link) -> None:
+        if any(k.startswith("GNU.sparse.") for k in pax):
+            raise RktError(f"unsupported sparse file {m.name!r}")
         m.uid = _pax_int(pax["uid"], "uid") if "uid" in pax else _number(header[108:116], "uid")
         m.gid = _pax_int(pax["gid"], "gid") if "gid" in pax else _number(header[116:124], "gid")
-        if "size" in pax:
-            size = _pax_int(pax["size"], "size")
-        if size < 0 or m.uid < 0 or m.gid < 0:
-            raise RktError(f"corrupt archive: negative number in the header of {m.name!r}")
-        if size > self.max_member:
-            raise RktError(f"{m.name!r} declares {size} bytes, more than the image size limit "
-                           f"of {self.max_member} bytes (see RKT_MAX_IMAGE_SIZE)")
-        m.size = size
+        m.size = _pax_int(pax["size"], "size") if "size" in pax else size
         if "mtime" in pax:
             m.mtime_ns = _pax_time_ns(pax["mtime"], "mtime")
         else:
@@ -219,20 +232,8 @@ class TarReader:
         m.atime_ns = _pax_time_ns(pax["atime"], "atime") if "atime" in pax else m.mtime_ns
         if "linkpath" in pax:
             m.linkname = _decode(pax["linkpath"])
-        elif long_link is not None:
-            m.linkname = _decode(long_link)
         else:
-            m.linkname = _decode(_cstr(header[157:257]))
-        if kind in (CHAR, BLOCKDEV):
-            m.devmajor = _number(header[329:337], "devmajor")
-            m.devminor = _number(header[337:345], "devminor")
-        else:
-            m.devmajor = m.devminor = 0
-        xattrs = None
-        for key, value in pax.items():
-            if key.startswith("SCHILY.xattr."):
-                if xattrs is None:
-                    xattrs = {}
-                xattrs[key[13:]] = value
-        m.xattrs = xattrs
-        return m
+            m.linkname = _decode(long_link if long_link is not None else _cstr(header[157:257]))
+        xattrs = {key[13:]: value for key, value in pax.items()
+                  if key.startswith("SCHILY.xattr.")}
+        m.xattrs = xattrs or None

@@ -56,6 +56,7 @@ def make_layout(root: Path) -> Path:
     (r / "bin/sh").symlink_to("tool")
     (r / "abs-link").symlink_to("/etc/shadow")
     (r / "dangling").symlink_to("../../nowhere")
+    (r / "longlink").symlink_to("../" * 40 + "target")  # > 100 bytes: GNU K / PAX linkpath
     os.mknod(r / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
     os.mknod(r / "loop9", 0o660 | stat.S_IFBLK, os.makedev(7, 9))
     os.mkfifo(r / "fifo", 0o620)
