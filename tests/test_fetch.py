@@ -3,12 +3,15 @@ checked by real gpg against the trust store, dependencies, pull policies."""
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 import sys
+import tarfile
 
 import pytest
 
-from tests.helpers.aci import make_aci, manifest
+from tests.helpers.aci import compress, make_aci, manifest, tar_bytes
 from tests.store.snapshot import store_state
 
 EMPTY = {"rows": [], "blobs": [], "trees": [], "tmp": []}
@@ -133,14 +136,9 @@ def test_tampered_image_refused(rkt, tmp_path, signed, gpg_key):
 
 def test_signature_checked_for_uncommon_layout(rkt, tmp_path, gpg_key):
     """Manifest far from the start: the check runs after the import pass, still before commit."""
-    from tests.helpers.aci import Entry, compress, tar_bytes
-    import json
-
     files = {f"f{i:03d}": b"x" for i in range(10)}
     tar = tar_bytes(None, files, raw_manifest=json.dumps(manifest("example.com/app")).encode())
-    # Move the manifest member to the end by rebuilding with it as an extra member.
-    import io
-    import tarfile
+    # The same members with the manifest moved to the end.
     with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
         members = [(m, tf.extractfile(m).read() if m.isfile() else None) for m in tf]
     buf = io.BytesIO()
