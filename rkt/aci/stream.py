@@ -194,10 +194,16 @@ class TarStream:
                 if hasher is not None:
                     hasher.update(out)
                 if blob is not None:
-                    blob.write(out)
+                    try:
+                        blob.write(out)
+                    except OSError as err:
+                        raise RktError(f"writing the image blob: {err.strerror or err}") from None
                 if not self._put(out):
                     return
-            data = read(READ_SIZE)
+            try:
+                data = read(READ_SIZE)
+            except OSError as err:
+                raise RktError(f"reading the image: {err.strerror or err}") from None
             if not data:
                 break
         if dec is not None:

@@ -8,6 +8,7 @@ import io
 import os
 import re
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,7 @@ def ctx(tmp_path, monkeypatch) -> Ctx:
 
 
 def _assert_contained(tmp_path: Path, c: Ctx) -> None:
+    assert not [t for t in threading.enumerate() if t.name == "aci-decompress"]
     assert set(os.listdir(tmp_path)) - {"dest"} == {"sentinel", "victim"}
     assert os.listdir(c.sentinel) == []
     assert c.victim.read_bytes() == b"original"
@@ -267,3 +269,12 @@ def test_dest_outside_symlink_in_lower_layer_is_replaced_not_followed(tmp_path, 
     with pytest.raises(RktError, match="symlink"):
         extract(io.BytesIO(upper), dest, rootfs_only=True)
     _assert_contained(tmp_path, ctx)
+
+
+def test_blob_write_failure_is_one_line():
+    """/dev/full: a real ENOSPC on the blob copy."""
+    tar = tar_bytes(manifest(), {"a": os.urandom(3 << 20)})
+    with open("/dev/full", "wb", buffering=0) as blob:
+        with pytest.raises(RktError, match="^writing the image blob: No space left on device$"):
+            import_stream(io.BytesIO(compress(tar, "gzip")), blob=blob)
+    assert not [t for t in threading.enumerate() if t.name == "aci-decompress"]
