@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 import time
 
 MEMORY = "resource/memory"
@@ -20,7 +21,14 @@ CPU_SHARES = "os/linux/cpu-shares"
 OOM_SCORE_ADJ = "os/linux/oom-score-adj"
 
 CGROUP_ROOT = "/sys/fs/cgroup"
-CONTROLLERS = ("memory", "cpu", "pids")
+CONTROLLERS = ("memory", "cpu", "pids", "devices")
+
+# rkt's DevicePolicy=closed: the standard pseudo devices and terminals, nothing else (so that
+# CAP_MKNOD, in the default set, cannot reach a host disk through a hand-made node)
+STANDARD_DEVICES = (
+    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",  # null zero full random urandom
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",  # tty console ptmx pts/*
+)
 SLICE = "machine.slice"
 CFS_PERIOD_US = 100_000
 CFS_MIN_QUOTA_US = 1_000
@@ -76,8 +84,10 @@ def parse_quantity(text, scale: int = 1) -> int:
 class Limits:
     """Resource limits of one app, in kernel units."""
 
-    def __init__(self, memory_bytes=None, cpu_millis=None, cpu_shares=None, oom_score_adj=None):
+    def __init__(self, memory_bytes=None, cpu_millis=None, cpu_shares=None, oom_score_adj=None,
+                 devices=None):
         self.memory_bytes = memory_bytes
+        self.devices = devices  # devices.allow lines, None: no device policy
         self.cpu_millis = cpu_millis
         self.cpu_shares = cpu_shares
         self.oom_score_adj = oom_score_adj
@@ -293,6 +303,11 @@ class V1(Manager):
         return self.mounts[controller]
 
     def apply(self, rel: str, limits: Limits) -> None:
+        if limits.devices is not None and "devices" in self.mounts:
+            path = os.path.join(self.mounts["devices"], rel)
+            _write(os.path.join(path, "devices.deny"), "a")
+            for line in limits.devices:
+                _write(os.path.join(path, "devices.allow"), line)
         if limits.memory_bytes is not None:
             root = self._need("memory", MEMORY)
             _write(os.path.join(root, rel, "memory.limit_in_bytes"), limits.memory_bytes)
@@ -405,6 +420,17 @@ def set_oom_score_adj(pid: int, value: int) -> None:
     _write(f"{_proc_dir(pid)}/oom_score_adj", int(value))
 
 
+def device_rules(devices) -> list[str]:
+    """devices.allow lines for device-node volumes given as (host path, read_only)."""
+    rules = []
+    for path, read_only in devices:
+        st = os.stat(path)
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            kind = "c" if stat.S_ISCHR(st.st_mode) else "b"
+            rules.append(f"{kind} {os.major(st.st_rdev)}:{os.minor(st.st_rdev)} {'r' if read_only else 'rw'}")
+    return rules
+
+
 # --- the pod's cgroups ----------------------------------------------------------------------------
 
 class AppCgroup:
@@ -434,10 +460,15 @@ class PodCgroups:
         pod.manager.prepare(pod.rel)
         return pod
 
-    def app(self, name: str, isolators) -> AppCgroup:
+    def app(self, name: str, isolators, devices=(), *, device_policy: bool = True) -> AppCgroup:
         """The app's cgroup with its limits written; ValueError for a bad isolator, OSError
-        when the kernel refuses a limit."""
+        when the kernel refuses a limit. `devices`: (host path, read_only) of the app's
+        device-node volumes, allowed on top of the standard devices; `device_policy=False`
+        (--insecure-options=paths, as rkt) allows every device. cgroup v1 only: v2 would need
+        an eBPF program."""
         limits = limits_from(isolators)
+        if device_policy:
+            limits.devices = list(STANDARD_DEVICES) + device_rules(devices)
         group = AppCgroup(self, name, limits)
         self.manager.prepare(group.rel)
         self.manager.apply(group.rel, limits)

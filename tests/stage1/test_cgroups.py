@@ -142,6 +142,52 @@ def test_memory_limit_kills_a_hungry_app(pod):
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def _run_in(app, argv) -> tuple[int, str]:
+    """busybox argv in a child attached to `app`'s cgroup: (exit code or -signal, output)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.dup2(w, 1)
+            os.dup2(w, 2)
+            app.attach(0)
+            os.execv(BUSYBOX, ["busybox", *argv])
+        finally:
+            os._exit(99)
+    os.close(w)
+    out = b""
+    while chunk := os.read(r, 4096):
+        out += chunk
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+@root_only
+def test_device_policy_is_closed(pod, tmp_path):
+    p = pod()
+    if p.manager.version != 1 or "devices" not in p.manager.mounts:
+        pytest.skip("device policy needs the v1 devices controller")
+    app = p.app("dev", [])
+    code, out = _run_in(app, ["mknod", str(tmp_path / "disk"), "b", "8", "0"])
+    assert code == 1 and "not permitted" in out, out  # CAP_MKNOD alone does not reach a disk
+    code, out = _run_in(app, ["sh", "-c", f"mknod {tmp_path}/null c 1 3 && head -c 3 /dev/zero | wc -c"])
+    assert code == 0 and out.split() == ["3"], out
+    code, out = _run_in(app, ["dd", "if=/dev/kmsg", "of=/dev/null", "count=0"])
+    assert code == 1 and "not permitted" in out, out
+    # a device volume is allowed, read-only as mounted
+    app = p.app("dev-volume", [], devices=[("/dev/kmsg", True), (str(tmp_path), False)])
+    code, out = _run_in(app, ["dd", "if=/dev/kmsg", "of=/dev/null", "count=0"])
+    assert code == 0, out
+    code, out = _run_in(app, ["dd", "if=/dev/zero", "of=/dev/kmsg", "count=0"])
+    assert code == 1 and "not permitted" in out, out
+    # --insecure-options=paths: no policy
+    app = p.app("dev-open", [], device_policy=False)
+    code, out = _run_in(app, ["dd", "if=/dev/kmsg", "of=/dev/null", "count=0"])
+    assert code == 0, out
+
+
 @root_only
 def test_cleanup_kills_leftovers_and_removes_everything(pod):
     p = pod()
