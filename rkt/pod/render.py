@@ -82,6 +82,29 @@ def prepare(store, pod_path: Path, stage1_id: str, pod_manifest: dict, image_ids
     _write(pod_path / "pod", json.dumps(pod_manifest))
 
 
+# statfs f_type of filesystems overlayfs cannot take as upper dir (rkt's PathSupportsOverlay)
+_NO_OVERLAY_UPPER = {0x794C7630: "overlayfs", 0x61756673: "aufs", 0x2FC12FC1: "zfs"}
+
+
+def overlay_unsupported(path: Path) -> str | None:
+    """Why the pods under `path` cannot use overlayfs, or None when they can."""
+    try:
+        with open("/proc/filesystems") as f:
+            if not any(line.split()[-1] == "overlay" for line in f if line.strip()):
+                return "the kernel has no overlay filesystem"
+    except OSError:
+        return "cannot read /proc/filesystems"
+    import ctypes
+
+    buf = ctypes.create_string_buffer(256)  # struct statfs; f_type is its first field
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.statfs(os.fsencode(path), buf) != 0:
+        return None  # let the mount itself say what is wrong
+    f_type = ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
+    name = _NO_OVERLAY_UPPER.get(f_type)
+    return f"{path} is on {name}" if name else None
+
+
 def uses_overlay(pod_path: Path) -> bool:
     return (pod_path / OVERLAY_PREPARED).exists()
 

@@ -100,8 +100,13 @@ def prepare_pod(opts, flags, *, for_run: bool) -> tuple[Pod, FileLock | None]:
         try:
             if flags.uuid_file_save:
                 pods.write_uuid_file(flags.uuid_file_save, pod.uuid)
-            render.prepare(store, pod.path, stage1_id, pod_json, image_ids,
-                           overlay=not flags.no_overlay)
+            overlay = not flags.no_overlay
+            why_not = render.overlay_unsupported(pod.path) if overlay else None
+            if why_not:
+                print(f"rkt: warning: overlay filesystem not usable ({why_not}), "
+                      "disabling overlay support", file=sys.stderr)
+                overlay = False
+            render.prepare(store, pod.path, stage1_id, pod_json, image_ids, overlay=overlay)
             for image_id in {stage1_id, *image_ids}:
                 store.mark_used(image_id)
             (pod.path / pods.POD_CREATED_FILE).touch()

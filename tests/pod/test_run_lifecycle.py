@@ -284,3 +284,23 @@ def test_ports_must_be_declared_by_an_app(rkt, stage1_script, tmp_path):
     proc = rkt.fails(INSECURE, "prepare", f"--stage1-path={stage1_script}", "--port=dns:53", aci)
     assert 'port name "dns" is not defined by any app' in proc.stderr
     assert len(rkt.pod_dirs()) == 1
+
+
+def test_overlay_falls_back_to_copy_when_unusable(rkt, stage1_script, busybox, tmp_path):
+    """A data dir on overlayfs cannot hold overlay upper dirs: rkt copies instead, as rkt did."""
+    for d in ("lower", "upper", "work", "merged"):
+        (tmp_path / d).mkdir()
+    merged = tmp_path / "merged"
+    cmd = " ".join(f"'{a}'" for a in rkt.cmd(INSECURE, "prepare", "--quiet",
+                                              f"--stage1-path={stage1_script}", busybox))
+    cmd = cmd.replace(f"--dir={rkt.dir}", f"--dir={merged}/data")
+    script = (f"mount -t overlay overlay -o lowerdir={tmp_path}/lower,upperdir={tmp_path}/upper,"
+              f"workdir={tmp_path}/work {merged} && {cmd}; rc=$?; "
+              f"ls {merged}/data/pods/prepared/*/stage1/rootfs/opt/stage2/busybox/rootfs/bin/busybox; "
+              f"ls -d {merged}/data/pods/prepared/*/overlay 2>&1; exit $rc")
+    proc = subprocess.run(["unshare", "-m", "--propagation", "slave", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "overlay filesystem not usable" in proc.stderr and "is on overlayfs" in proc.stderr
+    assert "rootfs/bin/busybox" in proc.stdout
+    assert "No such file or directory" in proc.stdout + proc.stderr  # no overlay/ dir
