@@ -268,12 +268,17 @@ class Store:
             if verify is not None:
                 verify(result)
             self.dependency_tree(result.image_id, manifest)  # every dependency must be stored
+            if self.index.get(result.image_id) and self.blob_path(result.image_id).exists():
+                return result.image_id  # already stored: nothing to do
             keep_tree = not manifest.dependencies
-            if keep_tree and manifest.path_whitelist:
-                _prune_to_whitelist(tree_dir / "rootfs", manifest.path_whitelist)
-            return self._commit(work, result, tree_dir if keep_tree else None)
+            tree_size = 0
+            if keep_tree:
+                if manifest.path_whitelist:
+                    _prune_to_whitelist(tree_dir / "rootfs", manifest.path_whitelist)
+                tree_size = _seal(tree_dir, result.image_id)  # outside any lock: it is slow
+            return self._commit(work, result, tree_dir if keep_tree else None, tree_size)
 
-    def _commit(self, work: Path, result, tree_dir: Path | None) -> str:
+    def _commit(self, work: Path, result, tree_dir: Path | None, tree_size: int) -> str:
         image_id = result.image_id
         tree_id = layering.tree_id([layering.Layer(image_id, 0, None, None)]) if tree_dir else None
         with self._image_lock(image_id) as lock:
@@ -289,11 +294,10 @@ class Store:
             os.rename(work / "blob", blob)
             _fsync_dir(blob.parent)
             _kill_point("blob-placed")
-            tree_size = 0
             if tree_dir is not None:
-                tree_size = self._install_tree(
-                    tree_id, tree_dir, image_id,
-                    before_rename=lambda: _write_journal(journal, image_id, tree_id))
+                placed = self._install_tree(
+                    tree_id, tree_dir, before_rename=lambda: _write_journal(journal, image_id, tree_id))
+                tree_size = tree_size if placed else 0
                 _kill_point("tree-placed")
             if not known:
                 manifest = result.manifest
@@ -304,26 +308,20 @@ class Store:
             journal.unlink()
         return image_id
 
-    def _install_tree(self, tree_id: str, tree_dir: Path, image_id: str, before_rename) -> int:
-        """Seal a rendered tree (hash, image, rendered) and move it into cas/tree."""
+    def _install_tree(self, tree_id: str, tree_dir: Path, before_rename) -> bool:
+        """Move a sealed tree into cas/tree, unless that tree is already there."""
         with self._tree_lock(tree_id) as lock:
             lock.exclusive()
             final = self.tree_path(tree_id)
             if (final / "rendered").exists():
-                return 0
-            digest, size = hash_tree(tree_dir)
-            (tree_dir / "hash").write_text(digest)
-            (tree_dir / "image").write_text(image_id)
-            _syncfs(tree_dir)
-            (tree_dir / "rendered").touch()
-            _fsync_dir(tree_dir)
+                return False
             if final.exists():  # a partial tree from an older crash
                 self._remove_tree(tree_id, blocking=True, locked=True)
             # Only a tree we place ourselves is ours to undo (an existing one may serve a pod).
             before_rename()
             os.rename(tree_dir, final)
             _fsync_dir(final.parent)
-            return size
+            return True
 
     # -- dependencies and rendering ------------------------------------------------------------
 
@@ -390,7 +388,9 @@ class Store:
                     self._render_layers(layers, out)
                     if path.exists():
                         self._remove_tree(tree_id, blocking=True, locked=True)
-                    size = self._seal_and_move(tree_id, out, image_id)
+                    size = _seal(out, image_id)
+                    os.rename(out, path)
+                    _fsync_dir(path.parent)
             self.index.set_tree_size(image_id, size)
         return Tree(tree_id, path)
 
@@ -408,17 +408,6 @@ class Store:
                 aci.extract(self.blob_path(layer.image_id), rootfs, rootfs_only=True,
                             member_filter=files.__contains__, replace=True)
         (out / "manifest").write_bytes(self.manifest_bytes(top.image_id))
-
-    def _seal_and_move(self, tree_id: str, tree_dir: Path, image_id: str) -> int:
-        digest, size = hash_tree(tree_dir)
-        (tree_dir / "hash").write_text(digest)
-        (tree_dir / "image").write_text(image_id)
-        _syncfs(tree_dir)
-        (tree_dir / "rendered").touch()
-        _fsync_dir(tree_dir)
-        os.rename(tree_dir, self.tree_path(tree_id))
-        _fsync_dir(self.cas / "tree")
-        return size
 
     def tree_hash_ok(self, tree_id: str) -> bool:
         """Whether a rendered tree still matches the hash recorded when it was rendered."""
@@ -513,6 +502,18 @@ class Store:
                     blob.unlink(missing_ok=True)
                     removed.append(image_id)
         return removed
+
+
+def _seal(tree_dir: Path, image_id: str) -> int:
+    """Record the tree's content hash and image, flush it all, then mark it rendered; the
+    bytes of its files."""
+    digest, size = hash_tree(tree_dir)
+    (tree_dir / "hash").write_text(digest)
+    (tree_dir / "image").write_text(image_id)
+    _syncfs(tree_dir)
+    (tree_dir / "rendered").touch()
+    _fsync_dir(tree_dir)
+    return size
 
 
 def _write_journal(journal: Path, image_id: str, tree_id: str | None) -> None:
