@@ -157,7 +157,13 @@ def generate(flags, images: list[tuple[str, dict]]) -> dict:
     from rkt.cli.runflags import read_env_file
 
     env_file_pairs = [pair for path in flags.set_env_files for pair in read_env_file(path)]
-    host_env = dict(os.environ) if flags.inherit_env else {}
+    host_env = {}
+    if flags.inherit_env:
+        from rkt.appc.types import ENV_NAME_RE
+
+        # The caller's environment may hold names no app can be given (bash exports
+        # functions as `BASH_FUNC_f%%`): those are skipped, not fatal.
+        host_env = {k: v for k, v in os.environ.items() if ENV_NAME_RE.fullmatch(k)}
     apps: list[dict] = []
     for spec, (image_id, image) in zip(flags.apps, images):
         ra = runtime_app(spec, image_id, image, flags, host_env, env_file_pairs)

@@ -168,12 +168,13 @@ def test_env_precedence(rkt, stage1_script, tmp_path):
     make_aci(aci, m, busybox_files())
     env_file = tmp_path / "env"
     env_file.write_text("# comment\n\nFILE=file\nSET=file\nAPP=file\nONLYFILE=file\n")
-    host = dict(os.environ, INH="host", HOSTONLY="host", SET="host")
+    host = dict(os.environ, INH="host", HOSTONLY="host", SET="host", **{"BASH_FUNC_f%%": "() { :; }"})
     prepare(rkt, stage1_script, "--inherit-env", f"--set-env-file={env_file}", "--set-env=SET=set",
             "--set-env=APP=set", aci, "--environment=APP=app", env=host)
     got = {e["name"]: e["value"] for e in pod_manifest(rkt, "prepared")["apps"][0]["app"]["environment"]}
     assert got["IMG"] == "image" and got["INH"] == "image"  # inherited env fills only unset vars
     assert got["HOSTONLY"] == "host"
+    assert "BASH_FUNC_f%%" not in got  # not a name an app can be given: skipped
     assert got["FILE"] == "file" and got["ONLYFILE"] == "file"
     assert got["SET"] == "set"
     assert got["APP"] == "app"  # the per-app flag wins
