@@ -106,7 +106,11 @@ def prepare_pod(opts, flags, *, for_run: bool) -> tuple[Pod, FileLock | None]:
                 print(f"rkt: warning: overlay filesystem not usable ({why_not}), "
                       "disabling overlay support", file=sys.stderr)
                 overlay = False
-            render.prepare(store, pod.path, stage1_id, pod_json, image_ids, overlay=overlay)
+            try:
+                render.prepare(store, pod.path, stage1_id, pod_json, image_ids, overlay=overlay)
+            except OSError as err:
+                where = f" {err.filename}" if err.filename else ""
+                raise RktError(f"cannot prepare pod {pod.uuid}:{where}: {err.strerror}") from None
             for image_id in {stage1_id, *image_ids}:
                 store.mark_used(image_id)
             (pod.path / pods.POD_CREATED_FILE).touch()
