@@ -372,6 +372,8 @@ class Store:
         layers = layering.flatten(self.dependency_tree(image_id))
         tree_id = layering.tree_id(layers)
         path = self.tree_path(tree_id)
+        if (path / "rendered").exists() and not rebuild:
+            return Tree(tree_id, path)  # trees appear and vanish by rename: no lock needed
         with self._tree_lock(tree_id) as lock:
             lock.exclusive()
             if (path / "rendered").exists() and not rebuild:
@@ -386,9 +388,9 @@ class Store:
                     out = work / "tree"
                     out.mkdir()
                     self._render_layers(layers, out)
-                    if path.exists():
-                        self._remove_tree(tree_id, blocking=True, locked=True)
                     size = _seal(out, image_id)
+                    if path.exists():  # a damaged or partial render being replaced
+                        self._remove_tree(tree_id, blocking=True, locked=True)
                     os.rename(out, path)
                     _fsync_dir(path.parent)
             self.index.set_tree_size(image_id, size)
