@@ -63,6 +63,8 @@ def find_executable(name: str, env: dict) -> str | None:
 
 def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
     """Everything before the go, in the app's new mount namespace; raises AppError."""
+    # import here, not in the long-lived supervisor: its memory stays small
+    security.preload(ctx.disable_seccomp)
     try:
         security.check(app.isolators, caps_disabled=ctx.disable_caps,
                        seccomp_disabled=ctx.disable_seccomp)
@@ -180,6 +182,7 @@ def post_stop(app: podinfo.App, ctx: PodContext, env: dict, mnt_fd: int, argv: l
     try:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM):
             signal.signal(sig, signal.SIG_DFL)
+        security.preload(ctx.disable_seccomp)  # nothing can be imported after the setns
         _sys.setns(mnt_fd, _sys.CLONE_NEWNS)
         os.chdir(app.working_directory if os.path.isdir(app.working_directory) else "/")
         path = find_executable(argv[0], env)

@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 
-from stage1 import podinfo
 from stage1 import sys as _sys
 
 MDS_PORT = 18112
@@ -119,30 +118,12 @@ def _write_pid(pid: int) -> None:
 
 
 def run(argv: list[str]) -> int:
+    """The waiting parent: namespaces, fork PID 1, wait. It imports as little as it can, since
+    it stays alive for the whole pod (the supervisor loads the pod)."""
     opts = parse_args(argv)
-    dns_mode = parse_dns_conf_mode(opts.dns_conf_mode)
-    pod_dir = os.getcwd()
-    try:
-        pod = podinfo.load(pod_dir)
-    except podinfo.PodError as err:
-        raise Stage1Error(str(err)) from None
-    if opts.interactive and len(pod.apps) != 1:
-        raise Stage1Error("interactive mode only works with pods of exactly one app")
+    parse_dns_conf_mode(opts.dns_conf_mode)
     _lock_fd()
     new_net = network_namespace(opts.net)
-
-    from stage1 import app as _app
-    from stage1 import security
-    from stage1.supervisor import Supervisor
-
-    hostname = opts.hostname or f"rkt-{opts.uuid}"
-    console = os.ttyname(0) if os.isatty(0) else "/dev/null"
-    ctx = _app.PodContext(
-        uuid=opts.uuid, pod_dir=pod_dir, hostname=hostname, dns_mode=dns_mode,
-        interactive=opts.interactive, console=console, disable_caps=opts.disable_caps,
-        disable_paths=opts.disable_paths, disable_seccomp=opts.disable_seccomp,
-        mds_url=metadata_url(opts.mds_token) if opts.mds_token else None, debug=opts.debug)
-
     flags = _sys.CLONE_NEWNS | _sys.CLONE_NEWUTS
     if opts.ipc != "parent":
         flags |= _sys.CLONE_NEWIPC
@@ -151,10 +132,9 @@ def run(argv: list[str]) -> int:
     try:
         _sys.unshare(flags)
         _sys.make_rslave("/")
-        _sys.sethostname(hostname)
+        _sys.sethostname(opts.hostname or f"rkt-{opts.uuid}")
         if new_net:
             _sys.link_up("lo")
-        cgroups = security.pod_cgroups(opts.uuid)
         _sys.unshare(_sys.CLONE_NEWPID)
     except OSError as err:
         raise Stage1Error(f"cannot create the pod's namespaces: {err.strerror}") from None
@@ -162,24 +142,10 @@ def run(argv: list[str]) -> int:
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        code = 254
-        try:
-            os.close(ready_r)
-            os.setpgid(0, 0)
-            code = Supervisor(pod, ctx, cgroups).run(ready_w)
-        except BaseException as err:  # noqa: BLE001 - PID 1 must report, never raise
-            _say(f"supervisor: {type(err).__name__}: {err}")
-            if opts.debug:
-                import traceback
-                traceback.print_exc()
-        os._exit(code)
+        os.close(ready_r)
+        os._exit(pod_main(opts, ready_w))
 
     os.close(ready_w)
-    try:
-        cgroups.attach(pid)
-    except OSError as err:
-        os.kill(pid, signal.SIGKILL)
-        raise Stage1Error(f"cannot put the pod in its cgroup: {err.strerror}") from None
     forward = lambda signum, _frame: os.kill(pid, signum)  # noqa: E731
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
@@ -187,8 +153,9 @@ def run(argv: list[str]) -> int:
         _write_pid(pid)
     os.close(ready_r)
     _, status = os.waitpid(pid, 0)
+    from stage1 import security
     try:
-        cgroups.remove()
+        security.cleanup_cgroups(opts.uuid)
     except OSError as err:
         _say(f"cannot remove the pod's cgroups: {err.strerror}")
     if opts.interactive and os.isatty(0):
@@ -197,7 +164,49 @@ def run(argv: list[str]) -> int:
             os.tcsetpgrp(0, os.getpgrp())
         except OSError:
             pass
-    return _app.exit_code(status)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def pod_main(opts: Options, ready_fd: int) -> int:
+    """PID 1 of the pod: load the pod, join its cgroup, hand over to the supervisor."""
+    code = 254
+    try:
+        os.setpgid(0, 0)
+        from stage1 import podinfo
+        from stage1 import app as _app
+        from stage1 import security
+        from stage1.supervisor import Supervisor
+
+        pod_dir = os.getcwd()
+        try:
+            pod = podinfo.load(pod_dir)
+        except podinfo.PodError as err:
+            raise Stage1Error(str(err)) from None
+        if opts.interactive and len(pod.apps) != 1:
+            raise Stage1Error("interactive mode only works with pods of exactly one app")
+        ctx = _app.PodContext(
+            uuid=opts.uuid, pod_dir=pod_dir, hostname=opts.hostname or f"rkt-{opts.uuid}",
+            dns_mode=parse_dns_conf_mode(opts.dns_conf_mode), interactive=opts.interactive,
+            console=os.ttyname(0) if os.isatty(0) else "/dev/null",
+            disable_caps=opts.disable_caps, disable_paths=opts.disable_paths,
+            disable_seccomp=opts.disable_seccomp,
+            mds_url=metadata_url(opts.mds_token) if opts.mds_token else None, debug=opts.debug)
+        try:
+            cgroups = security.pod_cgroups(opts.uuid)
+            cgroups.attach(0)
+        except OSError as err:
+            raise Stage1Error(f"cannot create the pod's cgroups: {err.strerror}") from None
+        code = Supervisor(pod, ctx, cgroups).run(ready_fd)
+    except Stage1Error as err:
+        _say(str(err))
+    except BaseException as err:  # noqa: BLE001 - PID 1 must report, never raise
+        _say(f"supervisor: {type(err).__name__}: {err}")
+        if opts.debug:
+            import traceback
+            traceback.print_exc()
+    return code
 
 
 def _say(message: str) -> None:

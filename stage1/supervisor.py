@@ -14,7 +14,7 @@ import os
 import signal
 
 from stage1 import app as _app
-from stage1 import podinfo, security
+from stage1 import podinfo
 
 KILL_GRACE_SECONDS = 10
 
@@ -171,7 +171,6 @@ class Supervisor:
                 self._next_post_stop(running)
 
     def run(self, ready_fd: int) -> int:
-        security.preload(self.ctx.disable_seccomp)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._forward)
         signal.signal(signal.SIGALRM, self._kill_all)
