@@ -4,13 +4,12 @@ With no isolator an app runs under rkt's default whitelist (Docker's default pro
 argument filters). `os/linux/seccomp-retain-set` allows only its set (plus what starting and
 ending a process needs); `os/linux/seccomp-remove-set` blocks only its set. A blocked call kills
 the process with SIGSYS, or fails with the isolator's `errno`. The filter is compiled with
-libseccomp (through `pyseccomp`) and loaded as the very last step before execve.
+libseccomp (bound in `stage1.sys`) and loaded as the very last step before execve.
 """
 
 from __future__ import annotations
 
 import errno as _errno
-from dataclasses import dataclass
 
 from stage1 import sys as _sys
 
@@ -108,13 +107,27 @@ _WILDCARDS = {
 }
 
 
-@dataclass(frozen=True)
 class Filter:
     """What to load: `allow` is a whitelist (default action blocks) or, if `allow` is False,
     `syscalls` is a blacklist (default action allows). `errno` 0 means kill with SIGSYS."""
-    allow: bool
-    syscalls: frozenset[str]
-    errno: int = 0
+
+    __slots__ = ("allow", "syscalls", "errno")
+
+    def __init__(self, allow: bool, syscalls: frozenset[str], errno: int = 0):
+        self.allow, self.syscalls, self.errno = allow, frozenset(syscalls), errno
+
+    def _key(self):
+        return (self.allow, self.syscalls, self.errno)
+
+    def __eq__(self, other):
+        return isinstance(other, Filter) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        kind = "whitelist" if self.allow else "blacklist"
+        return f"Filter({kind} of {len(self.syscalls)}, errno={self.errno})"
 
 
 def _errno_number(name) -> int:
@@ -182,69 +195,40 @@ def compute_filter(isolators, disabled: bool = False) -> Filter | None:
 
 def _check_known(iso_name: str, names: set[str]) -> None:
     """Names libseccomp knows on some architecture; a typo must not silently filter nothing."""
-    pyseccomp = preload()
-
     wildcard_names = set().union(*_WILDCARDS.values())
     unknown = sorted(n for n in names - wildcard_names - set(LIFECYCLE)
-                     if pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, n) == -1)
+                     if _sys.seccomp_syscall_number(n) == _sys.NR_SCMP_ERROR)
     if unknown:
         raise ValueError(f"{iso_name}: unknown syscall {', '.join(unknown)}")
 
 
-_SONAMES = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
+def preload() -> None:
+    """Open libseccomp while the host's filesystem is still visible (before pivot_root)."""
+    _sys.libseccomp()
 
 
-def preload():
-    """Import pyseccomp (while the host's filesystem is still visible), quickly: it looks its
-    libraries up with ctypes.util.find_library, which runs `ldconfig -p` each time; the sonames
-    are stable, so try them first."""
-    import sys
-    if "pyseccomp" in sys.modules:
-        return sys.modules["pyseccomp"]
-    import ctypes
-    import ctypes.util
-
-    slow = ctypes.util.find_library
-
-    def find_library(name):
-        soname = _SONAMES.get(name)
-        if soname:
-            try:
-                ctypes.CDLL(soname)
-                return soname
-            except OSError:
-                pass
-        return slow(name)
-
-    ctypes.util.find_library = find_library
+def build(flt: Filter) -> "_sys.SeccompFilter":
+    """Compile `flt` into a libseccomp filter (not loaded)."""
+    block = _sys.SCMP_ACT_ERRNO(flt.errno) if flt.errno else _sys.SCMP_ACT_KILL_PROCESS
+    default, action = (block, _sys.SCMP_ACT_ALLOW) if flt.allow else (_sys.SCMP_ACT_ALLOW, block)
+    sf = _sys.SeccompFilter(default)
     try:
-        import pyseccomp
-    finally:
-        ctypes.util.find_library = slow
-    return pyseccomp
-
-
-def build(flt: Filter):
-    """Compile `flt` into a pyseccomp.SyscallFilter (not loaded)."""
-    pyseccomp = preload()
-
-    block = pyseccomp.ERRNO(flt.errno) if flt.errno else pyseccomp.KILL_PROCESS
-    default, action = (block, pyseccomp.ALLOW) if flt.allow else (pyseccomp.ALLOW, block)
-    sf = pyseccomp.SyscallFilter(default)
-    # Native ABI only: any call through another one (32-bit int 0x80, x32) kills the process.
-    # Stricter than systemd, which filtered each local ABI by name, and 7x cheaper to compile.
-    sf.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)
-    # the caller decides about no_new_privs; libseccomp would otherwise always set it
-    sf.set_attr(pyseccomp.Attr.CTL_NNP, 0)
-    for name in sorted(flt.syscalls):
-        number = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name)
-        if number == -1:
-            continue  # checked by compute_filter for user input; wildcards may name old calls
-        try:
+        # Native ABI only: any call through another one (32-bit int 0x80, x32) kills the
+        # process. Stricter than systemd, which filtered each local ABI by name, and 7x
+        # cheaper to compile.
+        sf.set_attr(_sys.SCMP_FLTATR_ACT_BADARCH, _sys.SCMP_ACT_KILL_PROCESS)
+        # the caller decides about no_new_privs; libseccomp would otherwise always set it
+        sf.set_attr(_sys.SCMP_FLTATR_CTL_NNP, 0)
+        for name in sorted(flt.syscalls):
+            number = _sys.seccomp_syscall_number(name)
+            if number < 0:
+                # unknown names were refused by compute_filter; wildcards may name calls that
+                # only other architectures have
+                continue
             sf.add_rule(action, number)
-        except OSError:
-            # a pseudo-number for a call the native ABI does not have
-            continue
+    except BaseException:
+        sf.release()
+        raise
     return sf
 
 
@@ -261,7 +245,12 @@ def load_filter(isolators, disabled: bool = False, user_is_root: bool = True) ->
     if flt is None:
         return None
     sf = build(flt)
-    if not user_is_root or not _has_sys_admin():
-        _sys.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)
-    sf.load()
+    try:
+        if not user_is_root or not _has_sys_admin():
+            _sys.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)
+        sf.load()
+    except BaseException:
+        sf.release()
+        raise
+    # not released: freeing it could need a call the filter now blocks, and execve frees it
     return flt

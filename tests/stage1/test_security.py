@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import pyseccomp  # noqa: F401 - imported before any child drops to a uid that cannot read the venv
 from stage1 import caps, protect, seccomp
 from stage1 import sys as s
+
+seccomp.preload()  # as stage1 does, before any child drops to a uid that cannot read the venv
 
 BUSYBOX = "/bin/busybox"
 
