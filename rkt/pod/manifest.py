@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Any
 
-from rkt.errors import ManifestError, RktError, UsageError
+from rkt.errors import ManifestError, RktError
 
 MUTABLE_ANNOTATION = "coreos.com/rkt/stage1/mutable"
 CAPS_KINDS = ("os/linux/capabilities-retain-set", "os/linux/capabilities-remove-set")

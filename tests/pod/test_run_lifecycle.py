@@ -6,11 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.helpers.aci import busybox_aci, make_aci, manifest
+from tests.helpers.aci import make_aci, manifest
 from tests.pod.conftest import read_record, script_stage1
 
 pytestmark = pytest.mark.root
@@ -161,7 +160,6 @@ def test_args_are_appended_to_the_image_exec(rkt, stage1_script, busybox):
 def test_env_precedence(rkt, stage1_script, tmp_path):
     aci = tmp_path / "env.aci"
     env = [{"name": n, "value": "image"} for n in ("IMG", "INH", "FILE", "SET", "APP")]
-    busybox_aci(aci, name="example.com/env")
     m = manifest("example.com/env", exec_=["/bin/env"])
     m["app"]["environment"] = env
     from tests.helpers.aci import busybox_files

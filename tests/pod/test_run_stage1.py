@@ -7,7 +7,6 @@ import pty
 import select
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
