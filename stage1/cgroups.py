@@ -33,8 +33,9 @@ SLICE = "machine.slice"
 CFS_PERIOD_US = 100_000
 CFS_MIN_QUOTA_US = 1_000
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
-_APP_NAME = re.compile(r"^[a-z0-9]+([-._~/][a-z0-9]+)*$")
+# patterns compile on first use (re caches them): nothing to pay at import on the run path
+_UUID = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\Z"
+_APP_NAME = r"^[a-z0-9]+([-._~/][a-z0-9]+)*\Z"
 
 
 # --- quantities -------------------------------------------------------------------------------
@@ -46,7 +47,7 @@ _SUFFIXES = {
     "E": (10**18, 1), "Ki": (2**10, 1), "Mi": (2**20, 1), "Gi": (2**30, 1), "Ti": (2**40, 1),
     "Pi": (2**50, 1), "Ei": (2**60, 1),
 }
-_QUANTITY = re.compile(r"^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?$")
+_QUANTITY = r"^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?\Z"
 
 
 def parse_quantity(text, scale: int = 1) -> int:
@@ -58,7 +59,7 @@ def parse_quantity(text, scale: int = 1) -> int:
         return text * scale
     if isinstance(text, float):
         text = repr(text)
-    match = _QUANTITY.match(text) if isinstance(text, str) and len(text) < 64 else None
+    match = re.match(_QUANTITY, text) if isinstance(text, str) and len(text) < 64 else None
     if not match or not (match.group(2) or match.group(3)):
         raise ValueError(f"invalid quantity {text!r}")
     sign, whole, fraction, exponent, suffix = match.groups()
@@ -163,7 +164,7 @@ def limits_from(isolators) -> Limits:
 
 def scope_name(uuid: str) -> str:
     """systemd's escaped unit name for machine `rkt-<uuid>`, as rkt's pods were registered."""
-    if not isinstance(uuid, str) or not _UUID.match(uuid):
+    if not isinstance(uuid, str) or not re.match(_UUID, uuid):
         raise ValueError(f"invalid pod UUID {uuid!r}")
     return "machine-" + ("rkt-" + uuid.lower()).replace("-", "\\x2d") + ".scope"
 
@@ -173,7 +174,7 @@ def pod_path(uuid: str) -> str:
 
 
 def _app_dir(name: str) -> str:
-    if not isinstance(name, str) or not _APP_NAME.match(name) or "/" in name or len(name) > 200:
+    if not isinstance(name, str) or not re.match(_APP_NAME, name) or "/" in name or len(name) > 200:
         raise ValueError(f"invalid app name {name!r}")
     return f"{name}.service"
 

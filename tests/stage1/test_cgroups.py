@@ -342,7 +342,7 @@ def test_quantities(text, scale, value):
     assert cgroups.parse_quantity(text, scale) == value
 
 
-@pytest.mark.parametrize("text", ["1K", "abc", "", ".", "1GiB", "--1", "1e999", "1.2.3", None, True, "1 G", " 1", "9" * 100, "Mi"])
+@pytest.mark.parametrize("text", ["1K", "abc", "", ".", "1GiB", "--1", "1e999", "1.2.3", None, True, "1 G", " 1", "9" * 100, "Mi", "1G\n"])
 def test_bad_quantities(text):
     with pytest.raises(ValueError, match="invalid quantity"):
         cgroups.parse_quantity(text)
@@ -382,10 +382,11 @@ def test_bad_resource_isolators(isolator, message):
 def test_names():
     assert cgroups.scope_name("6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f") == \
         "machine-rkt\\x2d6a2e1b9c\\x2d1d3c\\x2d4f4e\\x2d9a53\\x2d0f7c1b2d3e4f.scope"
-    for bad in ("../../etc", "", "6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f/..", None):
+    for bad in ("../../etc", "", "6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f/..", None,
+                "6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f\n"):
         with pytest.raises(ValueError, match="invalid pod UUID"):
             cgroups.pod_path(bad)
     p = cgroups.PodCgroups("6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f", cgroups.V1({}))
-    for bad in ("../x", "a/b", "", "UPPER", ".."):
+    for bad in ("../x", "a/b", "", "UPPER", "..", "web\n"):
         with pytest.raises(ValueError, match="invalid app name"):
             p.app(bad, [])
