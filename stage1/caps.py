@@ -157,11 +157,13 @@ def drop_to(caps, uid: int, gid: int, supplementary_gids=()) -> None:
     _, permitted, _ = _sys.capget()
     keep = _mask(caps) & permitted
     transient = keep | (permitted & (1 << CAP_SYS_ADMIN))
-    # inheritable is what a root exec adds to the bounding set, and what ambient caps require
-    _sys.capset(transient, transient, keep)
+    ambient = keep if uid != 0 and explicit else 0
+    # Inheritable only as far as ambient caps require it: a root exec needs none (it gets its
+    # bounding set), and an inheritable set would let a program with file-inheritable caps
+    # regain them after a switch to another uid (CVE-2022-24769 in moby).
+    _sys.capset(transient, transient, ambient)
     _sys.prctl(_sys.PR_CAP_AMBIENT, _sys.PR_CAP_AMBIENT_CLEAR_ALL)
-    if uid != 0 and explicit:
-        raise_ambient(c for c in caps if keep >> c & 1)
+    raise_ambient(c for c in caps if ambient >> c & 1)
 
 
 def raise_ambient(caps) -> None:

@@ -99,6 +99,7 @@ def test_default_caps_are_rkts_fourteen():
     assert cap_field(st, "CapEff") == mask(caps.DEFAULT_CAPS)
     assert cap_field(st, "CapPrm") == mask(caps.DEFAULT_CAPS)
     assert cap_field(st, "CapAmb") == 0
+    assert cap_field(st, "CapInh") == 0
     assert st["NoNewPrivs"].strip() == "0"  # root under seccomp keeps exec privileges, as rkt
     assert st["Seccomp"].strip() == "2"
 
@@ -134,6 +135,7 @@ def test_non_root_keeps_a_retained_set_as_ambient_caps():
     assert cap_field(st, "CapBnd") == want
     assert cap_field(st, "CapEff") == want
     assert cap_field(st, "CapAmb") == want
+    assert cap_field(st, "CapInh") == want
     assert st["NoNewPrivs"].strip() == "1"  # seccomp for a non-root app forces it, as rkt
 
 
@@ -143,6 +145,7 @@ def test_non_root_without_isolator_has_the_bounding_set_but_no_effective_caps():
     assert cap_field(st, "CapBnd") == mask(caps.DEFAULT_CAPS)
     assert cap_field(st, "CapEff") == 0
     assert cap_field(st, "CapPrm") == 0
+    assert cap_field(st, "CapInh") == 0
 
 
 def test_removed_capability_really_denies(tmp_path):
