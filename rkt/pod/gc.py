@@ -113,20 +113,13 @@ def unmount_all(path: str | os.PathLike) -> None:
 
 # --- deleting one pod ---------------------------------------------------------------------------
 def _remove_tree(path: Path) -> None:
-    def retry_writable(func, target, exc_info):
-        # a read-only directory in an app rootfs stops unlink of its entries; we own them
-        parent = os.path.dirname(target)
-        try:
-            os.chmod(parent, 0o700)
-            func(target)
-        except FileNotFoundError:
-            pass
-        except OSError:
+    def vanished_is_fine(func, target, exc_info):
+        if not isinstance(exc_info[1], FileNotFoundError):
             raise exc_info[1]
 
     if path.is_symlink() or not path.exists():
         return
-    shutil.rmtree(path, onerror=retry_writable)
+    shutil.rmtree(path, onerror=vanished_is_fine)
 
 
 def delete_pod(opts: "GlobalOptions", pod: "Pod") -> bool:
