@@ -173,6 +173,10 @@ def test_dependencies_resolved_from_store(rkt, tmp_path):
     rkt("image", "render", "--rootfs-only", top_id, out)
     assert (out / "etc" / "base").read_bytes() == b"base"
     assert (out / "etc" / "top").read_bytes() == b"top"
+    rkt("image", "rm", base_id)
+    err = rkt.fails("image", "render", top_id, tmp_path / "again").stderr
+    assert 'dependency "example.com/base,version=1" is not in the store' in err
+    rkt("--insecure-options=image", "fetch", base)
     # A dependency by imageID must be exactly that image, with that name.
     wrong = tmp_path / "wrong.aci"
     make_aci(wrong, manifest("example.com/wrong", dependencies=[

@@ -113,7 +113,11 @@ def test_sigkill_at_random_times_during_large_fetch(rkt, tmp_path):
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        interrupted += bool(store_state(rkt.dir)["tmp"])
+        raw = store_state(rkt.dir)  # before any command cleans up: a row means a whole image
+        interrupted += bool(raw["tmp"])
+        for row_id, _ in raw["rows"]:
+            blob = rkt.dir / "cas" / "blob" / "sha512" / row_id[7:9] / row_id
+            assert "sha512-" + hashlib.file_digest(open(blob, "rb"), "sha512").hexdigest() == row_id
         listed = rkt("image", "list", "--no-legend", "--full", "--fields=id").stdout
         state = check_consistent(rkt.dir)
         assert listed in ("", image_id + "\n")
@@ -216,3 +220,17 @@ def test_crashed_reimport_never_removes_a_tree_a_pod_uses(rkt, tmp_path):
     rkt("image", "list")
     state = check_consistent(rkt.dir)
     assert state["rows"] == [] and state["blobs"] == [] and state["trees"] == [tree]
+
+
+def test_remote_rows_roundtrip_and_go_with_the_image(tmp_path):
+    from rkt.store.db import Remote
+
+    with Store(tmp_path / "d") as store:
+        image_id = "sha512-" + "b" * 128
+        store.index.insert(image_id, "example.com/r", {}, b"{}", 1, True)
+        remote = Remote("https://example.com/r.aci", "https://example.com/r.aci.asc", '"etag"',
+                        image_id, 3600, 123)
+        store.index.set_remote(remote)
+        assert store.index.get_remote(remote.aci_url) == remote
+        store.remove(image_id)
+        assert store.index.get_remote(remote.aci_url) is None
