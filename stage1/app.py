@@ -76,9 +76,10 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
     if not os.path.isdir(root):
         raise AppError(f"rootfs {root} does not exist")
     try:
-        mounts.prepare_root(root, console=ctx.console)
+        mounts.bind_root(root)
         mounts.setup_etc(root, hostname=ctx.hostname, stage1_rootfs=ctx.stage1_rootfs,
                          dns_mode=ctx.dns_mode)
+        mounts.prepare_root(root, console=ctx.console)
         for mount in app.mounts:
             mounts.mount_volume(root, mount, ctx.volume_source(mount.volume))
         security.protect_paths(root, ctx.disable_paths)

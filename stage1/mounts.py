@@ -24,8 +24,8 @@ class MountError(Exception):
 def resolve_in_root(root: str, path: str, *, create: str | None = "dir") -> str:
     """Host path of `path` inside `root`, following symlinks as if `root` were `/`.
 
-    Missing components are created as 0755 directories (the last one as a directory, an empty
-    file with create="file", or not at all with create=None).
+    Missing components are created as 0755 directories, the last one as a directory, an empty
+    file with create="file", or not at all with create="parents"; create=None creates nothing.
     """
     parts = [p for p in path.split("/") if p not in ("", ".")]
     resolved: list[str] = []
@@ -40,7 +40,7 @@ def resolve_in_root(root: str, path: str, *, create: str | None = "dir") -> str:
         try:
             st = os.lstat(current)
         except FileNotFoundError:
-            if create is None:
+            if create is None or (create == "parents" and not parts):
                 return root + "/" + "/".join(resolved + [part] + parts)
             if parts or create == "dir":
                 os.mkdir(current, 0o755)
@@ -85,10 +85,15 @@ def _bind(source: str, target: str, *, recursive: bool = False, read_only: bool 
 
 
 def _write(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` (which resolve_in_root made safe) without following a symlink at its end."""
+    """Replace `path` (resolved inside the rootfs) with a regular file: an image's symlink,
+    device node or fifo at that path is removed first, never written through."""
     try:
-        if os.path.islink(path):
-            os.unlink(path)
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode):
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
         try:
             os.write(fd, data)
@@ -138,9 +143,9 @@ def setup_etc(root: str, *, hostname: str, stage1_rootfs: str, dns_mode: dict) -
     mtab = etc + "/mtab"
     if not os.path.lexists(mtab):
         os.symlink("../proc/self/mounts", mtab)
-    _write(resolve_in_root(root, "/etc/hostname", create=None), hostname.encode() + b"\n")
+    _write(resolve_in_root(root, "/etc/hostname", create="parents"), hostname.encode() + b"\n")
 
-    hosts_path = resolve_in_root(root, "/etc/hosts", create=None)
+    hosts_path = resolve_in_root(root, "/etc/hosts", create="parents")
     stage0_hosts = _read(f"{stage1_rootfs}/etc/rkt-hosts")
     hosts_mode = dns_mode.get("hosts", "default")
     if stage0_hosts is not None and hosts_mode in ("stage0", "default"):
@@ -157,7 +162,7 @@ def setup_etc(root: str, *, hostname: str, stage1_rootfs: str, dns_mode: dict) -
     elif resolv_mode == "host":
         resolv = _read("/etc/resolv.conf")
     if resolv is not None:
-        _write(resolve_in_root(root, "/etc/resolv.conf", create=None), resolv)
+        _write(resolve_in_root(root, "/etc/resolv.conf", create="parents"), resolv)
 
 
 def mount_volume(root: str, mount, source: str) -> None:
@@ -173,9 +178,14 @@ def mount_volume(root: str, mount, source: str) -> None:
         raise MountError(f"volume {mount.volume.name!r} at {mount.path}: {err.strerror}") from None
 
 
-def prepare_root(root: str, *, console: str) -> None:
-    """Make the rootfs a mount point and give it /proc (the pod's), a read-only /sys and /dev."""
+def bind_root(root: str) -> None:
+    """pivot_root needs the new root to be a mount point."""
     _bind(root, root, recursive=True)
+
+
+def prepare_root(root: str, *, console: str) -> None:
+    """Give the rootfs /proc (the pod's), a read-only /sys and /dev. Called after every file
+    write into the rootfs, so that no image symlink can steer a write into procfs or sysfs."""
     proc = resolve_in_root(root, "/proc")
     _mount("proc", proc, "proc", _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC)
     sys_ = resolve_in_root(root, "/sys")

@@ -462,3 +462,52 @@ def test_interactive_needs_one_app(make_pod):
     r = pod.run("--interactive")
     assert (r.returncode, r.stderr) == (
         254, "stage1: interactive mode only works with pods of exactly one app\n")
+
+
+def test_image_symlinks_never_steer_etc_writes_to_the_host(make_pod, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    files = {"etc/hostname": Entry(kind="symlink", target=str(victim)),
+             "etc/hosts": Entry(kind="symlink", target="/proc/sys/kernel/hostname"),
+             "etc/resolv.conf": Entry(kind="symlink", target=str(victim) + "2")}
+    pod = make_pod([sh("a", "cat /etc/hostname; cat /etc/resolv.conf", files=files)])
+    with open("/proc/sys/kernel/hostname") as f:
+        host_name = f.read()
+    with open("/etc/resolv.conf") as f:
+        host_resolv = f.read()
+    r = run_ok(pod, "--net=host", "--dns-conf-mode=resolv=host")
+    assert r.stdout == f"rkt-{pod.uuid}\n{host_resolv}"
+    assert victim.read_text() == "untouched" and not os.path.exists(str(victim) + "2")
+    with open("/proc/sys/kernel/hostname") as f:
+        assert f.read() == host_name
+
+
+def test_device_node_in_image_is_replaced_not_written(make_pod):
+    files = {"etc/hostname": Entry(kind="chr", major=1, minor=3, mode=0o666)}  # /dev/null's numbers
+    pod = make_pod([sh("a", "test -f /etc/hostname && cat /etc/hostname", files=files)])
+    assert run_ok(pod, "--net=host").stdout == f"rkt-{pod.uuid}\n"
+
+
+def test_mount_target_cannot_escape_the_rootfs(make_pod, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    pod = make_pod([sh("a", "test -d /escape && echo inside",
+                       mounts=[{"volume": "s", "path": "/../../../../escape"}])],
+                   volumes=[{"name": "s", "kind": "host", "source": str(src)}])
+    assert run_ok(pod, "--net=host").stdout == "inside\n"
+    assert not os.path.exists("/escape")
+
+
+def test_missing_volume_source_fails_clearly(make_pod, tmp_path):
+    pod = make_pod([app_entry("a", ["/bin/true"], mounts=[{"volume": "s", "path": "/s"}])],
+                   volumes=[{"name": "s", "kind": "host", "source": str(tmp_path / "nope")}])
+    r = pod.run("--net=host")
+    assert r.returncode == 254
+    assert r.stderr == f'stage1: app "a": volume \'s\': source {tmp_path / "nope"} does not exist\n'
+
+
+def test_many_pods_leave_nothing_behind(make_pod):
+    for _ in range(8):
+        pod = make_pod([sh("a", "exit 0"), app_entry("b", ["/bin/true"])])
+        run_ok(pod, "--net=none")
+    # the make_pod fixture checks mounts, processes and cgroups for every pod on teardown

@@ -1,0 +1,143 @@
+"""Pure logic of stage1: argument parsing, pod manifest reading, paths inside a rootfs, users."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from stage1 import init, mounts, podinfo, users
+
+
+def test_parse_args():
+    opts = init.parse_args(["--debug", "--net=none", "--interactive", "--hostname=h",
+                            "--mds-token=t", "--ipc=parent", "--disable-seccomp", "abc-123"])
+    assert (opts.debug, opts.net, opts.interactive, opts.hostname, opts.mds_token, opts.ipc,
+            opts.disable_seccomp, opts.disable_caps, opts.uuid) == \
+        (True, "none", True, "h", "t", "parent", True, False, "abc-123")
+    assert init.parse_args(["--net", "abc"]).net == "default"  # bare --net is the default network
+    assert init.parse_args(["--debug=false", "abc"]).debug is False
+
+
+@pytest.mark.parametrize("argv,message", [
+    ([], "expected exactly one argument: the pod UUID"),
+    (["a", "b"], "expected exactly one argument: the pod UUID"),
+    (["--nope", "abc"], "unknown flag --nope"),
+    (["--ipc=weird", "abc"], "invalid --ipc value 'weird': must be auto, private or parent"),
+    (["../etc"], "invalid pod UUID '../etc'"),
+    (["--debug=maybe", "abc"], "invalid value 'maybe' for flag --debug"),
+])
+def test_parse_args_rejects(argv, message):
+    with pytest.raises(init.Stage1Error, match=f"^{message.replace('(', '.').replace(')', '.')}$"):
+        init.parse_args(argv)
+
+
+def test_dns_conf_mode():
+    assert init.parse_dns_conf_mode("") == {"resolv": "default", "hosts": "default"}
+    assert init.parse_dns_conf_mode("resolv=host,hosts=stage0") == {"resolv": "host", "hosts": "stage0"}
+    with pytest.raises(init.Stage1Error):
+        init.parse_dns_conf_mode("resolv=bogus")
+
+
+def test_network_names():
+    assert init.network_namespace("host") is False
+    assert init.network_namespace("none") is True
+    assert init.network_namespace("default") is True
+    with pytest.raises(init.Stage1Error, match='^failed to setup network: network "x" not found$'):
+        init.network_namespace("default,x")
+
+
+def _pod(tmp_path, apps, volumes=(), images=None):
+    (tmp_path / "pod").write_text(json.dumps({"acKind": "PodManifest", "acVersion": "0.8.11",
+                                              "apps": apps, "volumes": list(volumes)}))
+    for a in apps:
+        d = tmp_path / "appsinfo" / a["name"]
+        d.mkdir(parents=True)
+        image = (images or {}).get(a["name"], {"name": "example.com/x", "app": None})
+        (d / "manifest").write_text(json.dumps(image))
+    return podinfo.load(str(tmp_path))
+
+
+def test_podinfo_reads_apps_mounts_and_implicit_volumes(tmp_path):
+    app = {"exec": ["/bin/x"], "user": "0", "group": "0",
+           "mountPoints": [{"name": "data", "path": "/data", "readOnly": True},
+                           {"name": "logs", "path": "/logs"}],
+           "eventHandlers": [{"name": "pre-start", "exec": ["/a"]}, {"name": "post-stop", "exec": ["/b"]}],
+           "environment": [{"name": "A", "value": "1"}]}
+    pod = _pod(tmp_path, [{"name": "a", "app": app, "mounts": [{"volume": "logs", "path": "/logs"}]}],
+               volumes=[{"name": "logs", "kind": "host", "source": "/var/log"}])
+    (a,) = pod.apps
+    assert a.pre_start == [["/a"]] and a.post_stop == [["/b"]]
+    assert [(m.volume.name, m.volume.kind, m.path, m.read_only) for m in a.mounts] == \
+        [("logs", "host", "/logs", False), ("data", "empty", "/data", True)]
+    env = podinfo.app_environment(a, "http://m/t")
+    assert env == {"A": "1", "PATH": podinfo.DEFAULT_PATH, "AC_APP_NAME": "a",
+                   "AC_METADATA_URL": "http://m/t", "container": "rkt"}
+
+
+def test_podinfo_uses_the_image_app_when_the_pod_has_none(tmp_path):
+    image = {"name": "example.com/x", "app": {"exec": ["/img"], "user": "1", "group": "2"}}
+    pod = _pod(tmp_path, [{"name": "a"}], images={"a": image})
+    assert pod.apps[0].exec == ["/img"] and pod.apps[0].user == "1"
+
+
+@pytest.mark.parametrize("apps,volumes,message", [
+    ([{"name": "../x", "app": {"exec": ["/x"], "user": "0", "group": "0"}}], [], "bad or duplicate app name"),
+    ([{"name": "a", "app": {"exec": [], "user": "0", "group": "0"}}], [], "app 'a': no exec"),
+    ([{"name": "a", "app": {"exec": ["/x"], "user": "0", "group": "0"},
+       "mounts": [{"volume": "nope", "path": "/x"}]}], [], "mount of undefined volume 'nope'"),
+    ([{"name": "a", "app": {"exec": ["/x"], "user": "0", "group": "0"}}],
+     [{"name": "v", "kind": "host", "source": "rel"}], "source must be an absolute path"),
+    ([{"name": "a", "app": {"exec": ["/x"], "user": "0", "group": "0"}}],
+     [{"name": "v", "kind": "weird"}], "unsupported kind 'weird'"),
+    ([], [], "no apps"),
+])
+def test_podinfo_rejects(tmp_path, apps, volumes, message):
+    with pytest.raises(podinfo.PodError, match=message.replace("(", ".").replace(")", ".")):
+        _pod(tmp_path, apps, volumes)
+
+
+def test_resolve_in_root_follows_symlinks_inside(tmp_path):
+    root = str(tmp_path)
+    os.makedirs(f"{root}/real/dir")
+    os.symlink("/real", f"{root}/abs")
+    os.symlink("../../../../real", f"{root}/rel")
+    os.symlink("/etc/passwd", f"{root}/host")
+    assert mounts.resolve_in_root(root, "/abs/dir") == f"{root}/real/dir"
+    assert mounts.resolve_in_root(root, "/rel/dir") == f"{root}/real/dir"
+    assert mounts.resolve_in_root(root, "/../../..") == root
+    assert mounts.resolve_in_root(root, "/host", create=None) == f"{root}/etc/passwd"
+    assert mounts.resolve_in_root(root, "/abs/new/sub") == f"{root}/real/new/sub"
+    assert os.path.isdir(f"{root}/real/new/sub")
+    assert mounts.resolve_in_root(root, "/f", create="file") == f"{root}/f"
+    assert os.path.isfile(f"{root}/f")
+
+
+def test_resolve_in_root_rejects_loops_and_files(tmp_path):
+    root = str(tmp_path)
+    os.symlink("/b", f"{root}/a")
+    os.symlink("/a", f"{root}/b")
+    with pytest.raises(mounts.MountError, match="too many levels"):
+        mounts.resolve_in_root(root, "/a/x")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(mounts.MountError, match="is not a directory"):
+        mounts.resolve_in_root(root, "/file/x")
+
+
+def test_users(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_text("root:x:0:0::/:/bin/sh\nbob:x:1001:1002::/:/bin/sh\n")
+    (tmp_path / "etc" / "group").write_text("root:x:0:\nstaff:x:50:bob\n")
+    f = tmp_path / "owned"
+    f.write_text("")
+    os.chown(f, 77, 88)
+    root = str(tmp_path)
+    assert users.resolve_user("bob", root) == 1001
+    assert users.resolve_group("staff", root) == 50
+    assert users.resolve_user("42", root) == 42
+    assert users.resolve_user("/owned", root) == 77 and users.resolve_group("/owned", root) == 88
+    with pytest.raises(users.UserError, match="user 'eve' not found in the image's /etc/passwd"):
+        users.resolve_user("eve", root)
+    with pytest.raises(users.UserError, match="group from file '/missing'"):
+        users.resolve_group("/missing", root)
