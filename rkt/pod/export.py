@@ -130,6 +130,8 @@ def export(opts: "GlobalOptions", pod: "Pod", out: str, *, app: str | None = Non
         raise RktError(f"{out}: target file exists (try --overwrite)")
     if target.is_dir():
         raise RktError(f"{out}: is a directory")
+    if not target.absolute().parent.is_dir():
+        raise RktError(f"{out}: directory {target.absolute().parent} does not exist")
     if pod.refresh().state not in EXPORTABLE:
         raise RktError(f'pod "{pod.uuid}" is {pod.state}: only exited or prepared pods '
                        f"can be exported")

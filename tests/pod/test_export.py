@@ -66,6 +66,8 @@ def test_export_refusals(rkt, tmp_path):
     two = make_pod(rkt.dir, "run", log, apps=(("a", "example.com/a", "1"), ("b", "example.com/b", "1")))
     proc = rkt.fails("export", two, str(tmp_path / "x.aci"))
     assert "several apps" in proc.stderr
+    proc = rkt.fails("export", "--app=a", two, str(tmp_path / "nowhere" / "x.aci"))
+    assert "does not exist" in proc.stderr
     proc = rkt.fails("export", two, str(tmp_path / "x.tar"))
     assert "extension must be .aci" in proc.stderr
     proc = rkt.fails("export", "--app=a", two, str(tmp_path / "x.aci"))
