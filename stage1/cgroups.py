@@ -124,7 +124,7 @@ def _int_value(name, value, low, high) -> int:
 def _resource_limit(name, value, scale: int) -> int | None:
     if not isinstance(value, dict):
         raise ValueError(f"{name}: value must be an object with request and limit")
-    limit = value.get("limit", value.get("request"))
+    limit = value.get("limit")  # a request alone limits nothing (rkt used Limit() only)
     if limit is None:
         return None
     try:

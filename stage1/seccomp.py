@@ -162,8 +162,10 @@ def _expand(iso_name: str, members) -> tuple[set[str], str | None]:
             if member not in _WILDCARDS:
                 raise ValueError(f"{iso_name}: unsupported seccomp wildcard {member!r}")
             names.update(_WILDCARDS[member])
-        else:
+        elif member.isascii() and member.replace("_", "").isalnum():
             names.add(member)
+        else:
+            raise ValueError(f"{iso_name}: invalid syscall name {member!r}")
     return names, None
 
 

@@ -354,7 +354,7 @@ def test_limits_from_isolators():
     assert limits.cfs_quota_us == 50000
     assert cgroups.limits_from([{"name": "resource/cpu", "value": {"limit": "1"}}]).cfs_quota_us == 100000
     assert cgroups.limits_from([{"name": "resource/cpu", "value": {"limit": "1m"}}]).cfs_quota_us == 1000
-    assert cgroups.limits_from([{"name": "resource/memory", "value": {"request": "1k"}}]).memory_bytes == 1000
+    assert cgroups.limits_from([{"name": "resource/memory", "value": {"request": "1k"}}]).memory_bytes is None
     assert cgroups.limits_from([{"name": "resource/memory", "value": {"limit": "1500m"}}]).memory_bytes == 2
     assert cgroups.limits_from([{"name": "os/linux/cpu-shares", "value": 2}]).cpu_weight == 1
     assert cgroups.limits_from([{"name": "os/linux/cpu-shares", "value": 262144}]).cpu_weight == 10000

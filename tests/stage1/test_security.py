@@ -304,6 +304,8 @@ def test_wildcards_expand():
     (seccomp_set("retain", ["uname"]) + seccomp_set("remove", ["uname"]), "too many seccomp isolators"),
     (seccomp_set("remove", ["@systemd/clock"]), "unsupported seccomp wildcard '@systemd/clock'"),
     (seccomp_set("remove", []), "non-empty list"),
+    (seccomp_set("remove", ["uname\x00mount"]), "invalid syscall name"),
+    (seccomp_set("remove", ["../uname"]), "invalid syscall name"),
     ([{"name": "os/linux/seccomp-remove-set", "value": "uname"}], "value must be an object"),
 ])
 def test_bad_seccomp_isolators(isolators, message):
