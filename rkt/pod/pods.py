@@ -335,13 +335,16 @@ def resolve(opts: "GlobalOptions", uuid_or_prefix: str) -> Pod:
 def read_uuid_file(path: str | os.PathLike) -> str:
     """The UUID stored by `--uuid-file-save`, surrounding whitespace removed."""
     try:
-        text = Path(path).read_text()
+        with open(path, "rb") as f:  # bounded: the file may be /dev/zero or huge
+            text = f.read(4096).decode()
     except (OSError, UnicodeDecodeError) as err:
         reason = err.strerror if isinstance(err, OSError) else "not text"
         raise RktError(f"cannot read UUID file {path}: {reason}") from None
     value = text.strip()
     if not value:
         raise RktError(f"empty UUID in file {path}")
+    if not value.isprintable():
+        raise RktError(f"no UUID in file {path}")
     return value
 
 

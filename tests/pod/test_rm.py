@@ -74,3 +74,14 @@ def test_rm_invalid(rkt, log, tmp_path):
     proc = rkt.fails("rm", nonexistent, good)
     assert f'"{good}"' in proc.stdout
     assert pod_dirs(rkt.dir)["prepared"] == []
+
+
+def test_rm_hostile_uuid_files(rkt, tmp_path):
+    proc = rkt.fails("rm", "--uuid-file=/dev/zero", timeout=20)
+    assert "no UUID in file /dev/zero" in proc.stderr
+    proc = rkt.fails("rm", f"--uuid-file={tmp_path}")
+    assert "cannot read UUID file" in proc.stderr
+    proc = rkt.fails("rm", f"--uuid-file={tmp_path / 'missing'}")
+    assert "cannot read UUID file" in proc.stderr
+    proc = rkt.fails("rm", "../../../etc")
+    assert 'no matches found for "../../../etc"' in proc.stderr
