@@ -6,10 +6,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import subprocess
 import tarfile
 
 import pytest
 
+from tests.conftest import REPO
 from tests.pod.handmade import Holder, make_pod
 from tests.pod.realpods import cgroups_of, prepare
 
@@ -36,6 +38,9 @@ def test_export_reimport_run(rkt, real_stage1, busybox, tmp_path, no_overlay):
     assert "rootfs/etc/group" not in names and "rootfs/etc/passwd" in names
     assert names["rootfs/bin/busybox"].mode & 0o111
     assert not any(n.startswith("rootfs/.") for n in names)
+    actool = REPO / "build" / "appc-tools" / "actool"  # built by the conformance harness
+    if actool.exists():
+        subprocess.run([str(actool), "validate", str(out)], check=True)
 
     # the pod itself is untouched by the export and can go
     rkt.fails("export", pod, str(out))  # exists
