@@ -35,10 +35,33 @@ _KEEP_FLAGS = ((os.ST_NOSUID, _sys.MS_NOSUID), (os.ST_NODEV, _sys.MS_NODEV),
                (os.ST_NOEXEC, _sys.MS_NOEXEC))
 
 
-def _inside(rootfs: str, path: str) -> str | None:
-    """The host path of `path` in `rootfs`, or None when it is missing or reached through a
-    symlink (an image must not steer our mounts somewhere else)."""
-    target = os.path.join(rootfs, path.lstrip("/"))
+def _in_root(rootfs: str, path: str) -> str:
+    """Where `path` is in `rootfs` when the image's symlinks resolve as if `rootfs` were `/`
+    (where the app's /proc and /sys really got mounted, even if the image made them links)."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    for _hop in range(256):
+        if not parts:
+            break
+        part = parts.pop(0)
+        if part == "..":
+            resolved = resolved[:-1]
+            continue
+        current = os.path.join(rootfs, *resolved, part)
+        if os.path.islink(current):
+            target = os.readlink(current)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(rootfs, *resolved)
+
+
+def _inside(base: str, path: str) -> str | None:
+    """`base` + `path` when it exists and no symlink leads there (inside the kernel's own
+    filesystems there are none; anywhere else one could steer our mounts)."""
+    target = os.path.join(base, path.lstrip("/"))
     try:
         os.lstat(target)
     except OSError:
@@ -89,9 +112,18 @@ def protect_paths(rootfs: str, disabled: bool = False) -> None:
     if disabled:
         return
     rootfs = os.path.realpath(rootfs)
-    hidden_dirs = [t for t in (_inside(rootfs, p) for p in HIDDEN_DIRS) if t and os.path.isdir(t)]
-    hidden_files = [t for t in (_inside(rootfs, p) for p in HIDDEN_FILES) if t]
-    read_only = [t for t in (_inside(rootfs, p) for p in READ_ONLY) if t]
+    bases = {top: _in_root(rootfs, top) for top in ("/proc", "/sys")}
+
+    def existing(paths):
+        for path in paths:
+            top, _, rest = path[1:].partition("/")
+            target = _inside(bases["/" + top], rest)
+            if target:
+                yield target
+
+    hidden_dirs = [t for t in existing(HIDDEN_DIRS) if os.path.isdir(t)]
+    hidden_files = list(existing(HIDDEN_FILES))
+    read_only = list(existing(READ_ONLY))
 
     if hidden_dirs:
         masks = _Masks(hidden_dirs[0])

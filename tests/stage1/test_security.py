@@ -410,6 +410,29 @@ def test_insecure_paths_leaves_them_alone(rootfs):
     assert "module=0" not in lines and "kallsyms=0" not in lines, out
 
 
+def test_proc_and_sys_behind_image_symlinks_are_still_protected(rootfs):
+    # the executor mounts /proc and /sys where the image's links lead (inside the rootfs)
+    (rootfs / "proc").rmdir()
+    (rootfs / "sys").rmdir()
+    (rootfs / "p").mkdir()
+    (rootfs / "s").mkdir()
+    (rootfs / "proc").symlink_to("p")
+    (rootfs / "sys").symlink_to("/../s")
+
+    def setup():
+        s.unshare(s.CLONE_NEWNS | s.CLONE_NEWUTS)
+        s.make_rslave("/")
+        s.mount("proc", f"{rootfs}/p", "proc", s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC)
+        s.mount("sysfs", f"{rootfs}/s", "sysfs", s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC)
+        protect.protect_paths(str(rootfs), False)
+        os.chroot(str(rootfs))
+        os.chdir("/")
+    code, out = in_child(setup, ["sh", "-c", PROBE])
+    assert code == 0, out
+    lines = out.split()
+    assert "hostname-writable" not in lines and "kallsyms=0" in lines and "module=0" in lines, out
+
+
 def test_symlinks_in_the_image_do_not_steer_protection(rootfs, tmp_path):
     # an image whose /sys is not mounted over and whose /sys/kernel points at a host directory
     outside = tmp_path / "host-dir"
