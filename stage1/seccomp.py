@@ -99,11 +99,58 @@ LIFECYCLE = _names("""
     restart_syscall
 """)
 
+# systemd's syscall groups behind rkt's `@systemd/<group>` wildcards (rkt handed them to
+# SystemCallFilter=; here they are systemd's lists, as of about v245, written out)
+_SYSTEMD_GROUPS = {
+    "clock": _names("adjtimex clock_adjtime clock_adjtime64 clock_settime clock_settime64 settimeofday stime"),
+    "default-whitelist": _names("""
+        clock_getres clock_getres_time64 clock_gettime clock_gettime64 clock_nanosleep
+        clock_nanosleep_time64 execve exit exit_group futex futex_time64 get_robust_list
+        get_thread_area getegid getegid32 geteuid geteuid32 getgid getgid32 getgroups getgroups32
+        getpgid getpgrp getpid getppid getresgid getresgid32 getresuid getresuid32 getrlimit
+        getsid gettid gettimeofday getuid getuid32 membarrier nanosleep pause prlimit64
+        restart_syscall rseq rt_sigreturn sched_yield set_robust_list set_thread_area
+        set_tid_address set_tls sigreturn time ugetrlimit
+    """),
+    "mount": _names("""
+        chroot fsconfig fsmount fsopen fspick mount mount_setattr move_mount open_tree
+        pivot_root umount umount2
+    """),
+    "network-io": _names("""
+        accept accept4 bind connect getpeername getsockname getsockopt listen recv recvfrom
+        recvmmsg recvmmsg_time64 recvmsg send sendmmsg sendmsg sendto setsockopt shutdown
+        socket socketcall socketpair
+    """),
+    "obsolete": _names("""
+        _sysctl afs_syscall bdflush break create_module ftime get_kernel_syms getpmsg gtty idle
+        lock mpx prof profil putpmsg query_module security sgetmask ssetmask stty sysfs tuxcall
+        ulimit uselib ustat vserver
+    """),
+    "privileged": _names("""
+        _sysctl bpf capset chown chown32 chroot clone delete_module fanotify_init fanotify_mark
+        fchown fchown32 fchownat finit_module init_module ioperm iopl kexec_file_load kexec_load
+        lchown lchown32 nfsservctl open_by_handle_at pciconfig_iobase pciconfig_read
+        pciconfig_write pivot_root quotactl reboot s390_pci_mmio_read s390_pci_mmio_write
+        setdomainname setfsuid setfsuid32 setgroups setgroups32 sethostname setresuid
+        setresuid32 setreuid setreuid32 setuid setuid32 swapoff swapon unshare vhangup
+    """),
+    "process": _names("""
+        arch_prctl capget clone clone3 execveat fork getrusage kill pidfd_open
+        pidfd_send_signal prctl rt_sigqueueinfo rt_tgsigqueueinfo setns swapcontext tgkill
+        times tkill unshare vfork wait4 waitid waitpid
+    """),
+    "raw-io": _names("""
+        ioperm iopl pciconfig_iobase pciconfig_read pciconfig_write s390_pci_mmio_read
+        s390_pci_mmio_write
+    """),
+}
+
 _WILDCARDS = {
     "@rkt/default-whitelist": RKT_DEFAULT_WHITELIST,
     "@rkt/default-blacklist": RKT_DEFAULT_BLACKLIST,
     "@docker/default-whitelist": DOCKER_DEFAULT_WHITELIST,
     "@docker/default-blacklist": DOCKER_DEFAULT_BLACKLIST,
+    **{f"@systemd/{group}": names for group, names in _SYSTEMD_GROUPS.items()},
 }
 
 

@@ -290,6 +290,15 @@ def test_appc_all_disables_the_filter_and_empty_means_default():
     assert seccomp.compute_filter([]).syscalls == set(seccomp.RKT_DEFAULT_WHITELIST)
 
 
+def test_systemd_groups(tmp_path):
+    flt = seccomp.compute_filter(seccomp_set("remove", ["@systemd/mount", "@systemd/clock"]))
+    assert {"mount", "umount2", "pivot_root", "settimeofday"} <= flt.syscalls and "uname" not in flt.syscalls
+    code, out = in_child(private_mounts_then(seccomp_only(seccomp_set("remove", ["@systemd/mount"], "EPERM"))),
+                         ["mount", "-t", "tmpfs", "none", str(tmp_path)])
+    assert code == 1 and "permission denied" in out, out  # EPERM, as busybox words it
+    assert not os.path.ismount(tmp_path)
+
+
 def test_wildcards_expand():
     flt = seccomp.compute_filter(seccomp_set("remove", ["@docker/default-blacklist", "uname"]))
     assert not flt.allow and {"reboot", "mount", "kexec_load", "uname"} <= flt.syscalls
@@ -302,7 +311,8 @@ def test_wildcards_expand():
     (seccomp_set("retain", ["uname"], "ENOTANERRNO"), "unknown errno 'ENOTANERRNO'"),
     (seccomp_set("retain", ["uname"], "eperm"), "unknown errno"),
     (seccomp_set("retain", ["uname"]) + seccomp_set("remove", ["uname"]), "too many seccomp isolators"),
-    (seccomp_set("remove", ["@systemd/clock"]), "unsupported seccomp wildcard '@systemd/clock'"),
+    (seccomp_set("remove", ["@systemd/nonsense"]), "unsupported seccomp wildcard '@systemd/nonsense'"),
+    (seccomp_set("remove", ["@other/default-blacklist"]), "unsupported seccomp wildcard"),
     (seccomp_set("remove", []), "non-empty list"),
     (seccomp_set("remove", ["uname\x00mount"]), "invalid syscall name"),
     (seccomp_set("remove", ["../uname"]), "invalid syscall name"),
