@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from rkt.errors import RktError
 
 STAGE2 = Path("stage1/rootfs/opt/stage2")
+_TREE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 OVERLAY_PREPARED = "overlay-prepared"
 
 
@@ -167,14 +169,23 @@ def uses_overlay(pod_path: Path) -> bool:
 
 def overlay_mounts(pod_path: Path, tree_root: Path) -> list[tuple[str, Path]]:
     """(overlay options, mount point) of every app of a prepared pod."""
-    pod = json.loads((pod_path / "pod").read_bytes())
+    from rkt.appc.types import is_ac_name
+
+    try:
+        pod = json.loads((pod_path / "pod").read_bytes())
+        names = [ra["name"] for ra in pod["apps"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RktError(f"{pod_path}: unreadable pod manifest") from None
     mounts = []
-    for ra in pod["apps"]:
-        app = ra["name"]
+    for app in names:
+        if not isinstance(app, str) or not is_ac_name(app):
+            raise RktError(f"{pod_path}: invalid app name {app!r} in the pod manifest")
         try:
             tree_id = (pod_path / "appsinfo" / app / "treeStoreID").read_text().strip()
         except OSError:
             raise RktError(f'app "{app}": no treeStoreID in the pod') from None
+        if not _TREE_ID.fullmatch(tree_id):
+            raise RktError(f'app "{app}": invalid treeStoreID {tree_id[:80]!r}')
         lower = tree_root / tree_id / "rootfs"
         if not lower.is_dir():
             raise RktError(f'app "{app}": its image render {tree_id} is gone from the store '

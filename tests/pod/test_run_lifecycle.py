@@ -303,3 +303,11 @@ def test_overlay_falls_back_to_copy_when_unusable(rkt, stage1_script, busybox, t
     assert "overlay filesystem not usable" in proc.stderr and "is on overlayfs" in proc.stderr
     assert "rootfs/bin/busybox" in proc.stdout
     assert "No such file or directory" in proc.stdout + proc.stderr  # no overlay/ dir
+
+
+def test_run_prepared_refuses_a_tampered_tree_reference(rkt, stage1_script, busybox):
+    uuid = prepare(rkt, stage1_script, busybox).stdout.strip()
+    (rkt.dir / "pods/prepared" / uuid / "appsinfo/busybox/treeStoreID").write_text("../../../../etc")
+    proc = rkt.fails("run-prepared", uuid)
+    assert "invalid treeStoreID" in proc.stderr
+    assert not (rkt.dir / "pods/run" / uuid / "stage1-record").exists()  # stage1 never ran
