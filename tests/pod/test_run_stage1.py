@@ -175,3 +175,11 @@ def test_fifty_pods_leave_nothing_behind(rkt, run):
     assert _cgroup_dirs_with(uuids) == []
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert not [u for u in uuids if u in ps]
+
+
+def test_dns_and_hosts_flags_reach_the_app(run):
+    out = run("--dns=10.9.8.7", "--dns-search=corp.example", "--hosts-entry=10.1.2.3=db.local",
+              "--hostname=web1", *sh("cat /etc/resolv.conf /etc/hosts; hostname")).stdout
+    assert "nameserver 10.9.8.7" in out and "search corp.example" in out
+    assert "10.1.2.3" in out and "db.local" in out
+    assert out.strip().splitlines()[-1] == "web1"
