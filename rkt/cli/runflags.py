@@ -202,9 +202,13 @@ def _hosts_entry(flag: str, value: str) -> tuple[str, str]:
 
 def _port(flag: str, value: str) -> tuple[str, str | None, int]:
     # NAME:[HOSTIP:]HOSTPORT
+    from rkt.appc.types import is_ac_name
+
     name, sep, rest = value.partition(":")
     if not sep or not name:
         raise UsageError(f"{flag}: {value!r} is not NAME:[HOSTIP:]HOSTPORT")
+    if not is_ac_name(name):
+        raise UsageError(f"{flag}: port name {name!r} is not an AC name")
     host_ip: str | None = None
     if ":" in rest:
         host_ip, _, rest = rest.rpartition(":")
@@ -258,11 +262,20 @@ def _app_set(attr: str, parse=lambda flag, v: v) -> Setter:
     return setter
 
 
-def _app_map(attr: str) -> Setter:
+def _app_map(attr: str, check_key=None) -> Setter:
     def setter(f: RunFlags, flag: str, value: str) -> None:
         key, val = _key_value(flag, value)
+        if check_key is not None:
+            check_key(flag, key)
         getattr(_last_app(f, flag), attr)[key] = val
     return setter
+
+
+def _annotation_name(flag: str, name: str) -> None:
+    from rkt.appc.types import is_ac_identifier
+
+    if not is_ac_identifier(name):
+        raise UsageError(f'{flag}: "{name}" is not an AC identifier (like example.com/key)')
 
 
 def _app_isolator(name_or_fn, parse) -> Setter:
@@ -416,7 +429,8 @@ APP_FLAGS: dict[str, Flag] = {
     "--signature": Flag("local signature file to use in validating the preceding image",
                         _app_once("signature"), per_app=True),
     "--annotation": Flag("set the app's annotations (example: '--annotation=foo=bar')",
-                         _app_map("annotations"), per_app=True, metavar="NAME=VALUE"),
+                         _app_map("annotations", _annotation_name), per_app=True,
+                         metavar="NAME=VALUE"),
     "--user-annotation": Flag("set the app's user annotations (example: '--user-annotation=foo=bar')",
                               _app_map("user_annotations"), per_app=True, metavar="NAME=VALUE"),
     "--user-label": Flag("set the app's user labels (example: '--user-label=foo=bar')",

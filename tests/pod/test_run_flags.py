@@ -135,3 +135,10 @@ def test_prepare_and_run_prepared_take_their_own_flags():
 def test_help():
     assert parse("run", ["--help"]).help
     assert parse("prepare", ["-h"]).help
+
+
+def test_annotation_and_port_names_are_checked():
+    with pytest.raises(UsageError, match="not an AC identifier"):
+        parse("run", ["img", "--annotation=Bad Name=x"])
+    with pytest.raises(UsageError, match="not an AC name"):
+        parse("run", ["--port=Bad_Port:80", "img"])
