@@ -97,10 +97,14 @@ class Store:
     def __init__(self, data_dir: str | os.PathLike):
         self.data_dir = Path(data_dir)
         self.cas = self.data_dir / "cas"
-        for sub in ("blob", "db", "tree", "tmp", "imagelocks", "treelocks"):
-            (self.cas / sub).mkdir(parents=True, exist_ok=True)
-        self.index = Index(self.cas / "db")
-        self.clean_tmp()
+        try:
+            for sub in ("blob", "db", "tree", "tmp", "imagelocks", "treelocks"):
+                (self.cas / sub).mkdir(parents=True, exist_ok=True)
+            self.index = Index(self.cas / "db")
+            self.clean_tmp()
+        except OSError as err:
+            raise RktError(f"cannot open the image store in {self.cas}: "
+                           f"{err.strerror or err}") from None
 
     def close(self) -> None:
         self.index.close()

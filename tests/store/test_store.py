@@ -234,3 +234,10 @@ def test_remote_rows_roundtrip_and_go_with_the_image(tmp_path):
         assert store.index.get_remote(remote.aci_url) == remote
         store.remove(image_id)
         assert store.index.get_remote(remote.aci_url) is None
+
+
+def test_unusable_store_dir_is_one_clear_error(rkt, tmp_path):
+    rkt.dir.mkdir(parents=True)
+    (rkt.dir / "cas").write_text("not a directory")
+    err = rkt.fails("image", "list").stderr
+    assert err.startswith("rkt: cannot open the image store in") and err.count("\n") == 1
