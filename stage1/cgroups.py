@@ -197,6 +197,11 @@ def _read_lines(path: str) -> list[str]:
         return []
 
 
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field) if "\\" in field else field
+
+
 def _mountinfo(path: str = "/proc/self/mountinfo") -> list[tuple[str, str, str]]:
     """(mount point, fs type, super options) of each mount."""
     result = []
@@ -204,7 +209,7 @@ def _mountinfo(path: str = "/proc/self/mountinfo") -> list[tuple[str, str, str]]
         for line in f:
             fields = line.split()
             sep = fields.index("-")
-            mount_point = fields[4].replace("\\040", " ")
+            mount_point = _unescape(fields[4])
             result.append((mount_point, fields[sep + 1], fields[sep + 3] if len(fields) > sep + 3 else ""))
     return result
 
@@ -214,6 +219,7 @@ class Manager:
     hierarchy used; the rest turns limits into file writes."""
 
     version = 0
+    enforces_devices = False
 
     def dirs(self, rel: str) -> list[str]:
         raise NotImplementedError
@@ -229,6 +235,9 @@ class Manager:
     def attach(self, rel: str, pid: int) -> None:
         for path in self.dirs(rel):
             _write(os.path.join(path, "cgroup.procs"), pid)
+
+    def allow_devices(self, rel: str, rules) -> None:
+        """More devices.allow lines for `rel` (no device policy on v2: nothing to allow)."""
 
     def procs(self, rel: str) -> set[int]:
         pids = set()
@@ -288,6 +297,7 @@ class V1(Manager):
 
     def __init__(self, mounts: dict[str, str]):
         self.mounts = mounts  # controller -> mount point
+        self.enforces_devices = "devices" in mounts
 
     def dirs(self, rel: str) -> list[str]:
         seen, result = set(), []
@@ -297,6 +307,11 @@ class V1(Manager):
                 seen.add(root)
                 result.append(os.path.join(root, rel))
         return result
+
+    def allow_devices(self, rel: str, rules) -> None:
+        if "devices" in self.mounts:
+            for line in rules:
+                _write(os.path.join(self.mounts["devices"], rel, "devices.allow"), line)
 
     def _need(self, controller: str, what: str) -> str:
         if controller not in self.mounts:
@@ -421,6 +436,27 @@ def set_oom_score_adj(pid: int, value: int) -> None:
     _write(f"{_proc_dir(pid)}/oom_score_adj", int(value))
 
 
+def mounted_devices(pid: int) -> list[str]:
+    """devices.allow lines for the device nodes mounted in the mount namespace of `pid`
+    (read-only mounts allow reading only)."""
+    proc = _proc_dir(pid)
+    rules = []
+    with open(f"{proc}/mountinfo") as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        fields = line.split()
+        mount_point = _unescape(fields[4])
+        try:
+            st = os.stat(f"{proc}/root{mount_point}", follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            kind = "c" if stat.S_ISCHR(st.st_mode) else "b"
+            access = "r" if "ro" in fields[5].split(",") else "rw"
+            rules.append(f"{kind} {os.major(st.st_rdev)}:{os.minor(st.st_rdev)} {access}")
+    return rules
+
+
 def device_rules(devices) -> list[str]:
     """devices.allow lines for device-node volumes given as (host path, read_only)."""
     rules = []
@@ -440,7 +476,14 @@ class AppCgroup:
         self.rel = f"{pod.rel}/{_app_dir(name)}"
 
     def attach(self, pid: int) -> None:
-        """Move `pid` (0: this process) into the app's cgroup and set its oom_score_adj."""
+        """Move `pid` (0: this process) into the app's cgroup and set its oom_score_adj.
+
+        Under the device policy, device nodes that stage1 mounted into the app's namespace
+        (device volumes, the console) are allowed first: the rule is that what stage1 gave the
+        app, it may use."""
+        if self.limits.devices is not None and self.pod.manager.enforces_devices:
+            extra = [d for d in mounted_devices(pid) if d not in self.limits.devices]
+            self.pod.manager.allow_devices(self.rel, extra)
         self.pod.manager.attach(self.rel, pid)
         if self.limits.oom_score_adj is not None:
             set_oom_score_adj(pid, self.limits.oom_score_adj)

@@ -189,6 +189,51 @@ def test_device_policy_is_closed(pod, tmp_path):
 
 
 @root_only
+def test_devices_mounted_into_the_app_are_allowed(pod, tmp_path):
+    """A device volume is a device node bind-mounted into the app's mount namespace."""
+    from stage1 import sys as s
+    p = pod()
+    if p.manager.version != 1 or "devices" not in p.manager.mounts:
+        pytest.skip("device policy needs the v1 devices controller")
+    app = p.app("volume", [])
+    node = tmp_path / "kmsg"
+    node.write_text("")
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
+            s.unshare(s.CLONE_NEWNS)
+            s.make_rslave("/")
+            s.mount("/dev/kmsg", str(node), None, s.MS_BIND)
+            s.mount(None, str(node), None, s.MS_BIND | s.MS_REMOUNT | s.MS_RDONLY)
+            os.write(ready_w, b"r")
+            os.read(go_r, 1)
+            os.execv(BUSYBOX, ["busybox", "sh", "-c",
+                               f"dd if={node} of=/dev/null count=0 2>&1 && echo read-ok;"
+                               f"dd if=/dev/zero of={node} count=0 2>/dev/null || echo write-refused"])
+        finally:
+            os._exit(99)
+    for fd in (ready_w, go_r, out_w):
+        os.close(fd)
+    assert os.read(ready_r, 1) == b"r"
+    assert "c 1:11 r" in cgroups.mounted_devices(pid)
+    app.attach(pid)
+    os.write(go_w, b"g")
+    out = b""
+    while chunk := os.read(out_r, 4096):
+        out += chunk
+    for fd in (ready_r, go_w, out_r):
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert out.decode().split()[-2:] == ["read-ok", "write-refused"], out
+
+
+@root_only
 def test_cleanup_kills_leftovers_and_removes_everything(pod):
     p = pod()
     app = p.app("stuck", [])

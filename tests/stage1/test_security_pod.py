@@ -85,3 +85,13 @@ def test_memory_limit_kills_the_app(make_pod):
     r = pod.run("--net=host")
     assert r.returncode != 0, (r.stdout, r.stderr)
     assert pod.status("a").strip() == str(128 + 9), pod.status("a")  # SIGKILL by the OOM killer
+
+
+def test_a_device_volume_is_usable_under_the_closed_policy(make_pod):
+    script = (f"{BB} dd if=/fuse of=/dev/null count=0 2>/dev/null && echo read-ok;"
+              f"{BB} mknod /tmp/fuse c 10 229 && {BB} dd if=/dev/zero of=/tmp/fuse count=0 2>/dev/null"
+              " || echo write-refused")
+    pod = make_pod([app_entry("a", ["/bin/sh", "-c", script], mounts=[{"volume": "fuse", "path": "/fuse"}])],
+                   volumes=[{"name": "fuse", "kind": "host", "source": "/dev/fuse", "readOnly": True}])
+    out = run(pod)
+    assert out.split() == ["read-ok", "write-refused"], out  # as mounted: read-only
