@@ -91,6 +91,10 @@ def test_image_extract(rkt, tmp_path, two):
     assert "--overwrite" in rkt.fails("image", "extract", "example.com/app:1.0", out).stderr
     rkt("image", "extract", "--rootfs-only", "--overwrite", "example.com/app:2.0", out)
     assert sorted(os.listdir(out)) == ["bin", "etc", "lib"]
+    for victim in ("/", rkt.dir.parent):
+        assert "refusing" in rkt.fails("image", "extract", "--overwrite", "example.com/app:2.0",
+                                       victim).stderr
+    assert rkt.dir.is_dir()
     assert (out / "etc" / "version").read_bytes() == b"2.0"
 
 

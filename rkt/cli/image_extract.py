@@ -17,7 +17,8 @@ def command(rootfs_only: bool, overwrite: bool, image: str, directory: str) -> N
     from rkt.cli.image_render import prepare_output
     from rkt.store import Store
 
-    with Store(options().dir) as store:
+    opts = options()
+    with Store(opts.dir) as store:
         info = store.resolve(image)
-        out = prepare_output(directory, overwrite)
+        out = prepare_output(directory, overwrite, opts.dir)
         aci.extract(store.blob_path(info.id), out, rootfs_only=rootfs_only)

@@ -13,12 +13,16 @@ from rkt.cli._click import CONTEXT_SETTINGS, options
 from rkt.errors import RktError
 
 
-def prepare_output(directory: str, overwrite: bool) -> Path:
+def prepare_output(directory: str, overwrite: bool, data_dir: Path | None = None) -> Path:
     """An empty output directory: an existing one is an error unless --overwrite replaces it."""
     out = Path(directory)
     if os.path.lexists(out):
         if not overwrite:
             raise RktError(f"{out}: already exists (use --overwrite to replace it)")
+        real = out.resolve()
+        protected = [Path("/")] + ([Path(data_dir).resolve()] if data_dir is not None else [])
+        if any(real == p or real in p.parents for p in protected):
+            raise RktError(f"{out}: refusing to overwrite / or a directory holding the rkt data dir")
         if out.is_dir() and not out.is_symlink():
             shutil.rmtree(out)
         else:
@@ -47,7 +51,7 @@ def command(rootfs_only: bool, overwrite: bool, image: str, directory: str) -> N
     with Store(options().dir) as store:
         info = store.resolve(image)
         tree = store.render(info.id)
-        out = prepare_output(directory, overwrite)
+        out = prepare_output(directory, overwrite, options().dir)
         if rootfs_only:
             copy_tree(tree.rootfs, out)
         else:
