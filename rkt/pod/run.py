@@ -83,7 +83,6 @@ def prepare_pod(opts, flags, *, for_run: bool) -> tuple[Pod, FileLock | None]:
     prepare_lock = None
     store = Store(opts.dir)
     try:
-        prepare_lock = _prepare_lock(opts)
         stage1_id = stage1.select(opts, store, flags)
         if flags.pod_manifest:
             pod_json, image_ids = manifest.from_file(flags.pod_manifest, store)
@@ -94,6 +93,8 @@ def prepare_pod(opts, flags, *, for_run: bool) -> tuple[Pod, FileLock | None]:
                                        pull_policy=flags.pull_policy))
             images = [(i, _image_manifest_json(store, i)) for i in image_ids]
             pod_json = manifest.generate(flags, images)
+        # As rkt: after fetching (which may be long), until the pod dir names its trees.
+        prepare_lock = _prepare_lock(opts)
         pod, lock = pods.new_pod(opts)
         _debug(opts, f"pod {pod.uuid}: stage1 {stage1_id[:39]}, apps "
                      f"{', '.join(a['name'] for a in pod_json['apps'])}")
