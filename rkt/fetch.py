@@ -67,21 +67,34 @@ def fetch(opts, store, ref: str, *, signature: str | os.PathLike | None = None,
 
 
 def fetch_file(opts, store, path: Path, *, signature=None) -> str:
-    try:
-        src = open(path, "rb")
-    except FileNotFoundError:
-        raise RktError(f"image file {path}: not found") from None
-    except IsADirectoryError:
-        raise RktError(f"image file {path}: is a directory") from None
-    except OSError as err:
-        raise RktError(f"image file {path}: {err.strerror}") from None
+    src = _open_regular(path)
     with src:
-        if not os.path.isfile(path):
-            raise RktError(f"image file {path}: not a regular file")
         try:
             return _import_file(opts, store, path, src, signature)
         except RktError as err:
             raise err.within(f"fetching {path}") from None
+
+
+def _open_regular(path: Path):
+    """The file opened for reading, refused unless regular (a FIFO or device would block or
+    never end); O_NONBLOCK keeps the open itself from hanging on a FIFO."""
+    import fcntl
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise RktError(f"image file {path}: not found") from None
+    except OSError as err:
+        raise RktError(f"image file {path}: {err.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise RktError(f"image file {path}: is {kind}" if stat.S_ISDIR(mode)
+                       else f"image file {path}: {kind}")
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    return os.fdopen(fd, "rb")
 
 
 def _import_file(opts, store, path: Path, src, signature) -> str:

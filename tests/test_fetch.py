@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -66,6 +67,11 @@ def test_fetch_by_id_prefix_and_name_from_store(rkt, tmp_path):
 def test_fetch_missing_file_and_signature(rkt, tmp_path):
     err = rkt.fails("fetch", tmp_path / "nope.aci").stderr
     assert "not found" in err and err.count("\n") == 1
+    fifo = tmp_path / "fifo.aci"
+    os.mkfifo(fifo)
+    for path, words in ((fifo, "not a regular file"), ("/dev/zero", "not a regular file"),
+                        (tmp_path, "is a directory")):
+        assert words in rkt.fails("--insecure-options=image", "fetch", path, timeout=20).stderr
     aci = tmp_path / "app.aci"
     make_aci(aci, manifest("example.com/app"))
     err = rkt.fails("fetch", aci).stderr
