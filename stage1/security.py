@@ -19,10 +19,11 @@ def preload(seccomp_disabled: bool) -> None:
 
 def check(isolators: list, *, caps_disabled: bool, seccomp_disabled: bool) -> None:
     """Validate the app's security isolators before anything runs; ValueError names the problem."""
-    from stage1 import caps, seccomp
+    from stage1 import caps, cgroups, seccomp
     caps.bounding_set(isolators, caps_disabled)
     caps.no_new_privileges_requested(isolators)
     seccomp.compute_filter(isolators, seccomp_disabled)
+    cgroups.limits_from(isolators)
 
 
 def protect_paths(rootfs: str, disabled: bool) -> None:

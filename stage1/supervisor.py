@@ -123,7 +123,8 @@ class Supervisor:
         if error is None:
             for running in self.apps:
                 try:
-                    self.cgroups.app(running.app.name, running.app.isolators).attach(running.pid)
+                    self.cgroups.app(running.app.name, running.app.isolators,
+                                     device_policy=not self.ctx.disable_paths).attach(running.pid)
                     running.mnt_fd = os.open(f"/proc/{running.host_pid}/ns/mnt", os.O_RDONLY)
                 except OSError as err:
                     error = f'app "{running.app.name}": {_app._describe(err)}'

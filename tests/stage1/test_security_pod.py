@@ -58,6 +58,7 @@ def test_insecure_options_lift_each_restriction(make_pod):
     assert f["Seccomp"] == "0"
     assert "hostname-writable" in out  # the pod's own UTS namespace
     assert "kallsyms=0" not in out.split()
+    assert "mknod-disk-ok" in out  # no device policy either, as rkt
 
 
 def test_isolators_from_the_pod_manifest(make_pod):
@@ -95,3 +96,15 @@ def test_a_device_volume_is_usable_under_the_closed_policy(make_pod):
                    volumes=[{"name": "fuse", "kind": "host", "source": "/dev/fuse", "readOnly": True}])
     out = run(pod)
     assert out.split() == ["read-ok", "write-refused"], out  # as mounted: read-only
+
+
+@pytest.mark.parametrize("isolator, message", [
+    ({"name": "resource/memory", "value": {"limit": "lots"}}, "resource/memory: invalid quantity 'lots'"),
+    ({"name": "os/linux/seccomp-remove-set", "value": {"set": ["no_such_call"]}}, "unknown syscall no_such_call"),
+    ({"name": "os/linux/capabilities-retain-set", "value": {"set": ["CAP_BOGUS"]}}, "unknown capability"),
+])
+def test_a_bad_isolator_fails_the_pod_with_one_line(make_pod, isolator, message):
+    pod = make_pod([app_entry("a", ["/bin/true"], isolators=[isolator])])
+    r = pod.run("--net=host")
+    assert r.returncode == 254, (r.stdout, r.stderr)
+    assert message in r.stderr and "Traceback" not in r.stderr, r.stderr
