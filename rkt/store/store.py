@@ -415,7 +415,7 @@ class Store:
                             member_filter=files.__contains__, replace=True)
         (out / "manifest").write_bytes(self.manifest_bytes(top.image_id))
 
-    def tree_hash_ok(self, tree_id: str) -> bool:
+    def verify_tree(self, tree_id: str) -> bool:
         """Whether a rendered tree still matches the hash recorded when it was rendered."""
         path = self.tree_path(tree_id)
         with self._tree_lock(tree_id) as lock:
@@ -433,7 +433,7 @@ class Store:
         tree_id = self.tree_id(image_id)
         if not (self.tree_path(tree_id) / "rendered").exists():
             return self.render(image_id), "rendered"
-        if self.tree_hash_ok(tree_id):
+        if self.verify_tree(tree_id):
             return Tree(tree_id, self.tree_path(tree_id)), "ok"
         return self.render(image_id, rebuild=True), "repaired"
 

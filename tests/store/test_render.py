@@ -350,4 +350,4 @@ def test_import_tree_equals_a_fresh_render(tmp_path, store):
     imported_hash = (tree.path / "hash").read_text()
     store.render(image, rebuild=True)
     assert (tree.path / "hash").read_text() == imported_hash
-    assert store.tree_hash_ok(tree.id)
+    assert store.verify_tree(tree.id)
