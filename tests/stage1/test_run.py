@@ -382,6 +382,11 @@ def test_enter(make_pod):
         assert lines[1:6] == ["/home/user", "bar a", f"rkt-{pod.uuid}", "started", "1"]
         caps = int(lines[6].split()[1], 16)
         assert caps and not caps & (1 << 21)  # no CAP_SYS_ADMIN: the app's bounding set
+        app_pid = (pod.stage1_rootfs / "rkt" / "pids" / "a").read_text().strip()
+        with open(f"/proc/{app_pid}/cgroup") as f:
+            app_cgroups = f.read()
+        r = pod.entry("enter", f"--pid={pid}", "--appname=a", "--", "/bin/cat", "/proc/self/cgroup")
+        assert r.stdout == app_cgroups
         r = pod.entry("enter", f"--pid={pid}", "--appname=a", "--", "/bin/sh", "-c", "exit 9")
         assert r.returncode == 9
         r = pod.entry("enter", f"--pid={pid}", "--appname=zz", "--", "/bin/true")
@@ -511,3 +516,37 @@ def test_many_pods_leave_nothing_behind(make_pod):
         pod = make_pod([sh("a", "exit 0"), app_entry("b", ["/bin/true"])])
         run_ok(pod, "--net=none")
     # the make_pod fixture checks mounts, processes and cgroups for every pod on teardown
+
+
+def test_pod_lock_held_while_running_and_not_leaked_to_apps(make_pod):
+    import fcntl
+    pod = make_pod([sh("a", "ls /proc/self/fd; sleep 100")])
+    proc = pod.spawn("--net=host")
+    try:
+        _wait_for(pod.path / "pid")
+        fd = os.open(pod.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    finally:
+        pod.entry("stop", pod.uuid)
+        out, _ = proc.communicate(timeout=15)
+    assert sorted(out.split()) == ["0", "1", "2", "3"]  # 3: ls's own directory fd
+
+
+@pytest.mark.parametrize("flag,shared", [("--ipc=auto", False), ("--ipc=private", False),
+                                         ("--ipc=parent", True)])
+def test_ipc_namespace(make_pod, flag, shared):
+    pod = make_pod([sh("a", "readlink /proc/self/ns/ipc")])
+    out = run_ok(pod, "--net=host", flag).stdout.strip()
+    assert (out == os.readlink("/proc/self/ns/ipc")) is shared
+
+
+def test_uts_and_net_namespaces(make_pod):
+    pod = make_pod([sh("a", "readlink /proc/self/ns/uts; readlink /proc/self/ns/net")])
+    uts, net = run_ok(pod, "--net=host").stdout.split()
+    assert uts != os.readlink("/proc/self/ns/uts") and net == os.readlink("/proc/self/ns/net")
+    pod = make_pod([sh("a", "readlink /proc/self/ns/net")])
+    assert run_ok(pod, "--net=none").stdout.strip() != os.readlink("/proc/self/ns/net")
