@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -406,14 +407,33 @@ class Store:
         rootfs = out / "rootfs"
         top = layers[0]
         if len(layers) == 1 and top.whitelist is None:
-            aci.extract(self.blob_path(top.image_id), out)
+            with self._checked_blob(top.image_id) as blob:
+                aci.extract(blob, out)
         else:
             chosen = layering.choose_files(layers, lambda l: _members(self.blob_path(l.image_id)))
             rootfs.mkdir()
             for layer, files in reversed(list(zip(layers, chosen))):
-                aci.extract(self.blob_path(layer.image_id), rootfs, rootfs_only=True,
-                            member_filter=files.__contains__, replace=True)
+                with self._checked_blob(layer.image_id) as blob:
+                    aci.extract(blob, rootfs, rootfs_only=True, member_filter=files.__contains__,
+                                replace=True)
         (out / "manifest").write_bytes(self.manifest_bytes(top.image_id))
+
+    @contextlib.contextmanager
+    def _checked_blob(self, image_id: str):
+        """The blob, re-hashed as it is read (as appc's renderer): a damaged blob never
+        makes it into a tree."""
+        try:
+            reader = _HashingReader(open(self.blob_path(image_id), "rb"))
+        except FileNotFoundError:
+            raise RktError(f"image {image_id[:39]}: its blob is missing from the store; "
+                           "remove the image and fetch it again") from None
+        with reader.file:
+            yield reader
+            while reader.read(1 << 20):
+                pass
+            if "sha512-" + reader.hash.hexdigest() != image_id:
+                raise RktError(f"image {image_id[:39]}: its blob in the store is damaged (hash "
+                               "mismatch); remove the image and fetch it again")
 
     def verify_tree(self, tree_id: str) -> bool:
         """Whether a rendered tree still matches the hash recorded when it was rendered."""
@@ -520,6 +540,17 @@ def _seal(tree_dir: Path, image_id: str) -> int:
     (tree_dir / "rendered").touch()
     _fsync_dir(tree_dir)
     return size
+
+
+class _HashingReader:
+    def __init__(self, file):
+        self.file = file
+        self.hash = hashlib.sha512()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.file.read(n)
+        self.hash.update(data)
+        return data
 
 
 def _write_journal(journal: Path, image_id: str, tree_id: str | None) -> None:

@@ -351,3 +351,17 @@ def test_import_tree_equals_a_fresh_render(tmp_path, store):
     store.render(image, rebuild=True)
     assert (tree.path / "hash").read_text() == imported_hash
     assert store.verify_tree(tree.id)
+
+
+def test_damaged_blob_never_reaches_a_tree(make, store):
+    dep = make("example.com/base", [("etc/data", F, 0, "A" * 4000)])
+    top = make("example.com/top", [("etc/top", F, 0, "t")], deps=[("example.com/base", dep)])
+    blob = store.blob_path(dep)
+    data = bytearray(blob.read_bytes())
+    at = data.index(b"A" * 100)
+    data[at] = ord("B")
+    blob.write_bytes(bytes(data))
+    with pytest.raises(RktError, match="blob in the store is damaged"):
+        store.render(top)
+    assert not any(t for t in store.trees() if store.tree_image(t) == top)
+    assert list((store.cas / "tmp").iterdir()) == []
