@@ -15,6 +15,8 @@ import re
 import stat
 import time
 
+from stage1 import sys as _sys
+
 MEMORY = "resource/memory"
 CPU = "resource/cpu"
 CPU_SHARES = "os/linux/cpu-shares"
@@ -236,8 +238,9 @@ class Manager:
         for path in self.dirs(rel):
             _write(os.path.join(path, "cgroup.procs"), pid)
 
-    def allow_devices(self, rel: str, rules) -> None:
-        """More devices.allow lines for `rel` (no device policy on v2: nothing to allow)."""
+    def set_devices(self, rel: str, rules) -> None:
+        """Allow only the devices of `rules` (devices.allow lines) in `rel`."""
+        raise NotImplementedError
 
     def procs(self, rel: str) -> set[int]:
         pids = set()
@@ -308,10 +311,12 @@ class V1(Manager):
                 result.append(os.path.join(root, rel))
         return result
 
-    def allow_devices(self, rel: str, rules) -> None:
+    def set_devices(self, rel: str, rules) -> None:
         if "devices" in self.mounts:
+            path = os.path.join(self.mounts["devices"], rel)
+            _write(os.path.join(path, "devices.deny"), "a")
             for line in rules:
-                _write(os.path.join(self.mounts["devices"], rel, "devices.allow"), line)
+                _write(os.path.join(path, "devices.allow"), line)
 
     def _need(self, controller: str, what: str) -> str:
         if controller not in self.mounts:
@@ -319,11 +324,6 @@ class V1(Manager):
         return self.mounts[controller]
 
     def apply(self, rel: str, limits: Limits) -> None:
-        if limits.devices is not None and "devices" in self.mounts:
-            path = os.path.join(self.mounts["devices"], rel)
-            _write(os.path.join(path, "devices.deny"), "a")
-            for line in limits.devices:
-                _write(os.path.join(path, "devices.allow"), line)
         if limits.memory_bytes is not None:
             root = self._need("memory", MEMORY)
             _write(os.path.join(root, rel, "memory.limit_in_bytes"), limits.memory_bytes)
@@ -364,6 +364,21 @@ class V2(Manager):
             if set(self.controllers) <= set(_read_lines(control)):
                 continue
             _write(control, enable)
+
+    enforces_devices = True
+
+    def set_devices(self, rel: str, rules) -> None:
+        """cgroup v2 has no devices files: an eBPF program decides, attached to the cgroup."""
+        program = device_program(rules)
+        prog_fd = _sys.bpf_load_cgroup_device_program(program)
+        try:
+            dir_fd = os.open(os.path.join(self.root, rel), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                _sys.bpf_attach_cgroup_device_program(dir_fd, prog_fd)
+            finally:
+                os.close(dir_fd)
+        finally:
+            os.close(prog_fd)  # the cgroup holds it now
 
     def _need(self, controller: str, what: str) -> None:
         if controller not in self.controllers:
@@ -436,6 +451,51 @@ def set_oom_score_adj(pid: int, value: int) -> None:
     _write(f"{_proc_dir(pid)}/oom_score_adj", int(value))
 
 
+_DEV_TYPES = {"b": 1, "c": 2}  # BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR
+_DEV_ACCESS = {"m": 1, "r": 2, "w": 4}  # BPF_DEVCG_ACC_MKNOD, _READ, _WRITE
+
+
+def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    import struct
+    return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
+
+
+def device_program(rules) -> bytes:
+    """A BPF_PROG_TYPE_CGROUP_DEVICE program allowing exactly `rules` (devices.allow lines such
+    as "c 1:3 rwm", "c 136:* rw"): the v2 equivalent of devices.deny "a" + devices.allow."""
+    ldxw, and32, rsh32, mov32_reg, mov32_imm, jne_imm, exit_ = 0x61, 0x54, 0x74, 0xBC, 0xB4, 0x55, 0x95
+    # r1 is the context {u32 access_type (access << 16 | type), u32 major, u32 minor}
+    head = [_insn(ldxw, 2, 1, 0), _insn(and32, 2, imm=0xFFFF), _insn(ldxw, 3, 1, 0),
+            _insn(rsh32, 3, imm=16), _insn(ldxw, 4, 1, 4), _insn(ldxw, 5, 1, 8)]
+    blocks = []
+    for rule in rules:
+        kind, numbers, access = rule.split()
+        major, minor = numbers.split(":")
+        mask = sum(_DEV_ACCESS[a] for a in access)
+        checks = []  # (register, value) that must match; an access check in between
+        block = []
+        if kind != "a":
+            checks.append((2, _DEV_TYPES[kind]))
+        jumps = [("jne", reg, value) for reg, value in checks]
+        jumps.append(("access", 0, (~mask) & 0x7))
+        if major != "*":
+            jumps.append(("jne", 4, int(major)))
+        if minor != "*":
+            jumps.append(("jne", 5, int(minor)))
+        length = sum(3 if j[0] == "access" else 1 for j in jumps) + 2
+        for op, reg, value in jumps:
+            done = sum(len(b) for b in block)
+            if op == "access":
+                block.append([_insn(mov32_reg, 0, 3), _insn(and32, 0, imm=value),
+                              _insn(jne_imm, 0, off=length - done - 3, imm=0)])
+            else:
+                block.append([_insn(jne_imm, reg, off=length - done - 1, imm=value)])
+        block.append([_insn(mov32_imm, 0, imm=1), _insn(exit_)])
+        blocks.append(b"".join(b"".join(part) for part in block))
+    tail = [_insn(mov32_imm, 0, imm=0), _insn(exit_)]
+    return b"".join(head) + b"".join(blocks) + b"".join(tail)
+
+
 def mounted_devices(pid: int) -> list[str]:
     """devices.allow lines for the device nodes mounted in the mount namespace of `pid`
     (read-only mounts allow reading only)."""
@@ -474,6 +534,7 @@ class AppCgroup:
     def __init__(self, pod: "PodCgroups", name: str, limits: Limits):
         self.pod, self.name, self.limits = pod, name, limits
         self.rel = f"{pod.rel}/{_app_dir(name)}"
+        self._devices_set = False
 
     def attach(self, pid: int) -> None:
         """Move `pid` (0: this process) into the app's cgroup and set its oom_score_adj.
@@ -481,9 +542,10 @@ class AppCgroup:
         Under the device policy, device nodes that stage1 mounted into the app's namespace
         (device volumes, the console) are allowed first: the rule is that what stage1 gave the
         app, it may use."""
-        if self.limits.devices is not None and self.pod.manager.enforces_devices:
+        if self.limits.devices is not None and self.pod.manager.enforces_devices and not self._devices_set:
             extra = [d for d in mounted_devices(pid) if d not in self.limits.devices]
-            self.pod.manager.allow_devices(self.rel, extra)
+            self.pod.manager.set_devices(self.rel, self.limits.devices + extra)
+            self._devices_set = True
         self.pod.manager.attach(self.rel, pid)
         if self.limits.oom_score_adj is not None:
             set_oom_score_adj(pid, self.limits.oom_score_adj)

@@ -250,3 +250,45 @@ class SeccompFilter:
         if self._ctx:
             self._lib.seccomp_release(self._ctx)
             self._ctx = None
+
+
+# --- bpf(2), for the cgroup v2 device policy (stage1.cgroups): load a BPF_PROG_TYPE_CGROUP_DEVICE
+# program and attach it to a cgroup directory
+_NR_BPF = {"x86_64": 321, "aarch64": 280}[os.uname().machine]
+BPF_PROG_LOAD = 5
+BPF_PROG_ATTACH = 8
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6
+BPF_F_ALLOW_MULTI = 2
+
+
+class _BpfProgLoad(ctypes.Structure):
+    _fields_ = [("prog_type", ctypes.c_uint32), ("insn_cnt", ctypes.c_uint32),
+                ("insns", ctypes.c_uint64), ("license", ctypes.c_uint64),
+                ("log_level", ctypes.c_uint32), ("log_size", ctypes.c_uint32),
+                ("log_buf", ctypes.c_uint64), ("kern_version", ctypes.c_uint32),
+                ("prog_flags", ctypes.c_uint32), ("prog_name", ctypes.c_char * 16)]
+
+
+class _BpfProgAttach(ctypes.Structure):
+    _fields_ = [("target_fd", ctypes.c_uint32), ("attach_bpf_fd", ctypes.c_uint32),
+                ("attach_type", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32)]
+
+
+def bpf_load_cgroup_device_program(insns: bytes, name: str = "rkt_devices") -> int:
+    """Load a device-cgroup BPF program (raw 8-byte instructions); returns its fd."""
+    code = ctypes.create_string_buffer(insns, len(insns))
+    license_ = ctypes.create_string_buffer(b"Apache-2.0")
+    attr = _BpfProgLoad(prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt=len(insns) // 8,
+                        insns=ctypes.addressof(code), license=ctypes.addressof(license_),
+                        prog_name=name.encode()[:15])
+    return _check(_libc.syscall(_NR_BPF, BPF_PROG_LOAD, ctypes.byref(attr), ctypes.sizeof(attr)),
+                  "bpf BPF_PROG_LOAD")
+
+
+def bpf_attach_cgroup_device_program(cgroup_fd: int, prog_fd: int) -> None:
+    """Attach alongside whatever the ancestors attached (all must allow an access)."""
+    attr = _BpfProgAttach(target_fd=cgroup_fd, attach_bpf_fd=prog_fd,
+                          attach_type=BPF_CGROUP_DEVICE, attach_flags=BPF_F_ALLOW_MULTI)
+    _check(_libc.syscall(_NR_BPF, BPF_PROG_ATTACH, ctypes.byref(attr), ctypes.sizeof(attr)),
+           "bpf BPF_PROG_ATTACH")

@@ -323,7 +323,7 @@ def test_v2_enables_controllers_top_down_and_writes_v2_files(tmp_path):
     mgr = cgroups.V2(str(root))
     assert mgr.controllers == ["memory", "cpu", "pids"]
     p = cgroups.PodCgroups.create(uuid, mgr)
-    app = p.app("web", ISOLATORS[:3])
+    app = p.app("web", ISOLATORS[:3], device_policy=False)  # (a BPF program needs a real cgroup)
     assert (root / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
     assert (root / cgroups.SLICE / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
     assert (root / p.rel / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
@@ -342,6 +342,46 @@ def test_v2_without_the_memory_controller_refuses_a_memory_limit(tmp_path):
     p = cgroups.PodCgroups.create(uuid, cgroups.V2(str(root)))
     with pytest.raises(OSError, match="needs the memory cgroup controller"):
         p.app("web", ISOLATORS[:1])
+
+
+UNIFIED = "/sys/fs/cgroup/unified"
+
+
+def _is_cgroup2(path):
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path and " - cgroup2 " in line for line in f)
+
+
+@root_only
+def test_v2_device_policy_is_a_bpf_program(tmp_path):
+    """Real cgroup v2 device control: on this hybrid host, through its cgroup2 mount."""
+    root = cgroups.CGROUP_ROOT if _is_cgroup2(cgroups.CGROUP_ROOT) else UNIFIED
+    if not _is_cgroup2(root):
+        pytest.skip("no cgroup2 hierarchy mounted")
+    mgr = cgroups.V2(root)
+    p = cgroups.PodCgroups.create(str(uuidlib.uuid4()), mgr)
+    try:
+        app = p.app("dev", [])
+        code, out = _run_in(app, ["sh", "-c", f"mknod {tmp_path}/disk b 8 0 2>/dev/null || echo mknod-refused;"
+                                              f"mknod {tmp_path}/null c 1 3 && echo null-ok;"
+                                              "head -c 2 /dev/zero | wc -c;"
+                                              "dd if=/dev/kmsg of=/dev/null count=0 2>/dev/null || echo kmsg-refused"])
+        assert code == 0, out
+        assert out.split() == ["mknod-refused", "null-ok", "2", "kmsg-refused"], out
+        assert not (tmp_path / "disk").exists()
+        open_app = p.app("open", [], device_policy=False)
+        code, out = _run_in(open_app, ["dd", "if=/dev/kmsg", "of=/dev/null", "count=0"])
+        assert code == 0, out
+    finally:
+        p.remove()
+    assert not os.path.exists(os.path.join(root, p.rel))
+
+
+def test_device_program_shape():
+    program = cgroups.device_program(["c 1:3 rwm", "c 136:* rw", "b 8:0 r"])
+    assert len(program) % 8 == 0
+    # 6 loads, 3 blocks (type, access 3, major, [minor], allow 2), deny 2
+    assert len(program) // 8 == 6 + (1 + 3 + 1 + 1 + 2) + (1 + 3 + 1 + 2) + (1 + 3 + 1 + 1 + 2) + 2
 
 
 def _mountinfo(tmp_path, lines):
