@@ -78,6 +78,12 @@ def test_image_export_is_byte_identical(rkt, tmp_path, two):
     # and it imports as the same image
     other = type(rkt)(tmp_path / "other")
     assert other("--insecure-options=image", "fetch", "--full", out).stdout.strip() == two["2.0"]
+    # a damaged blob is refused, not exported
+    blob = rkt.dir / "cas" / "blob" / "sha512" / two["1.0"][7:9] / two["1.0"]
+    blob.write_bytes(blob.read_bytes()[:-1024] + bytes(1024 - 1) + b"x")
+    damaged = tmp_path / "damaged.aci"
+    assert "damaged" in rkt.fails("image", "export", "example.com/app:1.0", damaged).stderr
+    assert not damaged.exists() and not list(tmp_path.glob(".rkt-export-*"))
 
 
 def test_image_extract(rkt, tmp_path, two):

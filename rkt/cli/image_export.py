@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 import tempfile
 
 import click
@@ -33,10 +33,16 @@ def command(overwrite: bool, image: str, output: str) -> None:
         with src:
             fd, tmp = tempfile.mkstemp(prefix=".rkt-export-", dir=out_dir)
             try:
+                digest = hashlib.sha512()
                 with os.fdopen(fd, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+                    while chunk := src.read(1 << 20):
+                        digest.update(chunk)
+                        dst.write(chunk)
                     dst.flush()
                     os.fsync(dst.fileno())
+                if "sha512-" + digest.hexdigest() != info.id:
+                    raise RktError(f"image {info.short_id}: its blob in the store is damaged "
+                                   "(hash mismatch); nothing exported")
                 os.chmod(tmp, 0o644)
                 os.replace(tmp, output)
             except BaseException:

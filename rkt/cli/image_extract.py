@@ -21,4 +21,5 @@ def command(rootfs_only: bool, overwrite: bool, image: str, directory: str) -> N
     with Store(opts.dir) as store:
         info = store.resolve(image)
         out = prepare_output(directory, overwrite, opts.dir)
-        aci.extract(store.blob_path(info.id), out, rootfs_only=rootfs_only)
+        with store.checked_blob(info.id) as blob:
+            aci.extract(blob, out, rootfs_only=rootfs_only)

@@ -407,19 +407,19 @@ class Store:
         rootfs = out / "rootfs"
         top = layers[0]
         if len(layers) == 1 and top.whitelist is None:
-            with self._checked_blob(top.image_id) as blob:
+            with self.checked_blob(top.image_id) as blob:
                 aci.extract(blob, out)
         else:
             chosen = layering.choose_files(layers, lambda l: _members(self.blob_path(l.image_id)))
             rootfs.mkdir()
             for layer, files in reversed(list(zip(layers, chosen))):
-                with self._checked_blob(layer.image_id) as blob:
+                with self.checked_blob(layer.image_id) as blob:
                     aci.extract(blob, rootfs, rootfs_only=True, member_filter=files.__contains__,
                                 replace=True)
         (out / "manifest").write_bytes(self.manifest_bytes(top.image_id))
 
     @contextlib.contextmanager
-    def _checked_blob(self, image_id: str):
+    def checked_blob(self, image_id: str):
         """The blob, re-hashed as it is read (as appc's renderer): a damaged blob never
         makes it into a tree."""
         try:
