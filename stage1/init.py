@@ -170,13 +170,12 @@ def run(argv: list[str]) -> int:
 
 
 def pod_main(opts: Options, ready_fd: int) -> int:
-    """PID 1 of the pod: load the pod, join its cgroup, hand over to the supervisor."""
+    """PID 1 of the pod: load the pod and hand over to the supervisor."""
     code = 254
     try:
         os.setpgid(0, 0)
         from stage1 import podinfo
         from stage1 import app as _app
-        from stage1 import security
         from stage1.supervisor import Supervisor
 
         pod_dir = os.getcwd()
@@ -193,12 +192,7 @@ def pod_main(opts: Options, ready_fd: int) -> int:
             disable_caps=opts.disable_caps, disable_paths=opts.disable_paths,
             disable_seccomp=opts.disable_seccomp,
             mds_url=metadata_url(opts.mds_token) if opts.mds_token else None, debug=opts.debug)
-        try:
-            cgroups = security.pod_cgroups(opts.uuid)
-            cgroups.attach(0)
-        except OSError as err:
-            raise Stage1Error(f"cannot create the pod's cgroups: {err.strerror}") from None
-        code = Supervisor(pod, ctx, cgroups).run(ready_fd)
+        code = Supervisor(pod, ctx).run(ready_fd)
     except Stage1Error as err:
         _say(str(err))
     except BaseException as err:  # noqa: BLE001 - PID 1 must report, never raise

@@ -32,8 +32,8 @@ class Running:
 
 
 class Supervisor:
-    def __init__(self, pod: podinfo.Pod, ctx: _app.PodContext, cgroups):
-        self.pod, self.ctx, self.cgroups = pod, ctx, cgroups
+    def __init__(self, pod: podinfo.Pod, ctx: _app.PodContext):
+        self.pod, self.ctx = pod, ctx
         self.apps = [Running(a, podinfo.app_environment(a, ctx.mds_url)) for a in pod.apps]
         self.children: dict[int, tuple[str, Running]] = {}
         self.first_failure: int | None = None
@@ -109,6 +109,20 @@ class Supervisor:
                 _app.child(running.app, self.ctx, running.env, report_w, go_r)
             running.pid = pid
             self.children[pid] = ("app", running)
+        # the cgroups are made while the apps set themselves up (on another core)
+        cgroup_error = None
+        app_cgroups = []
+        where = ""
+        try:
+            from stage1 import security
+            cgroups = security.pod_cgroups(self.ctx.uuid)
+            cgroups.attach(0)
+            for running in self.apps:
+                where = f'app "{running.app.name}": '
+                app_cgroups.append(cgroups.app(running.app.name, running.app.isolators,
+                                               device_policy=not self.ctx.disable_paths))
+        except (OSError, ValueError) as err:
+            cgroup_error = f"{where}cannot set up cgroups: {_app._describe(err)}"
         error = None
         for running, (report_r, report_w, go_r, _go_w) in zip(self.apps, pipes):
             os.close(report_w)
@@ -120,11 +134,11 @@ class Supervisor:
             elif error is None:
                 error = f'app "{running.app.name}": ' + (line[4:] if line.startswith("err ") else
                                                           "setup failed")
+        error = error or cgroup_error
         if error is None:
-            for running in self.apps:
+            for running, cgroup in zip(self.apps, app_cgroups):
                 try:
-                    self.cgroups.app(running.app.name, running.app.isolators,
-                                     device_policy=not self.ctx.disable_paths).attach(running.pid)
+                    cgroup.attach(running.pid)
                     running.mnt_fd = os.open(f"/proc/{running.host_pid}/ns/mnt", os.O_RDONLY)
                 except OSError as err:
                     error = f'app "{running.app.name}": {_app._describe(err)}'
