@@ -177,11 +177,12 @@ class Filter:
         return f"Filter({kind} of {len(self.syscalls)}, errno={self.errno})"
 
 
-def _errno_number(name) -> int:
+def _errno_number(iso_name: str, name) -> int:
+    """An upper-case errno name (EPERM) -> its number; none -> 0 (kill instead)."""
     if name in (None, ""):
         return 0
     if not isinstance(name, str) or not name.isupper() or not isinstance(getattr(_errno, name, None), int):
-        raise ValueError(f"seccomp: unknown errno {name!r}")
+        raise ValueError(f"{iso_name}: unknown errno {name!r}")
     return getattr(_errno, name)
 
 
@@ -226,7 +227,7 @@ def compute_filter(isolators, disabled: bool = False) -> Filter | None:
     value = iso.get("value")
     if not isinstance(value, dict):
         raise ValueError(f"{iso['name']}: value must be an object with a set")
-    err = _errno_number(value.get("errno"))
+    err = _errno_number(iso["name"], value.get("errno"))
     names, wildcard = _expand(iso["name"], value.get("set"))
     if iso["name"] == RETAIN_SET:
         if wildcard == "all":
@@ -239,7 +240,6 @@ def compute_filter(isolators, disabled: bool = False) -> Filter | None:
         return Filter(True, frozenset(RKT_DEFAULT_WHITELIST), err)
     _check_known(iso["name"], names)
     return Filter(False, frozenset(names), err)
-
 
 
 def _check_known(iso_name: str, names: set[str]) -> None:
