@@ -3,8 +3,9 @@ and each app a child cgroup there, where the resource isolators become kernel li
 
 cgroup v1 (a hierarchy per controller) and v2 (one unified hierarchy) are two implementations of
 one small interface, chosen once from /proc/self/mountinfo. Only the controllers that carry
-isolators are used (memory, cpu, pids) so that a pod costs few mkdirs. Quantities arrive as
-appc/Kubernetes strings ("1G", "500m", "50Mi") and are parsed here.
+isolators or policy are used (memory, cpu, pids, devices) so that a pod costs few mkdirs.
+Each app also gets rkt's closed device policy (devices.allow on v1, an eBPF program on v2).
+Quantities arrive as appc/Kubernetes strings ("1G", "500m", "50Mi") and are parsed here.
 """
 
 from __future__ import annotations
@@ -464,36 +465,37 @@ def device_program(rules) -> bytes:
     """A BPF_PROG_TYPE_CGROUP_DEVICE program allowing exactly `rules` (devices.allow lines such
     as "c 1:3 rwm", "c 136:* rw"): the v2 equivalent of devices.deny "a" + devices.allow."""
     ldxw, and32, rsh32, mov32_reg, mov32_imm, jne_imm, exit_ = 0x61, 0x54, 0x74, 0xBC, 0xB4, 0x55, 0x95
-    # r1 is the context {u32 access_type (access << 16 | type), u32 major, u32 minor}
-    head = [_insn(ldxw, 2, 1, 0), _insn(and32, 2, imm=0xFFFF), _insn(ldxw, 3, 1, 0),
-            _insn(rsh32, 3, imm=16), _insn(ldxw, 4, 1, 4), _insn(ldxw, 5, 1, 8)]
-    blocks = []
+    # r1 points at {u32 access_type (access << 16 | type), u32 major, u32 minor}:
+    # r2 = type, r3 = access, r4 = major, r5 = minor
+    program = [_insn(ldxw, 2, 1, 0), _insn(and32, 2, imm=0xFFFF), _insn(ldxw, 3, 1, 0),
+               _insn(rsh32, 3, imm=16), _insn(ldxw, 4, 1, 4), _insn(ldxw, 5, 1, 8)]
     for rule in rules:
         kind, numbers, access = rule.split()
         major, minor = numbers.split(":")
-        mask = sum(_DEV_ACCESS[a] for a in access)
-        checks = []  # (register, value) that must match; an access check in between
-        block = []
+        denied = ~sum(_DEV_ACCESS[a] for a in access) & 0x7
+        # each test jumps past the end of this rule's block when it does not match
+        tests = []
         if kind != "a":
-            checks.append((2, _DEV_TYPES[kind]))
-        jumps = [("jne", reg, value) for reg, value in checks]
-        jumps.append(("access", 0, (~mask) & 0x7))
+            tests.append([(jne_imm, 2, _DEV_TYPES[kind])])
+        tests.append([(mov32_reg, 0, 3), (and32, 0, denied), (jne_imm, 0, 0)])  # no denied access
         if major != "*":
-            jumps.append(("jne", 4, int(major)))
+            tests.append([(jne_imm, 4, int(major))])
         if minor != "*":
-            jumps.append(("jne", 5, int(minor)))
-        length = sum(3 if j[0] == "access" else 1 for j in jumps) + 2
-        for op, reg, value in jumps:
-            done = sum(len(b) for b in block)
-            if op == "access":
-                block.append([_insn(mov32_reg, 0, 3), _insn(and32, 0, imm=value),
-                              _insn(jne_imm, 0, off=length - done - 3, imm=0)])
-            else:
-                block.append([_insn(jne_imm, reg, off=length - done - 1, imm=value)])
-        block.append([_insn(mov32_imm, 0, imm=1), _insn(exit_)])
-        blocks.append(b"".join(b"".join(part) for part in block))
-    tail = [_insn(mov32_imm, 0, imm=0), _insn(exit_)]
-    return b"".join(head) + b"".join(blocks) + b"".join(tail)
+            tests.append([(jne_imm, 5, int(minor))])
+        size = sum(len(t) for t in tests) + 2
+        position = 0
+        for test in tests:
+            for code, reg, imm in test:
+                position += 1
+                if code == jne_imm:
+                    program.append(_insn(code, reg, off=size - position, imm=imm))
+                elif code == mov32_reg:
+                    program.append(_insn(code, reg, src=imm))
+                else:
+                    program.append(_insn(code, reg, imm=imm))
+        program += [_insn(mov32_imm, 0, imm=1), _insn(exit_)]  # allow
+    program += [_insn(mov32_imm, 0, imm=0), _insn(exit_)]  # deny the rest
+    return b"".join(program)
 
 
 def mounted_devices(pid: int) -> list[str]:

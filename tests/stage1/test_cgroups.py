@@ -369,6 +369,10 @@ def test_v2_device_policy_is_a_bpf_program(tmp_path):
         assert code == 0, out
         assert out.split() == ["mknod-refused", "null-ok", "2", "kmsg-refused"], out
         assert not (tmp_path / "disk").exists()
+        volume = p.app("volume", [], devices=[("/dev/kmsg", True)])
+        code, out = _run_in(volume, ["sh", "-c", "dd if=/dev/kmsg of=/dev/null count=0 2>/dev/null && echo read-ok;"
+                                                 "dd if=/dev/zero of=/dev/kmsg count=0 2>/dev/null || echo write-refused"])
+        assert out.split() == ["read-ok", "write-refused"], out
         open_app = p.app("open", [], device_policy=False)
         code, out = _run_in(open_app, ["dd", "if=/dev/kmsg", "of=/dev/null", "count=0"])
         assert code == 0, out
