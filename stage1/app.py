@@ -50,10 +50,12 @@ class Identity:
         self.uid, self.gid, self.sgids, self.cwd, self.path, self.env = uid, gid, sgids, cwd, path, env
 
 
-def find_executable(name: str, env: dict) -> str | None:
-    """execvp's search, done inside the rootfs (we have pivoted already)."""
+def find_executable(name: str, env: dict, cwd: str = "/") -> str | None:
+    """execvp's search, done inside the rootfs (we have pivoted already); a relative path
+    with a slash is taken from the app's working directory, where it will be exec'd."""
     if "/" in name:
-        return name if os.path.isfile(name) else None
+        path = os.path.join(cwd, name)
+        return path if os.path.isfile(path) else None
     for directory in env.get("PATH", podinfo.DEFAULT_PATH).split(":"):
         candidate = f"{directory or '.'}/{name}"
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
@@ -93,7 +95,7 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
         raise AppError(str(err)) from None
     if not os.path.isdir(app.working_directory):
         raise AppError(f'working directory "{app.working_directory}" does not exist')
-    path = find_executable(app.exec[0], env)
+    path = find_executable(app.exec[0], env, app.working_directory)
     if path is None:
         raise AppError(f'exec "{app.exec[0]}": no such file')
     return Identity(uid, gid, app.supplementary_gids, app.working_directory, path, env)
@@ -109,7 +111,7 @@ def exec_as(argv: list[str], path: str, ident: Identity, isolators: list, ctx: P
 
 def run_handler(app: podinfo.App, argv: list[str], ident: Identity, ctx: PodContext) -> int:
     """Run an event handler as root in the app's rootfs and environment; its exit code."""
-    path = find_executable(argv[0], ident.env)
+    path = find_executable(argv[0], ident.env, ident.cwd)
     if path is None:
         _say(f'app "{app.name}": handler exec "{argv[0]}": no such file')
         return 254
@@ -186,7 +188,7 @@ def post_stop(app: podinfo.App, ctx: PodContext, env: dict, mnt_fd: int, argv: l
         security.preload(ctx.disable_seccomp)  # nothing can be imported after the setns
         _sys.setns(mnt_fd, _sys.CLONE_NEWNS)
         os.chdir(app.working_directory if os.path.isdir(app.working_directory) else "/")
-        path = find_executable(argv[0], env)
+        path = find_executable(argv[0], env, os.getcwd())
         if path is None:
             raise AppError(f'exec "{argv[0]}": no such file')
         os.setsid()

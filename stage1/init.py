@@ -64,6 +64,8 @@ def parse_args(argv: list[str]) -> Options:
     opts.uuid = positional[0]
     if not opts.uuid or len(opts.uuid) > 64 or any(c not in "0123456789abcdef-" for c in opts.uuid):
         raise Stage1Error(f"invalid pod UUID {opts.uuid!r}")
+    if len(opts.hostname.encode()) > 64 or any(c in opts.hostname for c in "/\0\n "):
+        raise Stage1Error(f"invalid --hostname {opts.hostname!r}")
     if opts.ipc not in ("auto", "private", "parent"):
         raise Stage1Error(f"invalid --ipc value {opts.ipc!r}: must be auto, private or parent")
     if opts.private_users:

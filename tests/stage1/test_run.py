@@ -550,3 +550,9 @@ def test_uts_and_net_namespaces(make_pod):
     assert uts != os.readlink("/proc/self/ns/uts") and net == os.readlink("/proc/self/ns/net")
     pod = make_pod([sh("a", "readlink /proc/self/ns/net")])
     assert run_ok(pod, "--net=none").stdout.strip() != os.readlink("/proc/self/ns/net")
+
+
+def test_relative_exec_path_is_taken_from_the_working_directory(make_pod):
+    tool = Entry(data=b"#!/bin/sh\necho relative $(pwd)\n", mode=0o755)
+    pod = make_pod([app_entry("a", ["./tool"], workingDirectory="/opt", files={"opt/tool": tool})])
+    assert run_ok(pod, "--net=host").stdout == "relative /opt\n"

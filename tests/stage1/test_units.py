@@ -141,3 +141,10 @@ def test_users(tmp_path):
         users.resolve_user("eve", root)
     with pytest.raises(users.UserError, match="group from file '/missing'"):
         users.resolve_group("/missing", root)
+
+
+def test_hostname_is_checked():
+    with pytest.raises(init.Stage1Error, match="invalid --hostname"):
+        init.parse_args(["--hostname=" + "x" * 65, "abc"])
+    with pytest.raises(init.Stage1Error, match="invalid --hostname"):
+        init.parse_args(["--hostname=a/b", "abc"])
