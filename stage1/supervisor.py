@@ -145,6 +145,9 @@ class Supervisor:
                     break
                 _write_atomic(f"{self.ctx.stage1_rootfs}/rkt/pids/{running.app.name}",
                               f"{running.host_pid}\n")
+                if self.ctx.debug:
+                    _app._say(f'debug: app "{running.app.name}" ready: host pid {running.host_pid}, '
+                              f"exec {running.app.exec!r}")
         for running, (_r, _w, _g, go_w) in zip(self.apps, pipes):
             if error is None:
                 os.write(go_w, b"g")
@@ -154,6 +157,8 @@ class Supervisor:
     # -- run -----------------------------------------------------------------------------------
     def _app_exited(self, running: Running, code: int) -> None:
         running.exited = True
+        if self.ctx.debug:
+            _app._say(f'debug: app "{running.app.name}" exited with {code}')
         _write_atomic(f"{self.ctx.stage1_rootfs}/rkt/status/{running.app.name}", f"{code}")
         if code != 0 and self.first_failure is None:
             self.first_failure = code

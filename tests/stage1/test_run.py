@@ -556,3 +556,11 @@ def test_relative_exec_path_is_taken_from_the_working_directory(make_pod):
     tool = Entry(data=b"#!/bin/sh\necho relative $(pwd)\n", mode=0o755)
     pod = make_pod([app_entry("a", ["./tool"], workingDirectory="/opt", files={"opt/tool": tool})])
     assert run_ok(pod, "--net=host").stdout == "relative /opt\n"
+
+
+def test_debug_reports_app_lifecycle(make_pod):
+    pod = make_pod([sh("a", "exit 4")])
+    r = pod.run("--net=host", "--debug")
+    assert r.returncode == 4
+    assert 'stage1: debug: app "a" ready: host pid ' in r.stderr
+    assert 'stage1: debug: app "a" exited with 4\n' in r.stderr
