@@ -19,7 +19,7 @@ def main() -> None:
     from stage1 import security
     try:
         security.cleanup_cgroups(args[0])
-    except OSError as err:
-        os.write(2, f"stage1: gc of pod {args[0]}: cgroups: {err.strerror}\n".encode())
+    except (OSError, ValueError) as err:
+        os.write(2, f"stage1: gc of pod {args[0]!r}: cgroups: {getattr(err, 'strerror', None) or err}\n".encode())
         os._exit(254)
     os._exit(0)

@@ -62,7 +62,7 @@ def parse_args(argv: list[str]) -> Options:
     if len(positional) != 1:
         raise Stage1Error("expected exactly one argument: the pod UUID")
     opts.uuid = positional[0]
-    if not opts.uuid or len(opts.uuid) > 64 or any(c not in "0123456789abcdef-" for c in opts.uuid):
+    if not valid_uuid(opts.uuid):
         raise Stage1Error(f"invalid pod UUID {opts.uuid!r}")
     if len(opts.hostname.encode()) > 64 or any(c in opts.hostname for c in "/\0\n "):
         raise Stage1Error(f"invalid --hostname {opts.hostname!r}")
@@ -71,6 +71,14 @@ def parse_args(argv: list[str]) -> Options:
     if opts.private_users:
         raise Stage1Error("--private-users is not supported by this stage1")
     return opts
+
+
+def valid_uuid(value: str) -> bool:
+    """A pod UUID: 32 hex digits, plain or dashed 8-4-4-4-12 (it names cgroups and the hostname)."""
+    hex_digits = value.replace("-", "")
+    dashed = len(value) == 36 and all(value[i] == "-" for i in (8, 13, 18, 23))
+    return (len(value) == 32 or dashed) and len(hex_digits) == 32 and \
+        all(c in "0123456789abcdefABCDEF" for c in hex_digits)
 
 
 def parse_dns_conf_mode(value: str) -> dict:
@@ -160,8 +168,8 @@ def run(argv: list[str]) -> int:
     from stage1 import security
     try:
         security.cleanup_cgroups(opts.uuid)
-    except OSError as err:
-        _say(f"cannot remove the pod's cgroups: {err.strerror}")
+    except (OSError, ValueError) as err:
+        _say(f"cannot remove the pod's cgroups: {getattr(err, 'strerror', None) or err}")
     if opts.interactive and os.isatty(0):
         signal.signal(signal.SIGTTOU, signal.SIG_IGN)
         try:

@@ -564,3 +564,14 @@ def test_debug_reports_app_lifecycle(make_pod):
     assert r.returncode == 4
     assert 'stage1: debug: app "a" ready: host pid ' in r.stderr
     assert 'stage1: debug: app "a" exited with 4\n' in r.stderr
+
+
+def test_gc_and_stop_reject_bad_arguments(make_pod):
+    pod = make_pod([app_entry("a", ["/bin/true"])])
+    r = pod.entry("gc", "../x")
+    assert r.returncode == 254 and r.stderr.startswith("stage1: gc of pod '../x': ") and \
+        "Traceback" not in r.stderr
+    r = pod.entry("stop")
+    assert (r.returncode, r.stderr) == (254, "stage1: usage: stop [--force] UUID\n")
+    r = pod.entry("stop", pod.uuid)  # never ran: no pid file
+    assert r.returncode == 254 and r.stderr.startswith(f"stage1: cannot stop pod {pod.uuid}: ")

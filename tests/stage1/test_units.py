@@ -9,28 +9,38 @@ import pytest
 
 from stage1 import init, mounts, podinfo, users
 
+U = "0f6c5ad2-6a36-4a59-9d6b-2b3f6b1d4c10"
+
 
 def test_parse_args():
     opts = init.parse_args(["--debug", "--net=none", "--interactive", "--hostname=h",
-                            "--mds-token=t", "--ipc=parent", "--disable-seccomp", "abc-123"])
+                            "--mds-token=t", "--ipc=parent", "--disable-seccomp", U])
     assert (opts.debug, opts.net, opts.interactive, opts.hostname, opts.mds_token, opts.ipc,
             opts.disable_seccomp, opts.disable_caps, opts.uuid) == \
-        (True, "none", True, "h", "t", "parent", True, False, "abc-123")
-    assert init.parse_args(["--net", "abc"]).net == "default"  # bare --net is the default network
-    assert init.parse_args(["--debug=false", "abc"]).debug is False
+        (True, "none", True, "h", "t", "parent", True, False, U)
+    assert init.parse_args(["--net", U]).net == "default"  # bare --net is the default network
+    assert init.parse_args(["--debug=false", U]).debug is False
 
 
 @pytest.mark.parametrize("argv,message", [
     ([], "expected exactly one argument: the pod UUID"),
     (["a", "b"], "expected exactly one argument: the pod UUID"),
-    (["--nope", "abc"], "unknown flag --nope"),
-    (["--ipc=weird", "abc"], "invalid --ipc value 'weird': must be auto, private or parent"),
+    (["--nope", U], "unknown flag --nope"),
+    (["--ipc=weird", U], "invalid --ipc value 'weird': must be auto, private or parent"),
     (["../etc"], "invalid pod UUID '../etc'"),
-    (["--debug=maybe", "abc"], "invalid value 'maybe' for flag --debug"),
+    (["--debug=maybe", U], "invalid value 'maybe' for flag --debug"),
 ])
 def test_parse_args_rejects(argv, message):
     with pytest.raises(init.Stage1Error, match=f"^{message.replace('(', '.').replace(')', '.')}$"):
         init.parse_args(argv)
+
+
+@pytest.mark.parametrize("value,ok", [
+    (U, True), (U.replace("-", ""), True), (U.upper(), True), (U[:-1], False),
+    (U[:8] + "x" + U[9:], False), ("-" + U[:-1], False), ("../" + U, False), ("", False),
+])
+def test_uuid_validation(value, ok):
+    assert init.valid_uuid(value) is ok
 
 
 def test_dns_conf_mode():
@@ -145,6 +155,6 @@ def test_users(tmp_path):
 
 def test_hostname_is_checked():
     with pytest.raises(init.Stage1Error, match="invalid --hostname"):
-        init.parse_args(["--hostname=" + "x" * 65, "abc"])
+        init.parse_args(["--hostname=" + "x" * 65, U])
     with pytest.raises(init.Stage1Error, match="invalid --hostname"):
-        init.parse_args(["--hostname=a/b", "abc"])
+        init.parse_args(["--hostname=a/b", U])
