@@ -161,11 +161,12 @@ def run(argv: list[str]) -> int:
     forward = lambda signum, _frame: os.kill(pid, signum)  # noqa: E731
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
+    # loaded now, while the pod starts on the other core, not after the pod ended
+    from stage1 import cgroups, security  # noqa: F401
     if os.read(ready_r, 1) == b"r":
         _write_pid(pid)
     os.close(ready_r)
     _, status = os.waitpid(pid, 0)
-    from stage1 import security
     try:
         security.cleanup_cgroups(opts.uuid)
     except (OSError, ValueError) as err:
