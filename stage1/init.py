@@ -123,6 +123,43 @@ def _lock_fd() -> int | None:
     return fd
 
 
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _remove_cgroups(dirs: list[str]) -> bool:
+    """rmdir the pod's cgroup dirs (children first) and their parent slice when it is empty;
+    False when something stays busy, so that the caller falls back to the full cleanup."""
+    def remove(path: str) -> bool:
+        try:
+            children = [e.path for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return True
+        if not all(remove(child) for child in children):
+            return False
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+        return True
+
+    if not all(remove(d) for d in dirs if d.startswith("/sys/fs/cgroup/")):
+        return False
+    for parent in {os.path.dirname(d) for d in dirs}:
+        try:
+            os.rmdir(parent)  # the shared slice, when this was its last pod
+        except OSError:
+            pass
+    return True
+
+
 def _write_pid(pid: int) -> None:
     with open("pid.tmp", "w") as f:
         f.write(str(pid))
@@ -161,14 +198,17 @@ def run(argv: list[str]) -> int:
     forward = lambda signum, _frame: os.kill(pid, signum)  # noqa: E731
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
-    # loaded now, while the pod starts on the other core, not after the pod ended
-    from stage1 import cgroups, security  # noqa: F401
-    if os.read(ready_r, 1) == b"r":
+    first = os.read(ready_r, 1)
+    if first == b"r":
         _write_pid(pid)
-    os.close(ready_r)
     _, status = os.waitpid(pid, 0)
+    rest = _read_all(ready_r)  # every pod process is gone: EOF comes at once
+    os.close(ready_r)
+    cgroup_dirs = [d for d in (first + rest).decode(errors="replace").split("\0")[1:] if d]
     try:
-        security.cleanup_cgroups(opts.uuid)
+        if not cgroup_dirs or not _remove_cgroups(cgroup_dirs):
+            from stage1 import security
+            security.cleanup_cgroups(opts.uuid)
     except (OSError, ValueError) as err:
         _say(f"cannot remove the pod's cgroups: {getattr(err, 'strerror', None) or err}")
     if opts.interactive and os.isatty(0):

@@ -34,6 +34,7 @@ class Running:
 class Supervisor:
     def __init__(self, pod: podinfo.Pod, ctx: _app.PodContext):
         self.pod, self.ctx = pod, ctx
+        self.cgroup_dirs: list[str] = []
         self.apps = [Running(a, podinfo.app_environment(a, ctx.mds_url)) for a in pod.apps]
         self.children: dict[int, tuple[str, Running]] = {}
         self.first_failure: int | None = None
@@ -116,6 +117,7 @@ class Supervisor:
         try:
             from stage1 import security
             cgroups = security.pod_cgroups(self.ctx.uuid)
+            self.cgroup_dirs = cgroups.paths()
             cgroups.attach(0)
             for running in self.apps:
                 where = f'app "{running.app.name}": '
@@ -200,11 +202,15 @@ class Supervisor:
             self._kill_all()
             self.children.clear()  # nothing ran: no status, no post-stop; just reap
             _reap_everything()
-            return 254
-        os.write(ready_fd, b"r")
+            code = 254
+        else:
+            os.write(ready_fd, b"r")
+            self.reap()
+            code = self.first_failure or 0
+        # the waiting parent removes these once our pid namespace is gone (no import needed there)
+        os.write(ready_fd, b"\0" + "\0".join(self.cgroup_dirs).encode())
         os.close(ready_fd)
-        self.reap()
-        return self.first_failure or 0
+        return code
 
 
 def _reap_everything() -> None:
