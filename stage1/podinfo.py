@@ -16,14 +16,23 @@ class PodError(Exception):
     """A problem with the pod directory or its manifests; the message is one line."""
 
 
+def is_ac_name(value) -> bool:
+    """appc's AC Name: lowercase alphanumerics in dash-separated words. App and volume names
+    become file names in the pod dir, so nothing else may pass."""
+    if not isinstance(value, str) or not value or len(value) > 512:
+        return False
+    return all(word and all(c in "abcdefghijklmnopqrstuvwxyz0123456789" for c in word)
+               for word in value.split("-"))
+
+
 class Volume:
     __slots__ = ("name", "kind", "source", "read_only", "recursive", "mode", "uid", "gid")
 
     def __init__(self, raw: dict, where: str):
         name = raw.get("name")
         kind = raw.get("kind")
-        if not isinstance(name, str) or not name:
-            raise PodError(f"{where}: volume without a name")
+        if not is_ac_name(name):
+            raise PodError(f"{where}: invalid volume name {name!r}")
         if kind not in ("host", "empty"):
             raise PodError(f"{where}: volume {name!r}: unsupported kind {kind!r}")
         self.name, self.kind = name, kind
@@ -72,6 +81,10 @@ class App:
         self.working_directory = app.get("workingDirectory") or "/"
         self.environment = [(e["name"], str(e.get("value", "")))
                             for e in app.get("environment") or []]
+        for env_name, env_value in self.environment:
+            if not isinstance(env_name, str) or not env_name or any(c in env_name for c in "=\0\n") \
+                    or "\0" in env_value:
+                raise PodError(f"{where}: invalid environment variable {env_name!r}")
         self.pre_start, self.post_stop = [], []
         for handler in app.get("eventHandlers") or []:
             exec_ = handler.get("exec")
@@ -124,7 +137,7 @@ def _load(pod_dir: str) -> Pod:
     apps, seen = [], set()
     for entry in raw.get("apps") or []:
         name = entry.get("name")
-        if not isinstance(name, str) or not name or "/" in name or name in (".", "..") or name in seen:
+        if not is_ac_name(name) or name in seen:
             raise PodError(f"pod manifest: bad or duplicate app name {name!r}")
         seen.add(name)
         image = _read_json(f"{pod_dir}/appsinfo/{name}/manifest", f"image manifest of app {name!r}")

@@ -102,6 +102,12 @@ def test_podinfo_uses_the_image_app_when_the_pod_has_none(tmp_path):
     ([{"name": "a", "app": {"exec": ["/x"], "user": "0", "group": "0"}}],
      [{"name": "v", "kind": "weird"}], "unsupported kind 'weird'"),
     ([], [], "no apps"),
+    ([{"name": "a", "app": {"exec": ["/x"], "user": "0", "group": "0"}}],
+     [{"name": "../../x", "kind": "empty"}], "invalid volume name"),
+    ([{"name": "A", "app": {"exec": ["/x"], "user": "0", "group": "0"}}], [], "bad or duplicate app name"),
+    ([{"name": "a", "app": {"exec": ["/x"], "user": "0", "group": "0",
+                            "environment": [{"name": "A=B", "value": "1"}]}}], [],
+     "invalid environment variable 'A=B'"),
 ])
 def test_podinfo_rejects(tmp_path, apps, volumes, message):
     with pytest.raises(podinfo.PodError, match=message.replace("(", ".").replace(")", ".")):
