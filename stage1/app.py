@@ -129,12 +129,7 @@ def run_handler(app: podinfo.App, argv: list[str], ident: Identity, ctx: PodCont
 
 def start(app: podinfo.App, ctx: PodContext, ident: Identity) -> None:
     """After the go: pre-start handlers, then the app itself. Never returns."""
-    for handler in app.pre_start:
-        code = run_handler(app, handler, ident, ctx)
-        if code != 0:
-            _say(f'app "{app.name}": pre-start handler "{handler[0]}" failed with exit code {code}')
-            os._exit(code)
-    os.chdir(ident.cwd)
+    # our own process group first, so that a forwarded signal reaches the handlers too
     if ctx.interactive:
         os.setpgid(0, 0)
         old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
@@ -145,7 +140,13 @@ def start(app: podinfo.App, ctx: PodContext, ident: Identity) -> None:
         signal.signal(signal.SIGTTOU, old)
     else:
         os.setsid()
-        _stdin_null(ctx)
+    for handler in app.pre_start:
+        code = run_handler(app, handler, ident, ctx)
+        if code != 0:
+            _say(f'app "{app.name}": pre-start handler "{handler[0]}" failed with exit code {code}')
+            os._exit(code)
+    os.chdir(ident.cwd)
+    _stdin_null(ctx)
     try:
         exec_as(app.exec, ident.path, ident, app.isolators, ctx,
                 uid=ident.uid, gid=ident.gid, sgids=ident.sgids)
@@ -163,7 +164,7 @@ def child(app: podinfo.App, ctx: PodContext, env: dict, report_fd: int, go_fd: i
         host_pid = os.readlink("/proc/self")  # the host's /proc: our pid as the host sees it
         try:
             ident = setup(app, ctx, env)
-        except (AppError, OSError) as err:
+        except Exception as err:  # noqa: BLE001 - every setup failure is reported the same way
             os.write(report_fd, f"err {_describe(err)}\n".encode())
             os._exit(254)
         os.write(report_fd, f"ok {host_pid}\n".encode())
@@ -224,9 +225,12 @@ def exit_code(status: int) -> int:
 
 
 def _describe(err: BaseException) -> str:
+    """One line for any error (the message ends up in a one-line `stage1: ...`)."""
     if isinstance(err, OSError) and err.strerror:
-        return err.strerror.lower() if not err.filename else f"{err.filename}: {err.strerror.lower()}"
-    return str(err) or type(err).__name__
+        text = err.strerror.lower() if not err.filename else f"{err.filename}: {err.strerror.lower()}"
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())
 
 
 def _say(message: str) -> None:
