@@ -189,15 +189,19 @@ def run(argv: list[str]) -> int:
         raise Stage1Error(f"cannot create the pod's namespaces: {err.strerror}") from None
 
     ready_r, ready_w = os.pipe()
+    # no signal may kill us between the fork and our handlers: the pod would run on unowned
+    forwarded = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    signal.pthread_sigmask(signal.SIG_BLOCK, forwarded)
     pid = os.fork()
     if pid == 0:
         os.close(ready_r)
-        os._exit(pod_main(opts, ready_w))
+        os._exit(pod_main(opts, ready_w, forwarded))
 
     os.close(ready_w)
     forward = lambda signum, _frame: os.kill(pid, signum)  # noqa: E731
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in forwarded:
         signal.signal(sig, forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
     first = os.read(ready_r, 1)
     if first == b"r":
         _write_pid(pid)
@@ -222,9 +226,15 @@ def run(argv: list[str]) -> int:
     return os.WEXITSTATUS(status)
 
 
-def pod_main(opts: Options, ready_fd: int) -> int:
+def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
     """PID 1 of the pod: load the pod and hand over to the supervisor."""
     code = 254
+    # as a pid namespace's init we would silently ignore signals that have no handler: note
+    # them from the first instant and hand them to the supervisor
+    pending: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: pending.append(signum))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
     try:
         os.setpgid(0, 0)
         from stage1 import podinfo
@@ -245,7 +255,7 @@ def pod_main(opts: Options, ready_fd: int) -> int:
             disable_caps=opts.disable_caps, disable_paths=opts.disable_paths,
             disable_seccomp=opts.disable_seccomp,
             mds_url=metadata_url(opts.mds_token) if opts.mds_token else None, debug=opts.debug)
-        code = Supervisor(pod, ctx).run(ready_fd)
+        code = Supervisor(pod, ctx).run(ready_fd, pending)
     except Stage1Error as err:
         _say(str(err))
     except BaseException as err:  # noqa: BLE001 - PID 1 must report, never raise

@@ -192,7 +192,8 @@ class Supervisor:
             else:
                 self._next_post_stop(running)
 
-    def run(self, ready_fd: int) -> int:
+    def run(self, ready_fd: int, pending: list[int] = ()) -> int:
+        """`pending`: signals that arrived before us; they are forwarded once the apps run."""
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._forward)
         signal.signal(signal.SIGALRM, self._kill_all)
@@ -205,6 +206,8 @@ class Supervisor:
             code = 254
         else:
             os.write(ready_fd, b"r")
+            for signum in pending:
+                self._forward(signum)
             self.reap()
             code = self.first_failure or 0
         # the waiting parent removes these once our pid namespace is gone (no import needed there)

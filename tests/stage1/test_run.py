@@ -575,3 +575,15 @@ def test_gc_and_stop_reject_bad_arguments(make_pod):
     assert (r.returncode, r.stderr) == (254, "stage1: usage: stop [--force] UUID\n")
     r = pod.entry("stop", pod.uuid)  # never ran: no pid file
     assert r.returncode == 254 and r.stderr.startswith(f"stage1: cannot stop pod {pod.uuid}: ")
+
+
+def test_sigterm_during_setup_is_not_lost(make_pod):
+    pod = make_pod([app_entry("a", ["/bin/sleep", "100"])])
+    proc = pod.spawn("--net=host")
+    try:
+        time.sleep(0.01)  # most likely still starting up
+        proc.terminate()
+        assert proc.wait(timeout=15) in (128 + 15, -15)  # -15: before it even forked
+    finally:
+        proc.kill()
+        proc.communicate()
