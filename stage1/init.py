@@ -66,6 +66,7 @@ def parse_args(argv: list[str]) -> Options:
         raise Stage1Error(f"invalid pod UUID {opts.uuid!r}")
     if len(opts.hostname.encode()) > 64 or any(c in opts.hostname for c in "/\0\n "):
         raise Stage1Error(f"invalid --hostname {opts.hostname!r}")
+    opts.ipc = opts.ipc or "auto"  # rkt's stage0 passes --ipc= when the user gave none
     if opts.ipc not in ("auto", "private", "parent"):
         raise Stage1Error(f"invalid --ipc value {opts.ipc!r}: must be auto, private or parent")
     if opts.private_users:

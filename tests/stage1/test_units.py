@@ -164,3 +164,10 @@ def test_hostname_is_checked():
         init.parse_args(["--hostname=" + "x" * 65, U])
     with pytest.raises(init.Stage1Error, match="invalid --hostname"):
         init.parse_args(["--hostname=a/b", U])
+
+
+def test_empty_values_from_rkt_stage0_mean_defaults():
+    opts = init.parse_args(["--net=", "--ipc=", "--hostname=", "--mds-token=", "--private-users=",
+                            "--local-config=/etc/rkt", "--mutable=false", U])
+    assert (opts.ipc, opts.hostname, opts.mds_token) == ("auto", "", "")
+    assert init.network_namespace(opts.net) is True
