@@ -6,8 +6,6 @@ in `stage1.caps`, `stage1.seccomp`, `stage1.protect` and `stage1.cgroups`.
 
 from __future__ import annotations
 
-import os
-
 
 def preload(seccomp_disabled: bool) -> None:
     """Import everything the hooks need while the host's filesystem is still visible: after
@@ -54,56 +52,3 @@ def pod_cgroups(uuid: str):
 def cleanup_cgroups(uuid: str) -> None:
     from stage1 import cgroups
     cgroups.cleanup(uuid)
-
-
-def _fallback() -> None:
-    """Until the security modules land: identity only, no filters (kept tiny on purpose)."""
-    import sys
-    import types
-
-    if not os.path.exists(os.path.join(os.path.dirname(__file__), "caps.py")):
-        caps = types.ModuleType("stage1.caps")
-        caps.bounding_set = lambda isolators, disabled: set()
-
-        def drop_to(capset, uid, gid, sgids):
-            os.setgroups(sgids)
-            os.setgid(gid)
-            os.setuid(uid)
-        caps.drop_to = drop_to
-        caps.no_new_privs = lambda isolators: None
-        sys.modules["stage1.caps"] = caps
-    if not os.path.exists(os.path.join(os.path.dirname(__file__), "seccomp.py")):
-        seccomp = types.ModuleType("stage1.seccomp")
-        seccomp.load_filter = lambda isolators, disabled, user_is_root: None
-        sys.modules["stage1.seccomp"] = seccomp
-    if not os.path.exists(os.path.join(os.path.dirname(__file__), "protect.py")):
-        protect = types.ModuleType("stage1.protect")
-        protect.protect_paths = lambda rootfs, disabled: None
-        sys.modules["stage1.protect"] = protect
-    if not os.path.exists(os.path.join(os.path.dirname(__file__), "cgroups.py")):
-        cgroups = types.ModuleType("stage1.cgroups")
-
-        class _App:
-            def attach(self, pid):
-                pass
-
-        class _Pod:
-            @classmethod
-            def create(cls, uuid):
-                return cls()
-
-            def app(self, name, isolators):
-                return _App()
-
-            def remove(self):
-                pass
-        cgroups.PodCgroups = _Pod
-        cgroups.cleanup = lambda uuid: None
-        sys.modules["stage1.cgroups"] = cgroups
-    import stage1
-    for name in ("caps", "seccomp", "protect", "cgroups"):
-        if f"stage1.{name}" in sys.modules:
-            setattr(stage1, name, sys.modules[f"stage1.{name}"])
-
-
-_fallback()
