@@ -16,7 +16,7 @@ import pytest
 from rkt.aci import Limits, extract, import_stream
 from rkt.errors import RktError
 from tests.aci.util import archive, end, fix_checksum, manifest_member, member, rootfs_member
-from tests.helpers.aci import Entry, compress, manifest, tar_bytes
+from tests.helpers.aci import compress, manifest, tar_bytes
 
 
 @dataclasses.dataclass
