@@ -216,6 +216,9 @@ def run(argv: list[str]) -> int:
             security.cleanup_cgroups(opts.uuid)
     except (OSError, ValueError) as err:
         _say(f"cannot remove the pod's cgroups: {getattr(err, 'strerror', None) or err}")
+    if opts.mds_token:
+        from stage1 import mds
+        mds.unregister(opts.uuid)
     if opts.interactive and os.isatty(0):
         signal.signal(signal.SIGTTOU, signal.SIG_IGN)
         try:

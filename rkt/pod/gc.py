@@ -128,6 +128,9 @@ def delete_pod(opts: "GlobalOptions", pod: "Pod") -> bool:
         _say(f"gc: non-garbage pod \"{pod.uuid}\" (status {pod.state!r}), skipped")
         return False
     path = pod.path
+    if (path / "mds-registered").exists():  # a pod killed before stage1 could unregister it
+        from rkt.mds import client
+        client.unregister(pod.uuid)
     if pod.dir_state == "exited-garbage" and (path / "stage1" / "manifest").exists():
         try:
             done = entrypoints.run(path, "gc", [pod.uuid], debug=opts.debug,

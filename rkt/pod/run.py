@@ -184,6 +184,7 @@ def _register_mds(pod: Pod) -> str:
     for app in (pod.path / "appsinfo").iterdir():
         manifests[app.name] = (app / "manifest").read_bytes()
     client.register(pod.uuid, token, (pod.path / "pod").read_bytes(), manifests)
+    (pod.path / "mds-registered").touch()  # tells gc to unregister a pod that died hard
     return token
 
 
