@@ -255,6 +255,17 @@ def serve(port: int, socket_path: str, debug: bool = False) -> None:
             unix_sock = sock
         else:
             tcp_sock = sock
+    # the TCP port first: when it is taken we fail before touching the socket path
+    if tcp_sock is not None:
+        public = ThreadingHTTPServer(("0.0.0.0", port), public_cls, bind_and_activate=False)
+        public.socket.close()
+        public.socket = tcp_sock
+    else:
+        try:
+            public = ThreadingHTTPServer(("0.0.0.0", port), public_cls)
+        except OSError as err:
+            raise RktError(f"metadata service: listening on port {port}: {err.strerror}") from None
+    public.daemon_threads = True
     if unix_sock is not None:
         reg = _UnixServer(socket_path, reg_cls, bind_and_activate=False)
         reg.socket.close()
@@ -269,18 +280,7 @@ def serve(port: int, socket_path: str, debug: bool = False) -> None:
             reg = _UnixServer(socket_path, reg_cls)
         finally:
             os.umask(old_umask)
-    servers.append(reg)
-    if tcp_sock is not None:
-        public = ThreadingHTTPServer(("0.0.0.0", port), public_cls, bind_and_activate=False)
-        public.socket.close()
-        public.socket = tcp_sock
-    else:
-        try:
-            public = ThreadingHTTPServer(("0.0.0.0", port), public_cls)
-        except OSError as err:
-            raise RktError(f"metadata service: listening on port {port}: {err.strerror}") from None
-    public.daemon_threads = True
-    servers.append(public)
+    servers.extend([reg, public])
     for server in servers:
         server.debug = debug
 

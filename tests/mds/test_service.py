@@ -183,3 +183,16 @@ def test_socket_activation(tmp_path, monkeypatch):
         proc.terminate()
         assert proc.wait(10) == 0
     assert os.path.exists(path), "an activated socket belongs to systemd and must stay"
+
+
+def test_busy_port_fails_cleanly_without_leaving_the_socket(tmp_path):
+    sock_path = tmp_path / "mds.sock"
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "rkt", "metadata-service", f"--listen-port={port}"],
+                              capture_output=True, text=True, timeout=30,
+                              env={**os.environ, "RKT_MDS_SOCKET": str(sock_path)})
+    assert proc.returncode == 254 and proc.stderr.startswith("rkt: metadata service: listening on port")
+    assert not sock_path.exists()
