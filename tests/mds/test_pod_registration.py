@@ -21,6 +21,7 @@ def mds_at_default_port(tmp_path, monkeypatch):
     import socket
 
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the service's own bind
         try:
             s.bind(("0.0.0.0", 18112))
         except OSError:
