@@ -34,11 +34,12 @@ stage1: $(STAGE1_ACI)
 $(STAGE1_ACI): build/.installed stage1/build.py rkt/__init__.py
 	@$(PY) -m stage1.build $@
 
-# The main job on an embedded default: a busybox ACI built from Debian's busybox-static, fetched into the store.
+# The main job on an embedded default: a busybox ACI built from Debian's busybox-static, run in a pod.
 run: install
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 	@$(PY) -m tests.helpers.demo $(DEMO)
-	@$(RKT) --dir=$(DEMO)/data --insecure-options=image fetch $(DEMO)/busybox.aci
+	@$(RKT) --dir=$(DEMO)/data --insecure-options=image run $(DEMO)/busybox.aci
+	@$(RKT) --dir=$(DEMO)/data gc --grace-period=0s >/dev/null
 
 test: install
 	@$(PY) -m pytest -q -p no:cacheprovider tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests ran"; rc=0; fi; exit $$rc
