@@ -39,7 +39,7 @@ run: install
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 	@$(PY) -m tests.helpers.demo $(DEMO)
 	@$(RKT) --dir=$(DEMO)/data --insecure-options=image run $(DEMO)/busybox.aci
-	@$(RKT) --dir=$(DEMO)/data gc --grace-period=0s >/dev/null
+	@$(RKT) --dir=$(DEMO)/data gc --grace-period=0s >/dev/null 2>&1
 
 test: install
 	@$(PY) -m pytest -q -p no:cacheprovider tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests ran"; rc=0; fi; exit $$rc

@@ -115,11 +115,12 @@ def split_global_options(argv: list[str]) -> tuple[GlobalOptions, list[str]]:
             if field == "insecure":
                 values[field] = parse_insecure_options(value)
             elif field == "user_config":
-                values[field] = Path(value) if value else None
+                values[field] = Path(value).absolute() if value else None
             else:
                 if not value:
                     raise UsageError(f"{name}: empty path")
-                values[field] = Path(value)
+                # absolute: stage0 changes directory into the pod before exec'ing stage1
+                values[field] = Path(value).absolute()
         else:
             values[field] = parse_bool(name, inline) if eq else True
         i += 1

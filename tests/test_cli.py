@@ -34,3 +34,13 @@ def test_run_path_does_not_import_click():
     code = ("import sys; from rkt.cli import main; import rkt.options;"
             "assert 'click' not in sys.modules, 'click imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_relative_dir_is_taken_from_the_current_directory(rkt, tmp_path):
+    import os
+
+    from rkt.options import split_global_options
+
+    opts, rest = split_global_options(["--dir", "rel/data", "version", "--local-config=etc"])
+    assert opts.dir == tmp_path.cwd() / "rel/data" and opts.local_config.is_absolute()
+    assert rest == ["version"] and os.path.isabs(opts.dir)
