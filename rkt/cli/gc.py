@@ -32,7 +32,7 @@ Use --grace-period=0s to effectively disable the grace-period."""
                    "(marks the exit time of a pod)")
 def command(grace_period: str, expire_prepared: str, mark_only: bool) -> int:
     from rkt.pod import gc
-    from rkt.pod.duration import parse_duration
+    from rkt.duration import parse_duration
 
     opts = options()
     grace = parse_duration(grace_period, "--grace-period")

@@ -13,9 +13,10 @@ from rkt.cli._click import CONTEXT_SETTINGS, options
 def command(grace_period: str) -> None:
     from rkt.lock import FileLock
     from rkt.store import Store
-    from rkt.store.gc import parse_duration, pod_references
+    from rkt.duration import parse_duration
+    from rkt.store.gc import pod_references
 
-    grace = parse_duration(grace_period)
+    grace = parse_duration(grace_period, "--grace-period")
     if grace < 0:
         raise click.UsageError("--grace-period must not be negative")
     opts = options()

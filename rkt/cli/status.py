@@ -21,7 +21,7 @@ FORMATS = ("json", "json-pretty")
 
 def wait_seconds(value: str, flag: str) -> float | None:
     """rkt's parseDuration: true/"" -> forever (None), false -> 0, else a Go duration."""
-    from rkt.pod.duration import parse_duration
+    from rkt.duration import parse_duration
 
     lowered = value.strip().lower()
     if lowered in ("", "true", "t", "1"):

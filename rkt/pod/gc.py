@@ -23,7 +23,7 @@ from rkt.errors import RktError
 from rkt.lock import FileLock, LockBusy
 from rkt.pod import entrypoints
 from rkt.pod import pods as podlib
-from rkt.pod.duration import format_duration
+from rkt.duration import format_duration
 
 if TYPE_CHECKING:
     from rkt.options import GlobalOptions

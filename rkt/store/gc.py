@@ -8,32 +8,7 @@ use: `image gc` and `image rm` leave it alone until `rkt gc` removes the pod.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-
-from rkt.errors import RktError
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-
-
-def parse_duration(text: str) -> float:
-    """A Go duration (`24h`, `1h30m`, `90s`, `0`) in seconds."""
-    value = text.strip()
-    if value in ("0", "+0", "-0"):
-        return 0.0
-    sign = -1 if value.startswith("-") else 1
-    body = value.lstrip("+-")
-    pos, total = 0, 0.0
-    while pos < len(body):
-        match = _DURATION_PART.match(body, pos)
-        if not match:
-            raise RktError(f'invalid duration "{text}" (use e.g. 24h, 30m, 1h30m)')
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if not body:
-        raise RktError(f'invalid duration "{text}" (use e.g. 24h, 30m, 1h30m)')
-    return sign * total
 
 
 def pod_references(data_dir: str | Path) -> tuple[set[str], set[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rkt.pod.duration import format_duration, parse_duration
+from rkt.duration import format_duration, parse_duration
 from rkt.pod.gc import mounts_under
 from tests.pod.handmade import Holder, make_pod, pod_dirs
 

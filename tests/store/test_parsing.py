@@ -4,7 +4,7 @@ import pytest
 
 from rkt.errors import RktError
 from rkt.store import parse_image_string
-from rkt.store.gc import parse_duration
+from rkt.duration import parse_duration
 
 
 @pytest.mark.parametrize("ref, name, labels", [

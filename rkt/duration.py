@@ -1,4 +1,4 @@
-"""Go's duration syntax (`30m`, `1h30m`, `1.5s`, `0`), which rkt's gc and status flags take.
+"""Go's duration syntax (`30m`, `1h30m`, `1.5s`, `0`), which rkt's gc, image gc and status flags take.
 
 `parse_duration` accepts exactly what Go's time.ParseDuration accepts and returns seconds;
 `format_duration` prints a duration back the way Go does (`30m0s`, `24h0m0s`).
