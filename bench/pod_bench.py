@@ -59,7 +59,7 @@ def runc_bundle(work: Path, rootfs: Path) -> Path:
 
 def resident_memory(rkt: list[str]) -> tuple[int, int]:
     """(RSS, PSS) in KiB summed over the rkt-side processes of a running pod (not the app)."""
-    proc = subprocess.Popen([*rkt, "run", "--net=host", "--exec=/bin/sleep", "busybox-bench",
+    proc = subprocess.Popen([*rkt, "run", "--net=host", "busybox-bench", "--exec=/bin/sleep",
                              "--", "3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.5)
 
@@ -83,7 +83,7 @@ def resident_memory(rkt: list[str]) -> tuple[int, int]:
                         rss += int(line.split()[1])
                     elif line.startswith("Pss:"):
                         pss += int(line.split()[1])
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # exited while we looked
             continue
         todo += kids
     proc.wait()
@@ -106,6 +106,7 @@ def main() -> None:
         rootfs = work / "rootfs"
         subprocess.run([*rkt, "image", "render", "--rootfs-only", "busybox-bench", str(rootfs)],
                        check=True, capture_output=True)
+        (rootfs / "usr").mkdir(exist_ok=True)  # systemd-nspawn refuses a tree without /usr
         bundle = runc_bundle(work, rootfs)
 
         results = {
