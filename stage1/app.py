@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 
+from stage1.files import say
 from stage1 import mounts, podinfo, security, users
 from stage1 import sys as _sys
 
@@ -113,7 +114,7 @@ def run_handler(app: podinfo.App, argv: list[str], ident: Identity, ctx: PodCont
     """Run an event handler as root in the app's rootfs and environment; its exit code."""
     path = find_executable(argv[0], ident.env, ident.cwd)
     if path is None:
-        _say(f'app "{app.name}": handler exec "{argv[0]}": no such file')
+        say(f'app "{app.name}": handler exec "{argv[0]}": no such file')
         return 254
     pid = os.fork()
     if pid == 0:
@@ -122,7 +123,7 @@ def run_handler(app: podinfo.App, argv: list[str], ident: Identity, ctx: PodCont
             _stdin_null(ctx)
             exec_as(argv, path, ident, app.isolators, ctx, uid=0, gid=0, sgids=[])
         except BaseException as err:  # noqa: BLE001 - the child must never return
-            _say(f'app "{app.name}": handler "{argv[0]}": {_describe(err)}')
+            say(f'app "{app.name}": handler "{argv[0]}": {_describe(err)}')
         os._exit(254)
     return exit_code(_wait(pid))
 
@@ -143,7 +144,7 @@ def start(app: podinfo.App, ctx: PodContext, ident: Identity) -> None:
     for handler in app.pre_start:
         code = run_handler(app, handler, ident, ctx)
         if code != 0:
-            _say(f'app "{app.name}": pre-start handler "{handler[0]}" failed with exit code {code}')
+            say(f'app "{app.name}": pre-start handler "{handler[0]}" failed with exit code {code}')
             os._exit(code)
     os.chdir(ident.cwd)
     _stdin_null(ctx)
@@ -151,7 +152,7 @@ def start(app: podinfo.App, ctx: PodContext, ident: Identity) -> None:
         exec_as(app.exec, ident.path, ident, app.isolators, ctx,
                 uid=ident.uid, gid=ident.gid, sgids=ident.sgids)
     except BaseException as err:  # noqa: BLE001
-        _say(f'app "{app.name}": exec "{app.exec[0]}": {_describe(err)}')
+        say(f'app "{app.name}": exec "{app.exec[0]}": {_describe(err)}')
     os._exit(254)
 
 
@@ -174,7 +175,7 @@ def child(app: podinfo.App, ctx: PodContext, env: dict, report_fd: int, go_fd: i
         os.close(go_fd)
         start(app, ctx, ident)
     except BaseException as err:  # noqa: BLE001 - the child must never return into the supervisor
-        _say(f'app "{app.name}": {_describe(err)}')
+        say(f'app "{app.name}": {_describe(err)}')
     os._exit(code)
 
 
@@ -197,7 +198,7 @@ def post_stop(app: podinfo.App, ctx: PodContext, env: dict, mnt_fd: int, argv: l
         ident = Identity(0, 0, [], "/", path, env)
         exec_as(argv, path, ident, app.isolators, ctx, uid=0, gid=0, sgids=[])
     except BaseException as err:  # noqa: BLE001 - the child must never return
-        _say(f'app "{app.name}": post-stop handler "{argv[0]}": {_describe(err)}')
+        say(f'app "{app.name}": post-stop handler "{argv[0]}": {_describe(err)}')
     os._exit(254)
 
 
@@ -232,6 +233,3 @@ def _describe(err: BaseException) -> str:
         text = str(err) or type(err).__name__
     return " ".join(text.split())
 
-
-def _say(message: str) -> None:
-    os.write(2, f"stage1: {message}\n".encode())

@@ -14,6 +14,7 @@ import os
 import _signal as signal
 import sys
 
+from stage1.files import read_all, say, write_atomic
 from stage1 import sys as _sys
 
 MDS_PORT = 18112
@@ -124,13 +125,6 @@ def _lock_fd() -> int | None:
     return fd
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 def _remove_cgroups(dirs: list[str]) -> bool:
@@ -161,10 +155,6 @@ def _remove_cgroups(dirs: list[str]) -> bool:
     return True
 
 
-def _write_pid(pid: int) -> None:
-    with open("pid.tmp", "w") as f:
-        f.write(str(pid))
-    os.rename("pid.tmp", "pid")
 
 
 def run(argv: list[str]) -> int:
@@ -205,9 +195,9 @@ def run(argv: list[str]) -> int:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
     first = os.read(ready_r, 1)
     if first == b"r":
-        _write_pid(pid)
+        write_atomic("pid", str(pid))
     _, status = os.waitpid(pid, 0)
-    rest = _read_all(ready_r)  # every pod process is gone: EOF comes at once
+    rest = read_all(ready_r)  # every pod process is gone: EOF comes at once
     os.close(ready_r)
     cgroup_dirs = [d for d in (first + rest).decode(errors="replace").split("\0")[1:] if d]
     try:
@@ -215,7 +205,7 @@ def run(argv: list[str]) -> int:
             from stage1 import security
             security.cleanup_cgroups(opts.uuid)
     except (OSError, ValueError) as err:
-        _say(f"cannot remove the pod's cgroups: {getattr(err, 'strerror', None) or err}")
+        say(f"cannot remove the pod's cgroups: {getattr(err, 'strerror', None) or err}")
     if opts.mds_token:
         from stage1 import mds
         mds.unregister(opts.uuid)
@@ -261,24 +251,22 @@ def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
             mds_url=metadata_url(opts.mds_token) if opts.mds_token else None, debug=opts.debug)
         code = Supervisor(pod, ctx).run(ready_fd, pending)
     except Stage1Error as err:
-        _say(str(err))
+        say(str(err))
     except BaseException as err:  # noqa: BLE001 - PID 1 must report, never raise
-        _say(f"supervisor: {type(err).__name__}: {err}")
+        say(f"supervisor: {type(err).__name__}: {err}")
         if opts.debug:
             import traceback
             traceback.print_exc()
     return code
 
 
-def _say(message: str) -> None:
-    os.write(2, f"stage1: {message}\n".encode())
 
 
 def main() -> None:
     try:
         code = run(sys.argv[1:])
     except Stage1Error as err:
-        _say(str(err))
+        say(str(err))
         code = 254
     except KeyboardInterrupt:
         code = 130

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 
+from stage1.files import read_all, write_atomic
 from stage1 import app as _app
 from stage1 import podinfo
 
@@ -87,10 +88,10 @@ class Supervisor:
         disabled = [name for name, off in (("capabilities", self.ctx.disable_caps),
                                            ("paths", self.ctx.disable_paths),
                                            ("seccomp", self.ctx.disable_seccomp)) if off]
-        _write_atomic(f"{base}/insecure-options", "".join(f"{d}\n" for d in disabled))
+        write_atomic(f"{base}/insecure-options", "".join(f"{d}\n" for d in disabled))
         for running in self.apps:
             lines = "".join(f"{k}={v}\n" for k, v in running.env.items())
-            _write_atomic(f"{base}/env/{running.app.name}", lines)
+            write_atomic(f"{base}/env/{running.app.name}", lines)
 
     def start(self) -> str | None:
         """Fork and set up every app; None when all are ready, else the first error."""
@@ -129,7 +130,7 @@ class Supervisor:
         for running, (report_r, report_w, go_r, _go_w) in zip(self.apps, pipes):
             os.close(report_w)
             os.close(go_r)
-            line = _read_all(report_r).decode(errors="replace").strip()
+            line = read_all(report_r).decode(errors="replace").strip()
             os.close(report_r)
             if line.startswith("ok "):
                 running.host_pid = int(line[3:])
@@ -145,10 +146,10 @@ class Supervisor:
                 except OSError as err:
                     error = f'app "{running.app.name}": {_app._describe(err)}'
                     break
-                _write_atomic(f"{self.ctx.stage1_rootfs}/rkt/pids/{running.app.name}",
+                write_atomic(f"{self.ctx.stage1_rootfs}/rkt/pids/{running.app.name}",
                               f"{running.host_pid}\n")
                 if self.ctx.debug:
-                    _app._say(f'debug: app "{running.app.name}" ready: host pid {running.host_pid}, '
+                    _app.say(f'debug: app "{running.app.name}" ready: host pid {running.host_pid}, '
                               f"exec {running.app.exec!r}")
         for running, (_r, _w, _g, go_w) in zip(self.apps, pipes):
             if error is None:
@@ -160,8 +161,8 @@ class Supervisor:
     def _app_exited(self, running: Running, code: int) -> None:
         running.exited = True
         if self.ctx.debug:
-            _app._say(f'debug: app "{running.app.name}" exited with {code}')
-        _write_atomic(f"{self.ctx.stage1_rootfs}/rkt/status/{running.app.name}", f"{code}")
+            _app.say(f'debug: app "{running.app.name}" exited with {code}')
+        write_atomic(f"{self.ctx.stage1_rootfs}/rkt/status/{running.app.name}", f"{code}")
         if code != 0 and self.first_failure is None:
             self.first_failure = code
             self._begin_stop()
@@ -199,7 +200,7 @@ class Supervisor:
         signal.signal(signal.SIGALRM, self._kill_all)
         error = self.start()
         if error is not None:
-            _app._say(error)
+            _app.say(error)
             self._kill_all()
             self.children.clear()  # nothing ran: no status, no post-stop; just reap
             _reap_everything()
@@ -224,17 +225,4 @@ def _reap_everything() -> None:
             return
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while True:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
-
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)

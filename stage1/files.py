@@ -1,0 +1,27 @@
+"""Small file and message helpers shared by stage1's processes (imports only `os`, so the
+waiting parent that stays alive for the whole pod can use them without growing)."""
+
+import os
+
+
+def read_all(fd: int) -> bytes:
+    """Everything readable from `fd` until EOF."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Readers see the old content or the new, never a partial file."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def say(message: str) -> None:
+    """stage1's one-line message on stderr (a raw write: safe in PID 1 and after fork)."""
+    os.write(2, f"stage1: {message}\n".encode())
