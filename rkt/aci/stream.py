@@ -255,37 +255,34 @@ class TarStream:
             need -= len(piece)
         return b"".join(parts)
 
-    def copy_to(self, fd: int, n: int) -> int:
-        """Write the next `n` bytes to `fd`; returns how many there were (< n: truncated)."""
+    def _spans(self, n: int):
+        """The next `n` bytes (fewer at the end of the stream) as views of the loaded chunks;
+        each span counts as consumed once the caller asks for the next."""
         left = n
-        write = os.write
         while left > 0:
             avail = len(self._buf) - self._pos
             if avail <= 0:
                 if not self._next():
-                    break
+                    return
                 continue
             k = avail if avail < left else left
-            view = self._mv[self._pos:self._pos + k]
-            while view:
-                view = view[write(fd, view):]
+            yield self._mv[self._pos:self._pos + k]
             self._pos += k
             left -= k
-        return n - left
+
+    def copy_to(self, fd: int, n: int) -> int:
+        """Write the next `n` bytes to `fd`; returns how many there were (< n: truncated)."""
+        copied = 0
+        write = os.write
+        for view in self._spans(n):
+            copied += len(view)
+            while view:
+                view = view[write(fd, view):]
+        return copied
 
     def skip(self, n: int) -> int:
         """Drop the next `n` bytes; returns how many there were."""
-        left = n
-        while left > 0:
-            avail = len(self._buf) - self._pos
-            if avail <= 0:
-                if not self._next():
-                    break
-                continue
-            k = avail if avail < left else left
-            self._pos += k
-            left -= k
-        return n - left
+        return sum(len(view) for view in self._spans(n))
 
     def drain(self) -> None:
         """Consume the rest of the stream (the tar's trailing padding), so the hash covers it."""
