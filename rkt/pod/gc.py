@@ -15,7 +15,6 @@ import os
 import shutil
 import sys
 import time
-import uuid as uuidlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -189,13 +188,6 @@ def _move(pod: "Pod", dir_state: str) -> bool:
         return False
 
 
-def _is_uuid(name: str) -> bool:
-    try:
-        return str(uuidlib.UUID(name)) == name
-    except ValueError:
-        return False
-
-
 def _pods_in(opts: "GlobalOptions", dir_state: str) -> list["Pod"]:
     root = podlib.pods_root(opts) / dir_state
     try:
@@ -206,7 +198,7 @@ def _pods_in(opts: "GlobalOptions", dir_state: str) -> list["Pod"]:
         raise RktError(f"cannot read pods directory {root}: {err.strerror}") from None
     found = []
     for name in names:
-        if _is_uuid(name) and (root / name).is_dir():
+        if podlib.is_pod_uuid(name) and (root / name).is_dir():
             found.append(podlib.Pod(podlib.pods_root(opts), name, dir_state))
     return found
 

@@ -285,7 +285,8 @@ def get(opts: "GlobalOptions", pod_uuid: str) -> Pod | None:
     return None
 
 
-def _valid_uuid(name: str) -> bool:
+def is_pod_uuid(name: str) -> bool:
+    """A pod directory name: a UUID in canonical lowercase form (anything else is not ours)."""
     try:
         return str(uuidlib.UUID(name)) == name
     except ValueError:
@@ -302,7 +303,7 @@ def all_uuids(opts: "GlobalOptions") -> list[str]:
             continue
         except OSError as err:
             raise RktError(f"cannot read pods directory {root / name}: {err.strerror}") from None
-        found.update(e for e in entries if _valid_uuid(e))
+        found.update(e for e in entries if is_pod_uuid(e))
     return sorted(found)
 
 
