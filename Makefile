@@ -6,7 +6,7 @@ RKT := $(VENV)/bin/rkt
 PYTHON ?= python3
 APT_PACKAGES := python3 python3-venv busybox-static gnupg xz-utils bzip2 iproute2 iptables \
 	libseccomp2 containernetworking-plugins runc systemd-container hyperfine time util-linux \
-	golang-go golang-github-appc-spec-dev
+	golang-go golang-github-appc-spec-dev skopeo umoci docker-registry apache2-utils nftables curl
 DEMO := build/demo
 
 .PHONY: deps install test run bench conformance clean stage1
