@@ -57,14 +57,14 @@ class Limits:
 @dataclasses.dataclass(frozen=True)
 class ImportResult:
     image_id: str
-    manifest: object  # rkt.appc.manifest.ImageManifest
+    manifest: object  # rkt.appc.image.ImageManifest
     manifest_bytes: bytes
     size: int  # bytes of the uncompressed tar
 
 
 def validate_manifest(data: bytes):
     """The `ImageManifest` in `data`; every failure is a one-line `manifest: ...` error."""
-    from rkt.appc.manifest import ImageManifest
+    from rkt.appc.image import ImageManifest
 
     try:
         return ImageManifest.from_json(data)

@@ -1,4 +1,5 @@
-"""appc's value types: names, image IDs, versions, labels, annotations and isolators.
+"""appc's value types and the JSON plumbing every manifest part shares: names, image IDs,
+versions, paths, URLs, dates, and how a JSON object's fields are matched and checked.
 
 Every validator takes the JSON value and the JSON path it came from, returns the clean value and
 raises `ManifestError(path, rule)` otherwise, so a bad manifest is reported as
@@ -9,16 +10,14 @@ follow the spec, and where Go is stricter than the spec (unknown isolators) we f
 
 from __future__ import annotations
 
-import dataclasses
-import math
+import json
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from rkt.errors import ManifestError
 
-if TYPE_CHECKING:  # the modules themselves load only when a manifest needs them
+if TYPE_CHECKING:  # the module itself loads only when a manifest needs it
     import datetime
-    from fractions import Fraction
 
 AC_VERSION = "0.8.11"
 
@@ -50,31 +49,9 @@ VALID_OS_ARCH: dict[str, tuple[str, ...]] = {
 EVENT_HANDLER_NAMES = ("pre-start", "post-stop")
 VOLUME_KINDS = ("host", "empty")
 
-# Linux capability names, in kernel number order (include/uapi/linux/capability.h).
-CAPABILITIES = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
-    "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON",
-    "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-)
-# The bounding set an app gets when it has no capability isolator (appc spec/ace.md).
-DEFAULT_CAPABILITIES = frozenset({
-    "CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_KILL",
-    "CAP_MKNOD", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID",
-    "CAP_SETPCAP", "CAP_SETFCAP", "CAP_SYS_CHROOT",
-})
-_SYSCALL_RE = re.compile(r"[a-z_][a-z0-9_]*")
-_SYSCTL_KEY_RE = re.compile(r"[^\s./]+(?:[./][^\s./]+)*")
-_ERRNO_RE = re.compile(r"E[A-Z0-9]+")
-
 
 # ---------------------------------------------------------------------------------------------
-# JSON plumbing shared with rkt.appc.manifest
+# JSON plumbing shared by the manifests (rkt.appc.image, rkt.appc.pod, rkt.appc.isolators)
 
 def join(path: str, key: str | int) -> str:
     """`join("app", "user")` -> `app.user`; `join("labels", 1)` -> `labels[1]`."""
@@ -174,6 +151,50 @@ def absolute_path(value: Any, path: str) -> str:
     return value
 
 
+def load_json(data: bytes | bytearray | str | dict) -> Any:
+    """Parse manifest bytes/text (a dict passes through); bad JSON is a ManifestError."""
+    if isinstance(data, dict):
+        return data
+    if not isinstance(data, (bytes, bytearray, str)):
+        raise ManifestError("", "must be a JSON object")
+
+    def no_constants(name: str):
+        raise ValueError(f"{name} is not valid JSON")
+
+    try:
+        return json.loads(data, parse_constant=no_constants)
+    except RecursionError:
+        raise ManifestError("", "invalid JSON: nested too deeply") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, int-digits limit
+        reason = "a number has too many digits" if "digits" in str(e) else str(e)
+        raise ManifestError("", f"invalid JSON: {reason}") from None
+
+
+def parse_list(obj: dict, key: str, path: str, parse) -> tuple:
+    """The array `obj[key]` (absent: empty), each item parsed with `parse(item, item_path)`."""
+    items = array(obj.get(key, []), join(path, key))
+    return tuple(parse(item, join(join(path, key), i)) for i, item in enumerate(items))
+
+
+def check_unique(items: Iterable, path: str, what: str, attr: str = "name") -> None:
+    """No two items with the same `attr`; the error names the second one's path."""
+    seen: set = set()
+    for i, item in enumerate(items):
+        name = getattr(item, attr)
+        if name in seen:
+            raise ManifestError(join(path, i), f'duplicate {what} "{name}"')
+        seen.add(name)
+
+
+def parse_document(cls, data, path: str = ""):
+    """The body of every `X.from_json`: JSON text, bytes or a dict through `cls._parse`."""
+    try:
+        return cls._parse(load_json(data), path)
+    except RecursionError:  # a dict built in code can nest without bound
+        raise ManifestError(path, "nested too deeply") from None
+
+
+
 # ---------------------------------------------------------------------------------------------
 # Names, IDs and versions
 
@@ -220,10 +241,6 @@ def semver(value: Any, path: str = "") -> str:
     return value
 
 
-def semver_major(version: str) -> int:
-    return int(version.split(".", 1)[0])
-
-
 def environment_name(value: Any, path: str = "") -> str:
     """An environment variable name: letters, digits and `_`, plus `.` and `-`."""
     if not isinstance(value, str) or not ENV_NAME_RE.fullmatch(value):
@@ -248,6 +265,20 @@ def rfc3339(value: Any, path: str = "") -> datetime.datetime:
         return datetime.datetime.fromisoformat(text)
     except ValueError:
         raise ManifestError(path, "must be an RFC 3339 date-time like 2015-01-02T15:04:05Z")
+
+
+def required_ac_version(f: dict, path: str) -> str:
+    if "acVersion" not in f:
+        raise ManifestError(join(path, "acVersion"), "required")
+    return semver(f["acVersion"], join(path, "acVersion"))
+
+
+def required_ac_kind(f: dict, path: str, kind: str) -> None:
+    if "acKind" not in f or f["acKind"] == "":
+        raise ManifestError(join(path, "acKind"), "required")
+    if f["acKind"] != kind:
+        raise ManifestError(join(path, "acKind"), f'must be "{kind}"')
+
 
 
 # Whitespace, and a `%` not starting an escape (Go's url.Parse: "invalid URL escape").
@@ -313,192 +344,6 @@ def app_name_from_image_name(name: str) -> str:
     last = name.rstrip("/").rsplit("/", 1)[-1]
     return sanitize_ac_name(last)
 
-
-# ---------------------------------------------------------------------------------------------
-# Isolators
-
-@dataclasses.dataclass(frozen=True)
-class Resource:
-    """A resource isolator value in base units (bytes, cores, bytes/s, ops/s)."""
-
-    default: bool
-    request: Fraction | None
-    limit: Fraction | None
-
-
-@dataclasses.dataclass(frozen=True)
-class CapabilitySet:
-    capabilities: frozenset[str]
-
-
-@dataclasses.dataclass(frozen=True)
-class SeccompSet:
-    syscalls: tuple[str, ...]
-    errno: str  # "" means kill the process with SIGSYS
-
-
-@dataclasses.dataclass(frozen=True)
-class SELinuxContext:
-    user: str
-    role: str
-    type: str
-    level: str
-
-    def __str__(self) -> str:
-        return f"{self.user}:{self.role}:{self.type}:{self.level}"
-
-
-RESOURCE_CPU = "resource/cpu"
-RESOURCE_MEMORY = "resource/memory"
-RESOURCE_BLOCK_BANDWIDTH = "resource/block-bandwidth"
-RESOURCE_BLOCK_IOPS = "resource/block-iops"
-RESOURCE_NETWORK_BANDWIDTH = "resource/network-bandwidth"
-CAPS_RETAIN = "os/linux/capabilities-retain-set"
-CAPS_REMOVE = "os/linux/capabilities-remove-set"
-SECCOMP_RETAIN = "os/linux/seccomp-retain-set"
-SECCOMP_REMOVE = "os/linux/seccomp-remove-set"
-NO_NEW_PRIVILEGES = "os/linux/no-new-privileges"
-OOM_SCORE_ADJ = "os/linux/oom-score-adj"
-CPU_SHARES = "os/linux/cpu-shares"
-SELINUX_CONTEXT = "os/linux/selinux-context"
-APPARMOR_PROFILE = "os/linux/apparmor-profile"
-SYSCTL = "os/unix/sysctl"
-
-
-def _quantity(value: Any, path: str) -> Fraction:
-    from rkt.appc.quantity import QuantityError, quantity_from_json
-
-    try:
-        q = quantity_from_json(value)
-    except QuantityError as e:
-        raise ManifestError(path, str(e))
-    if q < 0:
-        raise ManifestError(path, "must not be negative")
-    return q
-
-
-def _resource(default_must_be: bool) -> Callable[[Any, str], Resource]:
-    def parse(value: Any, path: str) -> Resource:
-        f = fields(value, path, ("default", "request", "limit"))
-        default = boolean(f["default"], join(path, "default")) if "default" in f else False
-        if default != default_must_be:
-            raise ManifestError(join(path, "default"), f"must be {str(default_must_be).lower()}")
-        if default_must_be and "request" in f:
-            raise ManifestError(join(path, "request"), "not supported by this resource")
-        limit = _quantity(f["limit"], join(path, "limit")) if "limit" in f else None
-        request = _quantity(f["request"], join(path, "request")) if "request" in f else limit
-        return Resource(default, request, limit)
-    return parse
-
-
-def _capability_set(value: Any, path: str) -> CapabilitySet:
-    f = fields(value, path, ("set",))
-    names = strings(f.get("set", []), join(path, "set"))
-    if not names:
-        raise ManifestError(join(path, "set"), "must not be empty")
-    for i, cap in enumerate(names):
-        if cap not in CAPABILITIES:
-            raise ManifestError(join(join(path, "set"), i), f'unknown capability "{cap}"')
-    return CapabilitySet(frozenset(names))
-
-
-def _seccomp_set(value: Any, path: str) -> SeccompSet:
-    f = fields(value, path, ("set", "errno"))
-    names = strings(f.get("set", []), join(path, "set"))
-    if not names:
-        raise ManifestError(join(path, "set"), "must not be empty")
-    for i, entry in enumerate(names):
-        # `@appc.io/all`, `@rkt/default-blacklist`: scoped wildcards the runtime expands.
-        ok = (entry.startswith("@") and is_ac_identifier(entry[1:])) or _SYSCALL_RE.fullmatch(entry)
-        if not ok:
-            raise ManifestError(join(join(path, "set"), i),
-                                f'"{entry}" is not a syscall name or @group wildcard')
-    errno = string(f.get("errno", ""), join(path, "errno"))
-    if errno and not _ERRNO_RE.fullmatch(errno):
-        raise ManifestError(join(path, "errno"), "must be an errno name like EPERM")
-    return SeccompSet(names, errno)
-
-
-def _selinux(value: Any, path: str) -> SELinuxContext:
-    f = fields(value, path, ("user", "role", "type", "level"))
-    parts = []
-    for key in ("user", "role", "type", "level"):
-        part = nonempty_string(f.get(key, ""), join(path, key))
-        if key != "level" and ":" in part:
-            raise ManifestError(join(path, key), 'must not contain ":"')
-        parts.append(part)
-    return SELinuxContext(*parts)
-
-
-def _apparmor(value: Any, path: str) -> str:
-    f = fields(value, path, ("profile",))
-    return nonempty_string(f.get("profile", ""), join(path, "profile"))
-
-
-def _sysctl(value: Any, path: str) -> tuple[tuple[str, str], ...]:
-    sysctls = string_map(value, path)
-    for key in sysctls:
-        # Components split by `.` (or `/`, how interface names with dots are written) become a
-        # path under /proc/sys, so none may be empty, `..`-like or hold whitespace.
-        if not _SYSCTL_KEY_RE.fullmatch(key):
-            raise ManifestError(join(path, key), "must be a sysctl key like net.ipv4.ip_forward")
-    return tuple(sysctls.items())
-
-
-@dataclasses.dataclass(frozen=True)
-class IsolatorKind:
-    """How one known isolator's value is parsed, and how many an app or pod may have."""
-
-    parse: Callable[[Any, str], Any]
-    single: bool  # at most one per app / pod
-    conflicts: tuple[str, ...] = ()
-
-
-ISOLATOR_KINDS: dict[str, IsolatorKind] = {
-    RESOURCE_CPU: IsolatorKind(_resource(False), single=False),
-    RESOURCE_MEMORY: IsolatorKind(_resource(False), single=False),
-    RESOURCE_BLOCK_BANDWIDTH: IsolatorKind(_resource(True), single=False),
-    RESOURCE_BLOCK_IOPS: IsolatorKind(_resource(True), single=False),
-    RESOURCE_NETWORK_BANDWIDTH: IsolatorKind(_resource(True), single=False),
-    CAPS_RETAIN: IsolatorKind(_capability_set, single=False, conflicts=(CAPS_REMOVE,)),
-    CAPS_REMOVE: IsolatorKind(_capability_set, single=False, conflicts=(CAPS_RETAIN,)),
-    SECCOMP_RETAIN: IsolatorKind(_seccomp_set, single=True, conflicts=(SECCOMP_REMOVE,)),
-    SECCOMP_REMOVE: IsolatorKind(_seccomp_set, single=True, conflicts=(SECCOMP_RETAIN,)),
-    NO_NEW_PRIVILEGES: IsolatorKind(boolean, single=False),
-    OOM_SCORE_ADJ: IsolatorKind(lambda v, p: integer(v, p, -1000, 1000), single=True),
-    CPU_SHARES: IsolatorKind(lambda v, p: integer(v, p, 2, 262144), single=True),
-    SELINUX_CONTEXT: IsolatorKind(_selinux, single=True),
-    APPARMOR_PROFILE: IsolatorKind(_apparmor, single=True),
-    SYSCTL: IsolatorKind(_sysctl, single=True),
-}
-
-
-def parse_isolator_value(name: str, value: Any, path: str) -> Any:
-    """The typed value of a known isolator (None for an unknown name)."""
-    kind = ISOLATOR_KINDS.get(name)
-    return None if kind is None else kind.parse(value, path)
-
-
-def check_isolator_set(names: list[str], path: str) -> None:
-    """At most one of each single-instance isolator; no conflicting pair (e.g. both seccomp sets)."""
-    seen: set[str] = set()
-    for i, name in enumerate(names):
-        kind = ISOLATOR_KINDS.get(name)
-        if kind is not None:
-            if kind.single and name in seen:
-                raise ManifestError(join(path, i), f"at most one {name} isolator is allowed")
-            for other in kind.conflicts:
-                if other in seen:
-                    raise ManifestError(join(path, i), f"{name} cannot be combined with {other}")
-        seen.add(name)
-
-
-def resource_bytes(value: Fraction | None) -> int | None:
-    return None if value is None else math.ceil(value)
-
-
-def resource_millis(value: Fraction | None) -> int | None:
-    return None if value is None else math.ceil(value * 1000)
 
 
 def ip_address(value: Any, path: str) -> str:

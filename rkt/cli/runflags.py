@@ -49,7 +49,7 @@ class RunFlags:
     command: str
     apps: list[AppSpec] = dataclasses.field(default_factory=list)
     pod_mounts: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    volumes: list = dataclasses.field(default_factory=list)  # rkt.appc.manifest.Volume
+    volumes: list = dataclasses.field(default_factory=list)  # rkt.appc.pod.Volume
     ports: list[tuple[str, str | None, int]] = dataclasses.field(default_factory=list)
     net: list[str] | None = None  # None: the default network
     dns: list[str] = dataclasses.field(default_factory=list)
@@ -135,7 +135,7 @@ def _gids(flag: str, value: str) -> list[int]:
 
 
 def _isolator(flag: str, name: str, value: Any) -> Any:
-    from rkt.appc.types import parse_isolator_value
+    from rkt.appc.isolators import parse_isolator_value
 
     try:
         parse_isolator_value(name, value, "")
@@ -145,7 +145,7 @@ def _isolator(flag: str, name: str, value: Any) -> Any:
 
 
 def _memory(flag: str, value: str) -> Any:
-    from rkt.appc.types import RESOURCE_MEMORY, resource_bytes, parse_isolator_value
+    from rkt.appc.isolators import RESOURCE_MEMORY, parse_isolator_value, resource_bytes
 
     _isolator(flag, RESOURCE_MEMORY, {"limit": value, "request": value})
     limit = resource_bytes(parse_isolator_value(RESOURCE_MEMORY, {"limit": value}, "").limit)
@@ -168,7 +168,7 @@ def _caps(flag: str, value: str) -> list[str]:
 
 
 def _seccomp(flag: str, value: str) -> tuple[str, dict]:
-    from rkt.appc.types import SECCOMP_REMOVE, SECCOMP_RETAIN
+    from rkt.appc.isolators import SECCOMP_REMOVE, SECCOMP_RETAIN
 
     mode, errno, syscalls = None, None, []
     for part in value.split(","):
@@ -287,7 +287,7 @@ def _app_isolator(name_or_fn, parse) -> Setter:
 
 def _set_caps(kind: str) -> Setter:
     def setter(f: RunFlags, flag: str, value: str) -> None:
-        from rkt.appc.types import CAPS_REMOVE, CAPS_RETAIN
+        from rkt.appc.isolators import CAPS_REMOVE, CAPS_RETAIN
 
         app = _last_app(f, flag)
         name = CAPS_RETAIN if kind == "retain" else CAPS_REMOVE
@@ -299,7 +299,7 @@ def _set_caps(kind: str) -> Setter:
 
 
 def _set_seccomp(f: RunFlags, flag: str, value: str) -> None:
-    from rkt.appc.types import SECCOMP_REMOVE, SECCOMP_RETAIN
+    from rkt.appc.isolators import SECCOMP_REMOVE, SECCOMP_RETAIN
 
     app = _last_app(f, flag)
     name, iso = _seccomp(flag, value)
@@ -331,7 +331,7 @@ def _pod_extend(attr: str) -> Setter:
 
 
 def _volume(flag: str, value: str):
-    from rkt.appc.manifest import Volume
+    from rkt.appc.pod import Volume
 
     return Volume.from_string(value)
 

@@ -187,7 +187,7 @@ def generate(flags, images: list[tuple[str, dict]]) -> dict:
 
 def validate(pod: dict) -> dict:
     """The canonical JSON of a fully validated pod manifest."""
-    from rkt.appc.manifest import PodManifest
+    from rkt.appc.pod import PodManifest
 
     try:
         return PodManifest.from_json(pod).to_json()
@@ -198,7 +198,7 @@ def validate(pod: dict) -> dict:
 def from_file(path: str, store) -> tuple[dict, list[str]]:
     """`--pod-manifest`: the user's manifest, apps completed from their images as stage1 expects;
     also the image IDs, which must be in the store."""
-    from rkt.appc.manifest import PodManifest
+    from rkt.appc.pod import PodManifest
 
     try:
         data = open(path, "rb").read()

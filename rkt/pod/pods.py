@@ -21,7 +21,7 @@ from rkt.errors import RktError
 from rkt.lock import FileLock, LockBusy
 
 if TYPE_CHECKING:
-    from rkt.appc.manifest import PodManifest
+    from rkt.appc.pod import PodManifest
     from rkt.options import GlobalOptions
 
 # In lifecycle order: listing and lookup follow it, so a pod caught mid-rename is found in
@@ -144,7 +144,7 @@ class Pod:
 
     # --- files ---------------------------------------------------------------------------
     def manifest(self) -> "PodManifest":
-        from rkt.appc.manifest import PodManifest
+        from rkt.appc.pod import PodManifest
 
         try:
             data = (self.path / "pod").read_bytes()

@@ -235,7 +235,7 @@ class Store:
         return data
 
     def manifest(self, image_id: str):
-        from rkt.appc.manifest import ImageManifest
+        from rkt.appc.image import ImageManifest
 
         return ImageManifest.from_json(self.manifest_bytes(image_id))
 

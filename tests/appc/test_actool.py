@@ -1,6 +1,6 @@
 """Differential test against appc's own validator: actool, built from Debian's appc Go sources.
 
-Every case of the schema table goes through `actool validate` and through rkt.appc.manifest.
+Every case of the schema table goes through `actool validate` and through rkt.appc.image and rkt.appc.pod.
 They must agree, except on the cases listed in DIFFERENCES, each a deliberate choice: where the
 appc spec is stricter than its Go code we follow the spec, and unknown app isolators are
 accepted (the spec lets an executor ignore them; Go refuses them).

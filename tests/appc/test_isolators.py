@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from rkt.appc.manifest import App, Isolator
-from rkt.appc.types import DEFAULT_CAPABILITIES, SELinuxContext
+from rkt.appc.image import App
+from rkt.appc.isolators import DEFAULT_CAPABILITIES, Isolator, SELinuxContext
 from rkt.errors import ManifestError
 
 # (isolator JSON, valid?) from schema/types/isolator_test.go, in order.

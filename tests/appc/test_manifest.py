@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from rkt.appc.manifest import (App, Dependency, EnvironmentVariable, ImageManifest, Label, Mount,
-                               PodManifest, Port, RuntimeApp, RuntimeImage, Volume)
+from rkt.appc.image import App, Dependency, ImageManifest, Port
+from rkt.appc.pairs import EnvironmentVariable, Label
+from rkt.appc.pod import Mount, PodManifest, RuntimeApp, RuntimeImage, Volume
 from rkt.errors import ManifestError, UsageError
 from tests.appc.examples import DEPENDENCY_ID, IMAGE, POD
 

@@ -1,4 +1,4 @@
-"""The JSON Schemas in specs/schemas and rkt.appc.manifest must agree on every case below.
+"""The JSON Schemas in specs/schemas and rkt.appc.image and rkt.appc.pod must agree on every case below.
 
 Rules a JSON Schema cannot express (unique names, port ranges, mounts naming a defined volume,
 Go's case-insensitive keys and null-as-absent) are marked VALIDATOR_ONLY: for those we assert
@@ -13,7 +13,8 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from rkt.appc.manifest import ImageManifest, PodManifest
+from rkt.appc.image import ImageManifest
+from rkt.appc.pod import PodManifest
 from rkt.errors import ManifestError
 from tests.appc.examples import IMAGE, POD
 

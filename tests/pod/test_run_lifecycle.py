@@ -245,7 +245,7 @@ def test_unprivileged_callers_are_refused(rkt, busybox):
     code = (
         "import os, sys\n"
         "import rkt.cli, rkt.cli.run, rkt.cli.prepare, rkt.cli.run_prepared, rkt.cli.runflags\n"
-        "import rkt.appc.types, rkt.appc.manifest, rkt.options\n"
+        "import rkt.appc.types, rkt.appc.image, rkt.appc.pod, rkt.options\n"
         "os.setegid(65534); os.seteuid(65534)\n"
         "rkt.cli.main(sys.argv[1:])\n"
     )

@@ -1,0 +1,86 @@
+"""appc's name/value pairs: labels, annotations and environment variables.
+
+They are NamedTuples, so `dict(app.environment)` and `label.name` both work; the list helpers
+check what appc checks across a whole list (unique names, known os/arch, dated annotations).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, NamedTuple
+
+from rkt.appc import types as t
+from rkt.appc.types import fields, join
+from rkt.errors import ManifestError
+
+
+class Label(NamedTuple):
+    name: str
+    value: str
+
+    @classmethod
+    def _parse(cls, obj: Any, path: str) -> "Label":
+        f = fields(obj, path, ("name", "value"))
+        name = t.ac_identifier(f.get("name", ""), join(path, "name"))
+        if name == "name":
+            raise ManifestError(join(path, "name"), 'a label must not be called "name"')
+        return cls(name, t.string(f.get("value", ""), join(path, "value")))
+
+    from_json = classmethod(t.parse_document)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "value": self.value}
+
+
+class Annotation(NamedTuple):
+    name: str
+    value: str
+
+    @classmethod
+    def _parse(cls, obj: Any, path: str) -> "Annotation":
+        f = fields(obj, path, ("name", "value"))
+        name = t.ac_identifier(f.get("name", ""), join(path, "name"))
+        return cls(name, t.string(f.get("value", ""), join(path, "value")))
+
+    from_json = classmethod(t.parse_document)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "value": self.value}
+
+
+class EnvironmentVariable(NamedTuple):
+    name: str
+    value: str
+
+    @classmethod
+    def _parse(cls, obj: Any, path: str) -> "EnvironmentVariable":
+        f = fields(obj, path, ("name", "value"))
+        name = t.environment_name(f.get("name", ""), join(path, "name"))
+        return cls(name, t.string(f.get("value", ""), join(path, "value")))
+
+    from_json = classmethod(t.parse_document)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "value": self.value}
+
+
+def parse_labels(obj: dict, key: str, path: str) -> tuple[Label, ...]:
+    labels = t.parse_list(obj, key, path, Label._parse)
+    t.check_unique(labels, join(path, key), "label")
+    t.os_arch(dict(labels), join(path, key))
+    return labels
+
+
+def parse_annotations(obj: dict, key: str, path: str) -> tuple[Annotation, ...]:
+    annotations = t.parse_list(obj, key, path, Annotation._parse)
+    t.check_unique(annotations, join(path, key), "annotation")
+    values = dict(annotations)
+    where = {a.name: join(join(join(path, key), i), "value") for i, a in enumerate(annotations)}
+    t.check_annotation_values(values, where)
+    return annotations
+
+
+def lookup(pairs: Iterable, name: str) -> str | None:
+    for pair in pairs:
+        if pair.name == name:
+            return pair.value
+    return None
