@@ -13,8 +13,7 @@ import os
 import signal
 
 from stage1.files import say
-from stage1 import mounts, podinfo, security, users
-from stage1 import sys as _sys
+from stage1 import kernel, mounts, podinfo, security, users
 
 
 class AppError(Exception):
@@ -73,8 +72,9 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
                        seccomp_disabled=ctx.disable_seccomp)
     except ValueError as err:
         raise AppError(str(err)) from None
-    _sys.unshare(_sys.CLONE_NEWNS)
-    _sys.make_rslave("/")
+    k = kernel.current()
+    k.unshare(kernel.CLONE_NEWNS)
+    k.make_rslave("/")
     root = ctx.app_rootfs(app.name)
     if not os.path.isdir(root):
         raise AppError(f"rootfs {root} does not exist")
@@ -188,7 +188,7 @@ def post_stop(app: podinfo.App, ctx: PodContext, env: dict, mnt_fd: int, argv: l
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM):
             signal.signal(sig, signal.SIG_DFL)
         security.preload(ctx.disable_seccomp)  # nothing can be imported after the setns
-        _sys.setns(mnt_fd, _sys.CLONE_NEWNS)
+        kernel.current().setns(mnt_fd, kernel.CLONE_NEWNS)
         os.chdir(app.working_directory if os.path.isdir(app.working_directory) else "/")
         path = find_executable(argv[0], env, os.getcwd())
         if path is None:

@@ -8,9 +8,7 @@ retain-set as ambient capabilities, so `--caps-retain=CAP_NET_BIND_SERVICE` lets
 
 from __future__ import annotations
 
-import os
-
-from stage1 import sys as _sys
+from stage1 import kernel
 
 RETAIN_SET = "os/linux/capabilities-retain-set"
 REMOVE_SET = "os/linux/capabilities-remove-set"
@@ -136,39 +134,32 @@ def drop_to(caps, uid: int, gid: int, supplementary_gids=()) -> None:
     drops it) only so that the seccomp filter can still be installed without no_new_privs, as
     systemd does for rkt's root apps.
     """
+    k = kernel.current()
     explicit = bool(getattr(caps, "explicit", False))
     caps = frozenset(caps)
     for cap in range(last_cap() + 1):
         if cap not in caps:
-            _sys.prctl(_sys.PR_CAPBSET_DROP, cap)
+            k.prctl(kernel.PR_CAPBSET_DROP, cap)
 
-    os.setgroups(list(supplementary_gids))
-    os.setgid(gid)
     if uid != 0:
         # keep the permitted set across the uid change; we trim it right below
-        _sys.prctl(_sys.PR_SET_KEEPCAPS, 1)
-        try:
-            os.setuid(uid)
-        finally:
-            _sys.prctl(_sys.PR_SET_KEEPCAPS, 0)
-    else:
-        os.setuid(0)
+        k.prctl(kernel.PR_SET_KEEPCAPS, 1)
+    k.set_identity(uid, gid, supplementary_gids)
+    if uid != 0:
+        k.prctl(kernel.PR_SET_KEEPCAPS, 0)
 
-    _, permitted, _ = _sys.capget()
+    _, permitted, _ = k.capget()
     keep = _mask(caps) & permitted
     transient = keep | (permitted & (1 << CAP_SYS_ADMIN))
     ambient = keep if uid != 0 and explicit else 0
     # Inheritable only as far as ambient caps require it: a root exec needs none (it gets its
     # bounding set), and an inheritable set would let a program with file-inheritable caps
     # regain them after a switch to another uid (CVE-2022-24769 in moby).
-    _sys.capset(transient, transient, ambient)
-    _sys.prctl(_sys.PR_CAP_AMBIENT, _sys.PR_CAP_AMBIENT_CLEAR_ALL)
-    raise_ambient(c for c in caps if ambient >> c & 1)
-
-
-def raise_ambient(caps) -> None:
+    k.capset(transient, transient, ambient)
+    k.prctl(kernel.PR_CAP_AMBIENT, kernel.PR_CAP_AMBIENT_CLEAR_ALL)
     for cap in sorted(caps):
-        _sys.prctl(_sys.PR_CAP_AMBIENT, _sys.PR_CAP_AMBIENT_RAISE, cap)
+        if ambient >> cap & 1:
+            k.prctl(kernel.PR_CAP_AMBIENT, kernel.PR_CAP_AMBIENT_RAISE, cap)
 
 
 def no_new_privileges_requested(isolators) -> bool:
@@ -182,13 +173,9 @@ def no_new_privileges_requested(isolators) -> bool:
     return False
 
 
-def set_no_new_privs(isolators, forced: bool = False) -> bool:
-    """PR_SET_NO_NEW_PRIVS when the app asks for it (or a caller forces it); returns whether set."""
-    if forced or no_new_privileges_requested(isolators):
-        _sys.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)
+def set_no_new_privs(isolators) -> bool:
+    """PR_SET_NO_NEW_PRIVS when the app asks for it; returns whether set."""
+    if no_new_privileges_requested(isolators):
+        kernel.current().prctl(kernel.PR_SET_NO_NEW_PRIVS, 1)
         return True
     return False
-
-
-def no_new_privs(isolators) -> bool:
-    return set_no_new_privs(isolators)

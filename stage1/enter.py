@@ -12,8 +12,7 @@ import os
 import signal
 import sys
 
-from stage1 import podinfo
-from stage1 import sys as _sys
+from stage1 import kernel, podinfo
 
 
 class EnterError(Exception):
@@ -60,24 +59,6 @@ def _app_pid(app_name: str, pod_pid: int) -> int:
     return pid
 
 
-def _join_cgroup(app_pid: int) -> None:
-    """Move ourselves into every cgroup the app is in (v2 and v1 hierarchies alike)."""
-    with open(f"/proc/{app_pid}/cgroup") as f:
-        lines = f.read().splitlines()
-    for line in lines:
-        _id, controllers, path = line.split(":", 2)
-        if controllers == "":
-            base = "/sys/fs/cgroup"
-            if not os.path.exists(f"{base}/cgroup.controllers"):
-                base = "/sys/fs/cgroup/unified"
-        else:
-            base = "/sys/fs/cgroup/" + controllers.replace("name=", "")
-        procs = f"{base}{path}/cgroup.procs"
-        if os.path.exists(procs):
-            with open(procs, "w") as f:
-                f.write(str(os.getpid()))
-
-
 def _read_env(app_name: str) -> dict:
     env = {}
     with open(f"stage1/rootfs/rkt/env/{app_name}") as f:
@@ -117,17 +98,18 @@ def run(argv: list[str]) -> int:
 
     from stage1 import app as _app
     from stage1 import security, users
+    from stage1.cgroups import pod as cgroups
 
     security.preload(seccomp_disabled=no_seccomp)
     try:
         security.check(app.isolators, caps_disabled=no_caps, seccomp_disabled=no_seccomp)
         fds = [(os.open(f"/proc/{pod_pid}/ns/{ns}", os.O_RDONLY), flag)
-               for ns, flag in (("pid", _sys.CLONE_NEWPID), ("uts", _sys.CLONE_NEWUTS),
-                                ("ipc", _sys.CLONE_NEWIPC), ("net", _sys.CLONE_NEWNET))]
-        fds.append((os.open(f"/proc/{app_pid}/ns/mnt", os.O_RDONLY), _sys.CLONE_NEWNS))
-        _join_cgroup(app_pid)
+               for ns, flag in (("pid", kernel.CLONE_NEWPID), ("uts", kernel.CLONE_NEWUTS),
+                                ("ipc", kernel.CLONE_NEWIPC), ("net", kernel.CLONE_NEWNET))]
+        fds.append((os.open(f"/proc/{app_pid}/ns/mnt", os.O_RDONLY), kernel.CLONE_NEWNS))
+        cgroups.manager().join(app_pid)
         for fd, flag in fds:
-            _sys.setns(fd, flag)
+            kernel.current().setns(fd, flag)
             os.close(fd)
     except (OSError, ValueError) as err:
         raise EnterError(f'cannot enter app "{app_name}": {getattr(err, "strerror", None) or err}') from None

@@ -14,8 +14,9 @@ import os
 import _signal as signal
 import sys
 
+from stage1 import kernel
+from stage1.podinfo import valid_uuid
 from stage1.files import read_all, say, write_atomic
-from stage1 import sys as _sys
 
 MDS_PORT = 18112
 _BOOL_FLAGS = {"--debug": "debug", "--interactive": "interactive",
@@ -75,14 +76,6 @@ def parse_args(argv: list[str]) -> Options:
     return opts
 
 
-def valid_uuid(value: str) -> bool:
-    """A pod UUID: 32 hex digits, plain or dashed 8-4-4-4-12 (it names cgroups and the hostname)."""
-    hex_digits = value.replace("-", "")
-    dashed = len(value) == 36 and all(value[i] == "-" for i in (8, 13, 18, 23))
-    return (len(value) == 32 or dashed) and len(hex_digits) == 32 and \
-        all(c in "0123456789abcdefABCDEF" for c in hex_digits)
-
-
 def parse_dns_conf_mode(value: str) -> dict:
     """`resolv=host,hosts=stage0` -> {"resolv": "host", "hosts": "stage0"}."""
     modes = {"resolv": "default", "hosts": "default"}
@@ -125,36 +118,21 @@ def _lock_fd() -> int | None:
     return fd
 
 
-
-
-def _remove_cgroups(dirs: list[str]) -> bool:
-    """rmdir the pod's cgroup dirs (children first) and their parent slice when it is empty;
-    False when something stays busy, so that the caller falls back to the full cleanup."""
-    def remove(path: str) -> bool:
+def _remove_cgroups(uuid: str, dirs: list[str]) -> None:
+    """Remove the cgroup dirs the supervisor reported; what stays busy or unreported gets the
+    full cleanup (kill what is left, then remove), as gc would."""
+    from stage1.cgroups import tree
+    dirs = [d for d in dirs if d.startswith(tree.CGROUP_ROOT + "/")]
+    try:
         try:
-            children = [e.path for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
-        except FileNotFoundError:
-            return True
-        if not all(remove(child) for child in children):
-            return False
-        try:
-            os.rmdir(path)
-        except FileNotFoundError:
-            pass
+            removed = bool(dirs) and tree.remove(dirs, timeout=0)
         except OSError:
-            return False
-        return True
-
-    if not all(remove(d) for d in dirs if d.startswith("/sys/fs/cgroup/")):
-        return False
-    for parent in {os.path.dirname(d) for d in dirs}:
-        try:
-            os.rmdir(parent)  # the shared slice, when this was its last pod
-        except OSError:
-            pass
-    return True
-
-
+            removed = False
+        if not removed:
+            from stage1 import security
+            security.cleanup_cgroups(uuid)
+    except (OSError, ValueError) as err:
+        say(f"cannot remove the pod's cgroups: {getattr(err, 'strerror', None) or err}")
 
 
 def run(argv: list[str]) -> int:
@@ -164,18 +142,19 @@ def run(argv: list[str]) -> int:
     parse_dns_conf_mode(opts.dns_conf_mode)
     _lock_fd()
     new_net = network_namespace(opts.net)
-    flags = _sys.CLONE_NEWNS | _sys.CLONE_NEWUTS
+    flags = kernel.CLONE_NEWNS | kernel.CLONE_NEWUTS
     if opts.ipc != "parent":
-        flags |= _sys.CLONE_NEWIPC
+        flags |= kernel.CLONE_NEWIPC
     if new_net:
-        flags |= _sys.CLONE_NEWNET
+        flags |= kernel.CLONE_NEWNET
+    k = kernel.current()
     try:
-        _sys.unshare(flags)
-        _sys.make_rslave("/")
-        _sys.sethostname(opts.hostname or f"rkt-{opts.uuid}")
+        k.unshare(flags)
+        k.make_rslave("/")
+        k.sethostname(opts.hostname or f"rkt-{opts.uuid}")
         if new_net:
-            _sys.link_up("lo")
-        _sys.unshare(_sys.CLONE_NEWPID)
+            k.link_up("lo")
+        k.unshare(kernel.CLONE_NEWPID)
     except OSError as err:
         raise Stage1Error(f"cannot create the pod's namespaces: {err.strerror}") from None
 
@@ -199,13 +178,7 @@ def run(argv: list[str]) -> int:
     _, status = os.waitpid(pid, 0)
     rest = read_all(ready_r)  # every pod process is gone: EOF comes at once
     os.close(ready_r)
-    cgroup_dirs = [d for d in (first + rest).decode(errors="replace").split("\0")[1:] if d]
-    try:
-        if not cgroup_dirs or not _remove_cgroups(cgroup_dirs):
-            from stage1 import security
-            security.cleanup_cgroups(opts.uuid)
-    except (OSError, ValueError) as err:
-        say(f"cannot remove the pod's cgroups: {getattr(err, 'strerror', None) or err}")
+    _remove_cgroups(opts.uuid, (first + rest).decode(errors="replace").split("\0")[1:])
     if opts.mds_token:
         from stage1 import mds
         mds.unregister(opts.uuid)
@@ -258,8 +231,6 @@ def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
             import traceback
             traceback.print_exc()
     return code
-
-
 
 
 def main() -> None:

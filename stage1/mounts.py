@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
-from stage1 import sys as _sys
+from stage1 import kernel
 
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 _MAX_SYMLINKS = 40
@@ -65,23 +65,16 @@ def resolve_in_root(root: str, path: str, *, create: str | None = "dir") -> str:
 
 def _mount(source, target, fstype=None, flags=0, data=None):
     try:
-        _sys.mount(source, target, fstype, flags, data)
+        kernel.current().mount(source, target, fstype, flags, data)
     except OSError as err:
         raise MountError(f"cannot mount {fstype or source} on {target}: {os.strerror(err.errno)}") from None
 
 
 def _bind(source: str, target: str, *, recursive: bool = False, read_only: bool = False) -> None:
-    flags = _sys.MS_BIND | (_sys.MS_REC if recursive else 0)
-    _mount(source, target, None, flags)
-    if read_only:
-        # a bind mount ignores MS_RDONLY: remount it, keeping the flags the source had
-        extra = 0
-        st = os.statvfs(target)
-        for bit, ms in ((os.ST_NOSUID, _sys.MS_NOSUID), (os.ST_NODEV, _sys.MS_NODEV),
-                        (os.ST_NOEXEC, _sys.MS_NOEXEC)):
-            if st.f_flag & bit:
-                extra |= ms
-        _mount(None, target, None, _sys.MS_BIND | _sys.MS_REMOUNT | _sys.MS_RDONLY | extra)
+    try:
+        kernel.current().bind(source, target, recursive=recursive, read_only=read_only)
+    except OSError as err:
+        raise MountError(f"cannot mount {source} on {target}: {os.strerror(err.errno)}") from None
 
 
 def _write(path: str, data: bytes, mode: int = 0o644) -> None:
@@ -113,7 +106,7 @@ def _read(path: str) -> bytes | None:
 
 def setup_dev(dev: str, console: str) -> None:
     """A tmpfs /dev with the standard nodes bound one by one from the host (never /dev itself)."""
-    _mount("tmpfs", dev, "tmpfs", _sys.MS_NOSUID | _sys.MS_STRICTATIME, "mode=755,size=65536k")
+    _mount("tmpfs", dev, "tmpfs", kernel.MS_NOSUID | kernel.MS_STRICTATIME, "mode=755,size=65536k")
     for name in DEV_NODES:
         target = f"{dev}/{name}"
         os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o666))
@@ -121,11 +114,11 @@ def setup_dev(dev: str, console: str) -> None:
     os.close(os.open(f"{dev}/console", os.O_WRONLY | os.O_CREAT, 0o600))
     _bind(console, f"{dev}/console")
     os.mkdir(f"{dev}/pts", 0o755)
-    _mount("devpts", f"{dev}/pts", "devpts", _sys.MS_NOSUID | _sys.MS_NOEXEC,
+    _mount("devpts", f"{dev}/pts", "devpts", kernel.MS_NOSUID | kernel.MS_NOEXEC,
            "newinstance,ptmxmode=0666,mode=0620,gid=5")
     os.symlink("pts/ptmx", f"{dev}/ptmx")
     os.mkdir(f"{dev}/shm", 0o1777)
-    _mount("shm", f"{dev}/shm", "tmpfs", _sys.MS_NOSUID | _sys.MS_NODEV, "mode=1777,size=65536k")
+    _mount("shm", f"{dev}/shm", "tmpfs", kernel.MS_NOSUID | kernel.MS_NODEV, "mode=1777,size=65536k")
     os.symlink("/proc/self/fd", f"{dev}/fd")
     for i, name in enumerate(("stdin", "stdout", "stderr")):
         os.symlink(f"/proc/self/fd/{i}", f"{dev}/{name}")
@@ -187,9 +180,9 @@ def prepare_root(root: str, *, console: str) -> None:
     """Give the rootfs /proc (the pod's), a read-only /sys and /dev. Called after every file
     write into the rootfs, so that no image symlink can steer a write into procfs or sysfs."""
     proc = resolve_in_root(root, "/proc")
-    _mount("proc", proc, "proc", _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC)
+    _mount("proc", proc, "proc", kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC)
     sys_ = resolve_in_root(root, "/sys")
-    _mount("sysfs", sys_, "sysfs", _sys.MS_RDONLY | _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC)
+    _mount("sysfs", sys_, "sysfs", kernel.MS_RDONLY | kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC)
     setup_dev(resolve_in_root(root, "/dev"), console)
 
 
@@ -197,8 +190,8 @@ def pivot(root: str) -> None:
     """Make `root` the filesystem root and detach the old one (safe: we are rslave)."""
     try:
         os.chdir(root)
-        _sys.pivot_root(".", ".")
-        _sys.umount(".", _sys.MNT_DETACH)
+        kernel.current().pivot_root(".", ".")
+        kernel.current().umount(".", kernel.MNT_DETACH)
         os.chdir("/")
     except OSError as err:
         raise MountError(f"pivot_root into {root}: {os.strerror(err.errno)}") from None

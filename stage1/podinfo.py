@@ -7,8 +7,6 @@ JSON and a few shape checks, so it depends on the pod-directory contract and not
 
 from __future__ import annotations
 
-import json
-
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -23,6 +21,16 @@ def is_ac_name(value) -> bool:
         return False
     return all(word and all(c in "abcdefghijklmnopqrstuvwxyz0123456789" for c in word)
                for word in value.split("-"))
+
+
+def valid_uuid(value: str) -> bool:
+    """A pod UUID: 32 hex digits, plain or dashed 8-4-4-4-12 (it names cgroups and the hostname)."""
+    if not isinstance(value, str):
+        return False
+    hex_digits = value.replace("-", "")
+    dashed = len(value) == 36 and all(value[i] == "-" for i in (8, 13, 18, 23))
+    return (len(value) == 32 or dashed) and len(hex_digits) == 32 and \
+        all(c in "0123456789abcdefABCDEF" for c in hex_digits)
 
 
 class Volume:
@@ -106,6 +114,7 @@ class Pod:
 
 
 def _read_json(path: str, what: str) -> dict:
+    import json  # not at the top: the waiting parent imports this module for valid_uuid alone
     try:
         with open(path, "rb") as f:
             data = json.loads(f.read())

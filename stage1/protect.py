@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 
-from stage1 import sys as _sys
+from stage1 import kernel
+from stage1.mounts import resolve_in_root
 
 # rkt's protectKernelROPaths plus what ProtectKernelTunables= adds (rkt enabled it)
 READ_ONLY = (
@@ -30,34 +31,6 @@ HIDDEN_DIRS = (
     "/proc/acpi", "/proc/scsi",
 )
 
-# per-mount flags a read-only remount must keep (statvfs f_flag -> mount flag)
-_KEEP_FLAGS = ((os.ST_NOSUID, _sys.MS_NOSUID), (os.ST_NODEV, _sys.MS_NODEV),
-               (os.ST_NOEXEC, _sys.MS_NOEXEC))
-
-
-def _in_root(rootfs: str, path: str) -> str:
-    """Where `path` is in `rootfs` when the image's symlinks resolve as if `rootfs` were `/`
-    (where the app's /proc and /sys really got mounted, even if the image made them links)."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    for _hop in range(256):
-        if not parts:
-            break
-        part = parts.pop(0)
-        if part == "..":
-            resolved = resolved[:-1]
-            continue
-        current = os.path.join(rootfs, *resolved, part)
-        if os.path.islink(current):
-            target = os.readlink(current)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(rootfs, *resolved)
-
-
 def _inside(base: str, path: str) -> str | None:
     """`base` + `path` when it exists and no symlink leads there (inside the kernel's own
     filesystems there are none; anywhere else one could steer our mounts)."""
@@ -71,16 +44,6 @@ def _inside(base: str, path: str) -> str | None:
     return target
 
 
-def _read_only(target: str) -> None:
-    _sys.mount(target, target, None, _sys.MS_BIND | _sys.MS_REC)
-    flags = _sys.MS_BIND | _sys.MS_REMOUNT | _sys.MS_RDONLY
-    current = os.statvfs(target).f_flag
-    for st_flag, ms_flag in _KEEP_FLAGS:
-        if current & st_flag:
-            flags |= ms_flag
-    _sys.mount(None, target, None, flags)
-
-
 class _Masks:
     """One tiny tmpfs holding an empty mode-000 file and directory, bound over what to hide.
 
@@ -88,8 +51,9 @@ class _Masks:
     """
 
     def __init__(self, anchor: str):
-        flags = _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC
-        _sys.mount("tmpfs", anchor, "tmpfs", flags, "size=4k,nr_inodes=8,mode=000")
+        self.kernel = kernel.current()
+        flags = kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC
+        self.kernel.mount("tmpfs", anchor, "tmpfs", flags, "size=4k,nr_inodes=8,mode=000")
         self.dir = os.path.join(anchor, "d")
         self.file = os.path.join(anchor, "f")
         os.mkdir(self.dir, 0)
@@ -97,13 +61,13 @@ class _Masks:
         os.chmod(self.dir, 0)
         os.chmod(self.file, 0)
         # read-only from now on: nobody can put anything into the masks
-        _sys.mount(None, anchor, None, _sys.MS_REMOUNT | _sys.MS_RDONLY | flags, "size=4k,nr_inodes=8,mode=000")
+        self.kernel.mount(None, anchor, None, kernel.MS_REMOUNT | kernel.MS_RDONLY | flags, "size=4k,nr_inodes=8,mode=000")
 
     def hide(self, target: str) -> None:
         source = self.dir if os.path.isdir(target) else self.file
-        _sys.mount(source, target, None, _sys.MS_BIND)
-        _sys.mount(None, target, None, _sys.MS_BIND | _sys.MS_REMOUNT | _sys.MS_RDONLY
-                   | _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC)
+        self.kernel.mount(source, target, None, kernel.MS_BIND)
+        self.kernel.mount(None, target, None, kernel.MS_BIND | kernel.MS_REMOUNT | kernel.MS_RDONLY
+                          | kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC)
 
 
 def protect_paths(rootfs: str, disabled: bool = False) -> None:
@@ -112,7 +76,8 @@ def protect_paths(rootfs: str, disabled: bool = False) -> None:
     if disabled:
         return
     rootfs = os.path.realpath(rootfs)
-    bases = {top: _in_root(rootfs, top) for top in ("/proc", "/sys")}
+    # where the app's /proc and /sys really got mounted, even if the image made them links
+    bases = {top: resolve_in_root(rootfs, top, create=None) for top in ("/proc", "/sys")}
 
     def existing(paths):
         for path in paths:
@@ -133,6 +98,6 @@ def protect_paths(rootfs: str, disabled: bool = False) -> None:
     else:
         # no directory to keep the masks under (no /sys): mask files with /dev/null, as Docker
         for target in hidden_files:
-            _sys.mount("/dev/null", target, None, _sys.MS_BIND)
+            kernel.current().mount("/dev/null", target, None, kernel.MS_BIND)
     for target in read_only:
-        _read_only(target)
+        kernel.current().bind(target, target, recursive=True, read_only=True)

@@ -4,14 +4,14 @@ With no isolator an app runs under rkt's default whitelist (Docker's default pro
 argument filters). `os/linux/seccomp-retain-set` allows only its set (plus what starting and
 ending a process needs); `os/linux/seccomp-remove-set` blocks only its set. A blocked call kills
 the process with SIGSYS, or fails with the isolator's `errno`. The filter is compiled with
-libseccomp (bound in `stage1.sys`) and loaded as the very last step before execve.
+libseccomp (bound in `stage1.libseccomp`) and loaded as the very last step before execve.
 """
 
 from __future__ import annotations
 
 import errno as _errno
 
-from stage1 import sys as _sys
+from stage1 import kernel, libseccomp
 
 RETAIN_SET = "os/linux/seccomp-retain-set"
 REMOVE_SET = "os/linux/seccomp-remove-set"
@@ -246,30 +246,30 @@ def _check_known(iso_name: str, names: set[str]) -> None:
     """Names libseccomp knows on some architecture; a typo must not silently filter nothing."""
     wildcard_names = set().union(*_WILDCARDS.values())
     unknown = sorted(n for n in names - wildcard_names - set(LIFECYCLE)
-                     if _sys.seccomp_syscall_number(n) == _sys.NR_SCMP_ERROR)
+                     if libseccomp.syscall_number(n) == libseccomp.NR_SCMP_ERROR)
     if unknown:
         raise ValueError(f"{iso_name}: unknown syscall {', '.join(unknown)}")
 
 
 def preload() -> None:
     """Open libseccomp while the host's filesystem is still visible (before pivot_root)."""
-    _sys.libseccomp()
+    libseccomp.open_library()
 
 
-def build(flt: Filter) -> "_sys.SeccompFilter":
+def build(flt: Filter) -> libseccomp.Context:
     """Compile `flt` into a libseccomp filter (not loaded)."""
-    block = _sys.SCMP_ACT_ERRNO(flt.errno) if flt.errno else _sys.SCMP_ACT_KILL_PROCESS
-    default, action = (block, _sys.SCMP_ACT_ALLOW) if flt.allow else (_sys.SCMP_ACT_ALLOW, block)
-    sf = _sys.SeccompFilter(default)
+    block = libseccomp.SCMP_ACT_ERRNO(flt.errno) if flt.errno else libseccomp.SCMP_ACT_KILL_PROCESS
+    default, action = (block, libseccomp.SCMP_ACT_ALLOW) if flt.allow else (libseccomp.SCMP_ACT_ALLOW, block)
+    sf = libseccomp.Context(default)
     try:
         # Native ABI only: any call through another one (32-bit int 0x80, x32) kills the
         # process. Stricter than systemd, which filtered each local ABI by name, and 7x
         # cheaper to compile.
-        sf.set_attr(_sys.SCMP_FLTATR_ACT_BADARCH, _sys.SCMP_ACT_KILL_PROCESS)
+        sf.set_attr(libseccomp.SCMP_FLTATR_ACT_BADARCH, libseccomp.SCMP_ACT_KILL_PROCESS)
         # the caller decides about no_new_privs; libseccomp would otherwise always set it
-        sf.set_attr(_sys.SCMP_FLTATR_CTL_NNP, 0)
+        sf.set_attr(libseccomp.SCMP_FLTATR_CTL_NNP, 0)
         for name in sorted(flt.syscalls):
-            number = _sys.seccomp_syscall_number(name)
+            number = libseccomp.syscall_number(name)
             if number < 0:
                 # unknown names were refused by compute_filter; wildcards may name calls that
                 # only other architectures have
@@ -282,7 +282,7 @@ def build(flt: Filter) -> "_sys.SeccompFilter":
 
 
 def _has_sys_admin() -> bool:
-    effective, _, _ = _sys.capget()
+    effective, _, _ = kernel.current().capget()
     return bool(effective >> 21 & 1)
 
 
@@ -296,7 +296,7 @@ def load_filter(isolators, disabled: bool = False, user_is_root: bool = True) ->
     sf = build(flt)
     try:
         if not user_is_root or not _has_sys_admin():
-            _sys.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)
+            kernel.current().prctl(kernel.PR_SET_NO_NEW_PRIVS, 1)
         sf.load()
     except BaseException:
         sf.release()

@@ -10,18 +10,20 @@ from __future__ import annotations
 def preload(seccomp_disabled: bool) -> None:
     """Import everything the hooks need while the host's filesystem is still visible: after
     pivot_root (or setns into an app's mount namespace) no module can be imported."""
-    from stage1 import caps, cgroups, protect, seccomp  # noqa: F401
+    from stage1 import caps, protect, seccomp  # noqa: F401
+    from stage1.cgroups import pod  # noqa: F401
     if not seccomp_disabled:
-        seccomp.preload()  # pyseccomp, without its two `ldconfig -p` runs
+        seccomp.preload()  # libseccomp is opened from the host's /usr/lib
 
 
 def check(isolators: list, *, caps_disabled: bool, seccomp_disabled: bool) -> None:
     """Validate the app's security isolators before anything runs; ValueError names the problem."""
-    from stage1 import caps, cgroups, seccomp
+    from stage1 import caps, seccomp
+    from stage1.cgroups import limits
     caps.bounding_set(isolators, caps_disabled)
     caps.no_new_privileges_requested(isolators)
     seccomp.compute_filter(isolators, seccomp_disabled)
-    cgroups.limits_from(isolators)
+    limits.limits_from(isolators)
 
 
 def protect_paths(rootfs: str, disabled: bool) -> None:
@@ -35,7 +37,7 @@ def become(isolators: list, uid: int, gid: int, sgids: list[int], *, caps_disabl
     from stage1 import caps
     capset = caps.bounding_set(isolators, caps_disabled)
     caps.drop_to(capset, uid, gid, sgids)
-    caps.no_new_privs(isolators)
+    caps.set_no_new_privs(isolators)
 
 
 def load_seccomp(isolators: list, disabled: bool, uid: int) -> None:
@@ -45,10 +47,10 @@ def load_seccomp(isolators: list, disabled: bool, uid: int) -> None:
 
 
 def pod_cgroups(uuid: str):
-    from stage1 import cgroups
-    return cgroups.PodCgroups.create(uuid)
+    from stage1.cgroups import pod
+    return pod.PodCgroups.create(uuid)
 
 
 def cleanup_cgroups(uuid: str) -> None:
-    from stage1 import cgroups
-    cgroups.cleanup(uuid)
+    from stage1.cgroups import pod
+    pod.cleanup(uuid)

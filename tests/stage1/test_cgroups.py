@@ -11,7 +11,9 @@ import uuid as uuidlib
 
 import pytest
 
-from stage1 import cgroups
+from stage1 import kernel
+from stage1.cgroups import devices, limits, tree, v1, v2
+from stage1.cgroups import pod as pods
 
 BUSYBOX = "/bin/busybox"
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -20,14 +22,14 @@ root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 def _leftovers(uuid: str) -> list[str]:
     needle = uuid.replace("-", "\\x2d")
     found = []
-    for dirpath, dirnames, _ in os.walk(cgroups.CGROUP_ROOT):
+    for dirpath, dirnames, _ in os.walk(tree.CGROUP_ROOT):
         found += [os.path.join(dirpath, d) for d in dirnames if needle in d]
     return found
 
 
 def _slices() -> list[str]:
-    return sorted(os.path.join(dp, d) for dp, dns, _ in os.walk(cgroups.CGROUP_ROOT) for d in dns
-                  if d == cgroups.SLICE)
+    return sorted(os.path.join(dp, d) for dp, dns, _ in os.walk(tree.CGROUP_ROOT) for d in dns
+                  if d == tree.SLICE)
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def pod():
     made = []
 
     def create():
-        made.append(cgroups.PodCgroups.create(uuid))
+        made.append(pods.PodCgroups.create(uuid))
         return made[-1]
     yield create
     for p in made:
@@ -191,7 +193,7 @@ def test_device_policy_is_closed(pod, tmp_path):
 @root_only
 def test_devices_mounted_into_the_app_are_allowed(pod, tmp_path):
     """A device volume is a device node bind-mounted into the app's mount namespace."""
-    from stage1 import sys as s
+    s = kernel.current()
     p = pod()
     if p.manager.version != 1 or "devices" not in p.manager.mounts:
         pytest.skip("device policy needs the v1 devices controller")
@@ -206,10 +208,10 @@ def test_devices_mounted_into_the_app_are_allowed(pod, tmp_path):
         try:
             os.dup2(out_w, 1)
             os.dup2(out_w, 2)
-            s.unshare(s.CLONE_NEWNS)
+            s.unshare(kernel.CLONE_NEWNS)
             s.make_rslave("/")
-            s.mount("/dev/kmsg", str(node), None, s.MS_BIND)
-            s.mount(None, str(node), None, s.MS_BIND | s.MS_REMOUNT | s.MS_RDONLY)
+            s.mount("/dev/kmsg", str(node), None, kernel.MS_BIND)
+            s.mount(None, str(node), None, kernel.MS_BIND | kernel.MS_REMOUNT | kernel.MS_RDONLY)
             os.write(ready_w, b"r")
             os.read(go_r, 1)
             os.execv(BUSYBOX, ["busybox", "sh", "-c",
@@ -220,7 +222,7 @@ def test_devices_mounted_into_the_app_are_allowed(pod, tmp_path):
     for fd in (ready_w, go_r, out_w):
         os.close(fd)
     assert os.read(ready_r, 1) == b"r"
-    assert "c 1:11 r" in cgroups.mounted_devices(pid)
+    assert "c 1:11 r" in devices.mounted_devices(pid)
     app.attach(pid)
     os.write(go_w, b"g")
     out = b""
@@ -240,13 +242,13 @@ def test_cleanup_kills_leftovers_and_removes_everything(pod):
     pid, w = _sleeper()
     app.attach(pid)
     started = time.monotonic()
-    cgroups.cleanup(p.uuid)
+    pods.cleanup(p.uuid)
     _, status = os.waitpid(pid, 0)
     os.close(w)
     assert os.waitstatus_to_exitcode(status) == -signal.SIGKILL
     assert _leftovers(p.uuid) == []
     assert time.monotonic() - started < 2
-    cgroups.cleanup(p.uuid)  # again: nothing to do, no error
+    pods.cleanup(p.uuid)  # again: nothing to do, no error
 
 
 @root_only
@@ -266,14 +268,14 @@ def test_remove_waits_for_exiting_apps(pod):
 @root_only
 def test_oom_score_adj_reaches_the_right_process_from_inside_a_pid_namespace():
     """The supervisor is PID 1 of the pod but sees the host's /proc: pid 2 there is not host pid 2."""
-    from stage1 import sys as s
+    s = kernel.current()
     r, w = os.pipe()
     outer = os.fork()
     if outer == 0:
         code = 1
         try:
             os.close(r)
-            s.unshare(s.CLONE_NEWPID)
+            s.unshare(kernel.CLONE_NEWPID)
             supervisor = os.fork()
             if supervisor == 0:
                 app_r, app_w = os.pipe()
@@ -284,7 +286,7 @@ def test_oom_score_adj_reaches_the_right_process_from_inside_a_pid_namespace():
                     with open("/proc/self/oom_score_adj") as f:  # "self" is never ambiguous
                         os.write(w, f"{os.getpid()} {f.read().strip()}".encode())
                     os._exit(0)
-                cgroups.set_oom_score_adj(app, 456)
+                limits.set_oom_score_adj(app, 456)
                 os.close(app_w)
                 os.waitpid(app, 0)
                 os._exit(0)
@@ -306,8 +308,8 @@ def _fake_v2(tmp_path, uuid, apps):
     root = tmp_path / "cgroup"
     root.mkdir()
     (root / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids\n")
-    pod_dir = root / cgroups.pod_path(uuid)
-    for d in (root, root / cgroups.SLICE, pod_dir):
+    pod_dir = root / tree.pod_path(uuid)
+    for d in (root, root / tree.SLICE, pod_dir):
         d.mkdir(exist_ok=True)
         (d / "cgroup.subtree_control").write_text("")
     for app in apps:
@@ -320,12 +322,12 @@ def _fake_v2(tmp_path, uuid, apps):
 def test_v2_enables_controllers_top_down_and_writes_v2_files(tmp_path):
     uuid = "6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f"
     root = _fake_v2(tmp_path, uuid, ["web"])
-    mgr = cgroups.V2(str(root))
+    mgr = v2.V2(str(root))
     assert mgr.controllers == ["memory", "cpu", "pids"]
-    p = cgroups.PodCgroups.create(uuid, mgr)
+    p = pods.PodCgroups.create(uuid, mgr)
     app = p.app("web", ISOLATORS[:3], device_policy=False)  # (a BPF program needs a real cgroup)
     assert (root / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
-    assert (root / cgroups.SLICE / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
+    assert (root / tree.SLICE / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
     assert (root / p.rel / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
     assert (root / app.rel / "cgroup.subtree_control").read_text() == ""  # a leaf
     assert (root / app.rel / "memory.max").read_text() == str(50 * 2**20)
@@ -339,7 +341,7 @@ def test_v2_without_the_memory_controller_refuses_a_memory_limit(tmp_path):
     uuid = "6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f"
     root = _fake_v2(tmp_path, uuid, ["web"])
     (root / "cgroup.controllers").write_text("cpu pids\n")
-    p = cgroups.PodCgroups.create(uuid, cgroups.V2(str(root)))
+    p = pods.PodCgroups.create(uuid, v2.V2(str(root)))
     with pytest.raises(OSError, match="needs the memory cgroup controller"):
         p.app("web", ISOLATORS[:1])
 
@@ -355,11 +357,11 @@ def _is_cgroup2(path):
 @root_only
 def test_v2_device_policy_is_a_bpf_program(tmp_path):
     """Real cgroup v2 device control: on this hybrid host, through its cgroup2 mount."""
-    root = cgroups.CGROUP_ROOT if _is_cgroup2(cgroups.CGROUP_ROOT) else UNIFIED
+    root = tree.CGROUP_ROOT if _is_cgroup2(tree.CGROUP_ROOT) else UNIFIED
     if not _is_cgroup2(root):
         pytest.skip("no cgroup2 hierarchy mounted")
-    mgr = cgroups.V2(root)
-    p = cgroups.PodCgroups.create(str(uuidlib.uuid4()), mgr)
+    mgr = v2.V2(root)
+    p = pods.PodCgroups.create(str(uuidlib.uuid4()), mgr)
     try:
         app = p.app("dev", [])
         code, out = _run_in(app, ["sh", "-c", f"mknod {tmp_path}/disk b 8 0 2>/dev/null || echo mknod-refused;"
@@ -382,7 +384,7 @@ def test_v2_device_policy_is_a_bpf_program(tmp_path):
 
 
 def test_device_program_shape():
-    program = cgroups.device_program(["c 1:3 rwm", "c 136:* rw", "b 8:0 r"])
+    program = devices.device_program(["c 1:3 rwm", "c 136:* rw", "b 8:0 r"])
     assert len(program) % 8 == 0
     # 6 loads, 3 blocks (type, access 3, major, [minor], allow 2), deny 2
     assert len(program) // 8 == 6 + (1 + 3 + 1 + 1 + 2) + (1 + 3 + 1 + 2) + (1 + 3 + 1 + 1 + 2) + 2
@@ -402,20 +404,20 @@ def test_detect_v1_hybrid_v1_joint_and_v2(tmp_path):
         "/sys/fs/cgroup/pids rw - cgroup cgroup rw,pids",
         "/sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw",
     ])
-    mgr = cgroups.detect(hybrid)
+    mgr = pods.detect(hybrid)
     assert mgr.version == 1
     assert mgr.mounts == {"cpu": "/sys/fs/cgroup/cpu", "memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids"}
     joint = _mountinfo(tmp_path, [
         "/sys/fs/cgroup/cpu,cpuacct rw shared:9 - cgroup cgroup rw,cpu,cpuacct",
         "/sys/fs/cgroup/memory rw - cgroup cgroup rw,memory",
     ])
-    mgr = cgroups.detect(joint)
+    mgr = pods.detect(joint)
     assert mgr.dirs("x") == ["/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/cpu,cpuacct/x"]
     unified = _mountinfo(tmp_path, ["/sys/fs/cgroup rw shared:4 - cgroup2 cgroup2 rw,nsdelegate"])
-    assert cgroups.detect(unified, root=str(tmp_path)).version == 1  # another root: not it
+    assert pods.detect(unified, root=str(tmp_path)).version == 1  # another root: not it
     (tmp_path / "cgroup.controllers").write_text("memory pids\n")
     unified = _mountinfo(tmp_path, [f"{tmp_path} rw shared:4 - cgroup2 cgroup2 rw,nsdelegate"])
-    mgr = cgroups.detect(unified, root=str(tmp_path))
+    mgr = pods.detect(unified, root=str(tmp_path))
     assert mgr.version == 2 and mgr.controllers == ["memory", "pids"]
 
 
@@ -428,28 +430,28 @@ def test_detect_v1_hybrid_v1_joint_and_v2(tmp_path):
     ("12.", 1, 12), ("2.5e-3", 1000, 3), ("1E", 1000, 10**21), (0.25, 1000, 250),
 ])
 def test_quantities(text, scale, value):
-    assert cgroups.parse_quantity(text, scale) == value
+    assert limits.parse_quantity(text, scale) == value
 
 
 @pytest.mark.parametrize("text", ["1K", "abc", "", ".", "1GiB", "--1", "1e999", "1.2.3", None, True, "1 G", " 1", "9" * 100, "Mi", "1G\n"])
 def test_bad_quantities(text):
     with pytest.raises(ValueError, match="invalid quantity"):
-        cgroups.parse_quantity(text)
+        limits.parse_quantity(text)
 
 
 def test_limits_from_isolators():
-    limits = cgroups.limits_from(ISOLATORS)
-    assert limits == cgroups.Limits(memory_bytes=50 * 2**20, cpu_millis=500, cpu_shares=512, oom_score_adj=321)
-    assert limits.cfs_quota_us == 50000
-    assert cgroups.limits_from([{"name": "resource/cpu", "value": {"limit": "1"}}]).cfs_quota_us == 100000
-    assert cgroups.limits_from([{"name": "resource/cpu", "value": {"limit": "1m"}}]).cfs_quota_us == 1000
-    assert cgroups.limits_from([{"name": "resource/memory", "value": {"request": "1k"}}]).memory_bytes is None
-    assert cgroups.limits_from([{"name": "resource/memory", "value": {"limit": "1500m"}}]).memory_bytes == 2
-    assert cgroups.limits_from([{"name": "os/linux/cpu-shares", "value": 2}]).cpu_weight == 1
-    assert cgroups.limits_from([{"name": "os/linux/cpu-shares", "value": 262144}]).cpu_weight == 10000
-    assert cgroups.limits_from([{"name": "os/linux/cpu-shares", "value": 1024}]).cpu_weight == 39
-    assert cgroups.limits_from([{"name": "resource/memory", "value": {"default": False}}]) == cgroups.Limits()
-    assert cgroups.limits_from([{"name": "os/linux/capabilities-retain-set", "value": {}}]) == cgroups.Limits()
+    got = limits.limits_from(ISOLATORS)
+    assert got == limits.Limits(memory_bytes=50 * 2**20, cpu_millis=500, cpu_shares=512, oom_score_adj=321)
+    assert got.cfs_quota_us == 50000
+    assert limits.limits_from([{"name": "resource/cpu", "value": {"limit": "1"}}]).cfs_quota_us == 100000
+    assert limits.limits_from([{"name": "resource/cpu", "value": {"limit": "1m"}}]).cfs_quota_us == 1000
+    assert limits.limits_from([{"name": "resource/memory", "value": {"request": "1k"}}]).memory_bytes is None
+    assert limits.limits_from([{"name": "resource/memory", "value": {"limit": "1500m"}}]).memory_bytes == 2
+    assert limits.limits_from([{"name": "os/linux/cpu-shares", "value": 2}]).cpu_weight == 1
+    assert limits.limits_from([{"name": "os/linux/cpu-shares", "value": 262144}]).cpu_weight == 10000
+    assert limits.limits_from([{"name": "os/linux/cpu-shares", "value": 1024}]).cpu_weight == 39
+    assert limits.limits_from([{"name": "resource/memory", "value": {"default": False}}]) == limits.Limits()
+    assert limits.limits_from([{"name": "os/linux/capabilities-retain-set", "value": {}}]) == limits.Limits()
 
 
 @pytest.mark.parametrize("isolator, message", [
@@ -465,17 +467,17 @@ def test_limits_from_isolators():
 ])
 def test_bad_resource_isolators(isolator, message):
     with pytest.raises(ValueError, match=message):
-        cgroups.limits_from([isolator])
+        limits.limits_from([isolator])
 
 
 def test_names():
-    assert cgroups.scope_name("6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f") == \
+    assert tree.scope_name("6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f") == \
         "machine-rkt\\x2d6a2e1b9c\\x2d1d3c\\x2d4f4e\\x2d9a53\\x2d0f7c1b2d3e4f.scope"
     for bad in ("../../etc", "", "6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f/..", None,
                 "6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f\n"):
         with pytest.raises(ValueError, match="invalid pod UUID"):
-            cgroups.pod_path(bad)
-    p = cgroups.PodCgroups("6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f", cgroups.V1({}))
+            tree.pod_path(bad)
+    p = pods.PodCgroups("6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f", v1.V1({}))
     for bad in ("../x", "a/b", "", "UPPER", "..", "web\n"):
         with pytest.raises(ValueError, match="invalid app name"):
             p.app(bad, [])

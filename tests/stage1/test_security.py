@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from stage1 import caps, protect, seccomp
-from stage1 import sys as s
+from stage1 import kernel
+
+s = kernel.current()
 
 seccomp.preload()  # as stage1 does, before any child drops to a uid that cannot read the venv
 
@@ -216,7 +218,7 @@ def test_capability_names():
 def private_mounts_then(setup):
     """Seccomp tests that try mount(2) run with full caps: keep any mount inside a private ns."""
     def run():
-        s.unshare(s.CLONE_NEWNS)
+        s.unshare(kernel.CLONE_NEWNS)
         s.make_rslave("/")
         setup()
     return run
@@ -365,9 +367,9 @@ def rootfs(tmp_path):
 def in_app_root(root, disabled=False):
     """The app's mount namespace: private, /proc and /sys mounted, protected, chrooted."""
     def setup():
-        s.unshare(s.CLONE_NEWNS | s.CLONE_NEWUTS)  # UTS: a write that gets through is harmless
+        s.unshare(kernel.CLONE_NEWNS | kernel.CLONE_NEWUTS)  # UTS: a write that gets through is harmless
         s.make_rslave("/")
-        flags = s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC
+        flags = kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC
         s.mount("proc", f"{root}/proc", "proc", flags)
         s.mount("sysfs", f"{root}/sys", "sysfs", flags)
         protect.protect_paths(str(root), disabled)
@@ -430,10 +432,10 @@ def test_proc_and_sys_behind_image_symlinks_are_still_protected(rootfs):
     (rootfs / "sys").symlink_to("/../s")
 
     def setup():
-        s.unshare(s.CLONE_NEWNS | s.CLONE_NEWUTS)
+        s.unshare(kernel.CLONE_NEWNS | kernel.CLONE_NEWUTS)
         s.make_rslave("/")
-        s.mount("proc", f"{rootfs}/p", "proc", s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC)
-        s.mount("sysfs", f"{rootfs}/s", "sysfs", s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC)
+        s.mount("proc", f"{rootfs}/p", "proc", kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC)
+        s.mount("sysfs", f"{rootfs}/s", "sysfs", kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC)
         protect.protect_paths(str(rootfs), False)
         os.chroot(str(rootfs))
         os.chdir("/")
@@ -451,7 +453,7 @@ def test_symlinks_in_the_image_do_not_steer_protection(rootfs, tmp_path):
     (rootfs / "sys" / "firmware").symlink_to(outside)
 
     def check():
-        s.unshare(s.CLONE_NEWNS)
+        s.unshare(kernel.CLONE_NEWNS)
         s.make_rslave("/")
         protect.protect_paths(str(rootfs), False)
         (outside / "still-writable").write_text("yes")

@@ -40,7 +40,7 @@ def test_parse_args_rejects(argv, message):
     (U[:8] + "x" + U[9:], False), ("-" + U[:-1], False), ("../" + U, False), ("", False),
 ])
 def test_uuid_validation(value, ok):
-    assert init.valid_uuid(value) is ok
+    assert podinfo.valid_uuid(value) is ok
 
 
 def test_dns_conf_mode():

@@ -1,0 +1,124 @@
+"""The cgroups of one pod: the manager chosen once for this host, the pod's scope and its apps'
+cgroups with their limits and device policy, and the cleanup `gc` relies on."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from stage1 import kernel
+from stage1.cgroups import devices as _devices, limits as _limits, tree
+from stage1.cgroups.manager import Manager
+from stage1.cgroups.v1 import V1
+from stage1.cgroups.v2 import V2
+
+
+def detect(mountinfo: str = "/proc/self/mountinfo", root: str = tree.CGROUP_ROOT) -> Manager:
+    """v2 when the unified hierarchy is mounted at `root` itself; otherwise v1 with whatever
+    hierarchies are mounted (a hybrid host's cgroup2 at root/unified is only joined by enter)."""
+    hierarchies: dict[str, str] = {}
+    for mount in kernel.mountinfo(mountinfo):
+        if mount.fstype == "cgroup2":
+            if mount.mount_point == root:
+                return V2(root)
+            hierarchies.setdefault("", mount.mount_point)
+        elif mount.fstype == "cgroup":
+            for option in mount.super_options.split(","):
+                if option not in ("rw", "ro"):
+                    hierarchies.setdefault(option, mount.mount_point)
+    return V1(hierarchies)
+
+
+_manager: Manager | None = None
+
+
+def manager() -> Manager:
+    """This host's manager, detected on first use."""
+    global _manager
+    if _manager is None:
+        _manager = detect()
+    return _manager
+
+
+class AppCgroup:
+    def __init__(self, pod: "PodCgroups", name: str, limits: _limits.Limits):
+        self.pod, self.name, self.limits = pod, name, limits
+        self.rel = f"{pod.rel}/{tree.app_dir(name)}"
+        self._devices_set = False
+
+    def attach(self, pid: int) -> None:
+        """Move `pid` (0: this process) into the app's cgroup and set its oom_score_adj.
+
+        Under the device policy, device nodes that stage1 mounted into the app's namespace
+        (device volumes, the console) are allowed first: the rule is that what stage1 gave the
+        app, it may use."""
+        mgr = self.pod.manager
+        if self.limits.devices is not None and mgr.enforces_devices and not self._devices_set:
+            extra = [d for d in _devices.mounted_devices(pid) if d not in self.limits.devices]
+            mgr.set_devices(self.rel, self.limits.devices + extra)
+            self._devices_set = True
+        mgr.attach(self.rel, pid)
+        if self.limits.oom_score_adj is not None:
+            _limits.set_oom_score_adj(pid, self.limits.oom_score_adj)
+
+
+class PodCgroups:
+    """The cgroups of one pod; `create` it before the apps start, `remove` it after they end."""
+
+    def __init__(self, uuid: str, mgr: Manager | None = None):
+        self.uuid = uuid
+        self.rel = tree.pod_path(uuid)
+        self.manager = mgr or manager()
+        self.apps: dict[str, AppCgroup] = {}
+
+    @classmethod
+    def create(cls, uuid: str, mgr: Manager | None = None) -> "PodCgroups":
+        pod = cls(uuid, mgr)
+        pod.manager.prepare(pod.rel)
+        return pod
+
+    def app(self, name: str, isolators, devices=(), *, device_policy: bool = True) -> AppCgroup:
+        """The app's cgroup with its limits written; ValueError for a bad isolator, OSError
+        when the kernel refuses a limit. `devices`: (host path, read_only) of the app's
+        device-node volumes, allowed on top of the standard devices; `device_policy=False`
+        (--insecure-options=paths, as rkt) allows every device."""
+        limits = _limits.limits_from(isolators)
+        if device_policy:
+            limits.devices = list(_devices.STANDARD_DEVICES) + _devices.device_rules(devices)
+        group = AppCgroup(self, name, limits)
+        self.manager.prepare(group.rel)
+        self.manager.apply(group.rel, limits)
+        self.apps[name] = group
+        return group
+
+    def attach(self, pid: int) -> None:
+        """Put a pod-level process (the supervisor) in the pod's cgroup (v2: its `stage1` leaf)."""
+        rel = self.rel if self.manager.version == 1 else f"{self.rel}/stage1"
+        if self.manager.version == 2:
+            self.manager.prepare(rel)
+        self.manager.attach(rel, pid)
+
+    def paths(self) -> list[str]:
+        return self.manager.dirs(self.rel)
+
+    def remove(self, timeout: float = 2.0) -> None:
+        self.manager.remove(self.rel, timeout)
+
+
+def cleanup(uuid: str, timeout: float = 2.0) -> None:
+    """For `gc`: kill whatever is left in the pod's cgroups and remove them."""
+    import signal
+
+    mgr = manager()
+    rel = tree.pod_path(uuid)
+    for _round in range(3):
+        left = mgr.procs(rel)
+        if not left:
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    mgr.remove(rel, timeout)

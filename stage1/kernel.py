@@ -1,0 +1,400 @@
+"""stage1's one door to the kernel: the only module that calls libc (through ctypes).
+
+Everything above it asks `current()` for a `Kernel` and makes its mount, unshare, setns,
+pivot_root, prctl, capability, identity and bpf(2) calls through it. `Linux` makes the real
+calls; `RecordingKernel` only writes them down, so that mount ordering, capability sets and
+protected paths are unit-tested without root (youki's Syscall seam). Reading /proc (mountinfo,
+a pid seen from inside a pid namespace) lives here too: it is how stage1 looks at the kernel.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+# clone/unshare/setns flags
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# mount flags
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MS_SLAVE = 0x80000
+MS_STRICTATIME = 0x1000000
+
+# umount2 flags
+MNT_DETACH = 0x2
+
+# prctl options
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+# statvfs f_flag bits a bind remount must carry over (a remount resets what it does not name)
+KEEP_ON_REMOUNT = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC))
+
+
+class Kernel:
+    """The calls stage1 makes. Each raises OSError(errno, "<call> <args>: <reason>") on failure."""
+
+    def mount(self, source, target, fstype=None, flags: int = 0, data: str | None = None) -> None:
+        raise NotImplementedError
+
+    def umount(self, target, flags: int = 0) -> None:
+        raise NotImplementedError
+
+    def unshare(self, flags: int) -> None:
+        raise NotImplementedError
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        raise NotImplementedError
+
+    def sethostname(self, name: str) -> None:
+        raise NotImplementedError
+
+    def pivot_root(self, new_root, put_old) -> None:
+        raise NotImplementedError
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+        raise NotImplementedError
+
+    def capget(self, pid: int = 0) -> tuple[int, int, int]:
+        """(effective, permitted, inheritable) as 64-bit masks."""
+        raise NotImplementedError
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        raise NotImplementedError
+
+    def set_identity(self, uid: int, gid: int, groups) -> None:
+        """setgroups, setgid, setuid, in that order (setuid last: it drops the right to the others)."""
+        raise NotImplementedError
+
+    def link_up(self, name: str = "lo") -> None:
+        """Set IFF_UP on interface `name` in the current network namespace."""
+        raise NotImplementedError
+
+    def bpf_load_cgroup_device_program(self, insns: bytes, name: str = "rkt_devices") -> int:
+        """Load a device-cgroup BPF program (raw 8-byte instructions); returns its fd."""
+        raise NotImplementedError
+
+    def bpf_attach_cgroup_device_program(self, cgroup_fd: int, prog_fd: int) -> None:
+        """Attach alongside whatever the ancestors attached (all must allow an access)."""
+        raise NotImplementedError
+
+    # -- built from the calls above ---------------------------------------------------------
+    def make_rslave(self, path: str = "/") -> None:
+        """Stop mount events in this namespace from propagating back to the host (do this first)."""
+        self.mount(None, path, None, MS_REC | MS_SLAVE)
+
+    def bind(self, source: str, target: str, *, recursive: bool = False, read_only: bool = False) -> None:
+        self.mount(source, target, None, MS_BIND | (MS_REC if recursive else 0))
+        if read_only:
+            self.remount_read_only(target)
+
+    def remount_read_only(self, target: str, extra: int = 0) -> None:
+        """A bind mount ignores MS_RDONLY: remount it, keeping the nosuid/nodev/noexec it has."""
+        current = os.statvfs(target).f_flag
+        for st_flag, ms_flag in KEEP_ON_REMOUNT:
+            if current & st_flag:
+                extra |= ms_flag
+        self.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | extra)
+
+
+class RecordingKernel(Kernel):
+    """Writes every call into `calls` as a tuple (name, *args) and changes nothing.
+
+    `capget` answers `caps` (updated by `capset`); `fail` maps a call name to the errno it
+    raises, to test how the logic above reports a refusal."""
+
+    def __init__(self, caps: tuple[int, int, int] = (0, 0, 0), fail: dict[str, int] | None = None):
+        self.calls: list[tuple] = []
+        self.caps = caps
+        self.fail = dict(fail or {})
+
+    def _note(self, name: str, *args) -> None:
+        self.calls.append((name, *args))
+        if name in self.fail:
+            raise OSError(self.fail[name], f"{name}: {os.strerror(self.fail[name])}")
+
+    def mount(self, source, target, fstype=None, flags=0, data=None):
+        self._note("mount", source, target, fstype, flags, data)
+
+    def umount(self, target, flags=0):
+        self._note("umount", target, flags)
+
+    def unshare(self, flags):
+        self._note("unshare", flags)
+
+    def setns(self, fd, nstype=0):
+        self._note("setns", fd, nstype)
+
+    def sethostname(self, name):
+        self._note("sethostname", name)
+
+    def pivot_root(self, new_root, put_old):
+        self._note("pivot_root", new_root, put_old)
+
+    def prctl(self, option, arg2=0, arg3=0, arg4=0, arg5=0):
+        self._note("prctl", option, arg2, arg3, arg4, arg5)
+        return 0
+
+    def capget(self, pid=0):
+        self._note("capget", pid)
+        return self.caps
+
+    def capset(self, effective, permitted, inheritable):
+        self._note("capset", effective, permitted, inheritable)
+        self.caps = (effective, permitted, inheritable)
+
+    def set_identity(self, uid, gid, groups):
+        self._note("set_identity", uid, gid, list(groups))
+
+    def link_up(self, name="lo"):
+        self._note("link_up", name)
+
+    def bpf_load_cgroup_device_program(self, insns, name="rkt_devices"):
+        self._note("bpf_load", insns)
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # the caller closes it
+
+    def bpf_attach_cgroup_device_program(self, cgroup_fd, prog_fd):
+        self._note("bpf_attach", cgroup_fd)
+
+
+_current: Kernel | None = None
+
+
+def current() -> Kernel:
+    """The kernel stage1 talks to: Linux, unless a test swapped in another with `use`."""
+    global _current
+    if _current is None:
+        _current = Linux()
+    return _current
+
+
+def use(kernel: Kernel | None) -> Kernel | None:
+    """Make `kernel` the current one (None: back to Linux on next use); returns the previous."""
+    global _current
+    previous, _current = _current, kernel
+    return previous
+
+
+# --- reading the kernel's /proc --------------------------------------------------------------
+
+class MountInfo:
+    """One line of /proc/<pid>/mountinfo."""
+
+    __slots__ = ("mount_point", "options", "fstype", "super_options")
+
+    def __init__(self, mount_point: str, options: str, fstype: str, super_options: str):
+        self.mount_point, self.options = mount_point, options
+        self.fstype, self.super_options = fstype, super_options
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        octal = field[i + 1:i + 4]
+        if field[i] == "\\" and len(octal) == 3 and all(c in "01234567" for c in octal):
+            out.append(chr(int(octal, 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def mountinfo(path: str = "/proc/self/mountinfo") -> list[MountInfo]:
+    with open(path) as f:
+        lines = f.read().splitlines()
+    result = []
+    for line in lines:
+        fields = line.split()
+        sep = fields.index("-")
+        result.append(MountInfo(_unescape(fields[4]), fields[5], fields[sep + 1],
+                                fields[sep + 3] if len(fields) > sep + 3 else ""))
+    return result
+
+
+def proc_dir(pid: int) -> str:
+    """/proc/<pid> for `pid` as this process sees it, also when /proc belongs to an outer pid
+    namespace (stage1's supervisor is PID 1 of the pod but still sees the host's /proc)."""
+    if pid in (0, os.getpid()):
+        return "/proc/self"
+    me = os.readlink("/proc/self")
+    if me == str(os.getpid()):
+        return f"/proc/{pid}"
+    own_ns = os.readlink("/proc/self/ns/pid")
+    candidates = []
+    for task in os.listdir(f"/proc/{me}/task"):
+        try:
+            with open(f"/proc/{me}/task/{task}/children") as f:
+                candidates += f.read().split()
+        except OSError:
+            pass
+    for candidate in candidates + [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            with open(f"/proc/{candidate}/status") as f:
+                nspid = next((line.split()[1:] for line in f if line.startswith("NSpid:")), [])
+            if nspid and nspid[-1] == str(pid) and os.readlink(f"/proc/{candidate}/ns/pid") == own_ns:
+                return f"/proc/{candidate}"
+        except OSError:
+            continue
+    raise OSError(errno.ESRCH, f"no process {pid}")
+
+
+# --- the real thing ---------------------------------------------------------------------------
+
+# syscall numbers that glibc does not wrap (or wraps differently)
+_NR = {
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "bpf": 321},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "bpf": 280},
+}[os.uname().machine]
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+_BPF_PROG_LOAD, _BPF_PROG_ATTACH = 5, 8
+_BPF_PROG_TYPE_CGROUP_DEVICE, _BPF_CGROUP_DEVICE, _BPF_F_ALLOW_MULTI = 15, 6, 2
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+class _BpfProgLoad(ctypes.Structure):
+    _fields_ = [("prog_type", ctypes.c_uint32), ("insn_cnt", ctypes.c_uint32),
+                ("insns", ctypes.c_uint64), ("license", ctypes.c_uint64),
+                ("log_level", ctypes.c_uint32), ("log_size", ctypes.c_uint32),
+                ("log_buf", ctypes.c_uint64), ("kern_version", ctypes.c_uint32),
+                ("prog_flags", ctypes.c_uint32), ("prog_name", ctypes.c_char * 16)]
+
+
+class _BpfProgAttach(ctypes.Structure):
+    _fields_ = [("target_fd", ctypes.c_uint32), ("attach_bpf_fd", ctypes.c_uint32),
+                ("attach_type", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32)]
+
+
+def _b(value) -> bytes | None:
+    return None if value is None else os.fsencode(value)
+
+
+class Linux(Kernel):
+    """The calls made, through libc (ctypes) or the syscall(2) entry for what glibc does not wrap."""
+
+    def __init__(self):
+        # dlopen(NULL): libc's symbols are already in the process; ctypes.util.find_library
+        # would cost an ldconfig fork and the subprocess/shutil/tempfile imports on every start
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                               ctypes.c_char_p]
+        libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        libc.unshare.argtypes = [ctypes.c_int]
+        libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        libc.socket.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+        libc.syscall.restype = ctypes.c_long
+        self._libc = libc
+
+    @staticmethod
+    def _check(result: int, what: str, *args) -> int:
+        if result < 0:
+            err = ctypes.get_errno()
+            detail = " ".join(repr(a) for a in args)
+            raise OSError(err, f"{what} {detail}: {os.strerror(err)}".replace("  ", " "))
+        return result
+
+    def mount(self, source, target, fstype=None, flags=0, data=None):
+        self._check(self._libc.mount(_b(source) or b"none", _b(target), _b(fstype), flags, _b(data)),
+                    "mount", source, target, fstype)
+
+    def umount(self, target, flags=0):
+        self._check(self._libc.umount2(_b(target), flags), "umount", target)
+
+    def unshare(self, flags):
+        self._check(self._libc.unshare(flags), "unshare", hex(flags))
+
+    def setns(self, fd, nstype=0):
+        self._check(self._libc.setns(fd, nstype), "setns", fd)
+
+    def sethostname(self, name):
+        raw = name.encode()
+        self._check(self._libc.sethostname(raw, len(raw)), "sethostname", name)
+
+    def pivot_root(self, new_root, put_old):
+        self._check(self._libc.syscall(_NR["pivot_root"], _b(new_root), _b(put_old)), "pivot_root", new_root)
+
+    def prctl(self, option, arg2=0, arg3=0, arg4=0, arg5=0):
+        return self._check(self._libc.prctl(option, arg2, arg3, arg4, arg5), "prctl", option)
+
+    def capget(self, pid=0):
+        header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
+        data = (_CapData * 2)()
+        self._check(self._libc.syscall(_NR["capget"], ctypes.byref(header), data), "capget", pid)
+        return tuple(getattr(data[0], f) | (getattr(data[1], f) << 32)
+                     for f in ("effective", "permitted", "inheritable"))
+
+    def capset(self, effective, permitted, inheritable):
+        header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+        data = (_CapData * 2)()
+        for i in range(2):
+            shift = 32 * i
+            data[i].effective = (effective >> shift) & 0xFFFFFFFF
+            data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
+            data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+        self._check(self._libc.syscall(_NR["capset"], ctypes.byref(header), data), "capset")
+
+    def set_identity(self, uid, gid, groups):
+        os.setgroups(list(groups))
+        os.setgid(gid)
+        os.setuid(uid)
+
+    def link_up(self, name="lo"):
+        ifreq = ctypes.create_string_buffer(40)  # struct ifreq: 16-byte name + union (flags first)
+        ifreq.raw = name.encode()[:15].ljust(16, b"\0") + bytes(24)
+        # a raw socket(2), not the socket module: the waiting parent imports as little as it can
+        fd = self._check(self._libc.socket(2, 2 | 0o2000000, 0), "socket")  # AF_INET, DGRAM|CLOEXEC
+        try:
+            self._check(self._libc.ioctl(fd, _SIOCGIFFLAGS, ifreq), "ioctl SIOCGIFFLAGS", name)
+            flags = int.from_bytes(ifreq.raw[16:18], "little") | _IFF_UP
+            ifreq.raw = ifreq.raw[:16] + flags.to_bytes(2, "little") + ifreq.raw[18:]
+            self._check(self._libc.ioctl(fd, _SIOCSIFFLAGS, ifreq), "ioctl SIOCSIFFLAGS", name)
+        finally:
+            os.close(fd)
+
+    def bpf_load_cgroup_device_program(self, insns, name="rkt_devices"):
+        code = ctypes.create_string_buffer(insns, len(insns))
+        license_ = ctypes.create_string_buffer(b"Apache-2.0")
+        attr = _BpfProgLoad(prog_type=_BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt=len(insns) // 8,
+                            insns=ctypes.addressof(code), license=ctypes.addressof(license_),
+                            prog_name=name.encode()[:15])
+        return self._check(self._libc.syscall(_NR["bpf"], _BPF_PROG_LOAD, ctypes.byref(attr),
+                                              ctypes.sizeof(attr)), "bpf BPF_PROG_LOAD")
+
+    def bpf_attach_cgroup_device_program(self, cgroup_fd, prog_fd):
+        attr = _BpfProgAttach(target_fd=cgroup_fd, attach_bpf_fd=prog_fd,
+                              attach_type=_BPF_CGROUP_DEVICE, attach_flags=_BPF_F_ALLOW_MULTI)
+        self._check(self._libc.syscall(_NR["bpf"], _BPF_PROG_ATTACH, ctypes.byref(attr),
+                                       ctypes.sizeof(attr)), "bpf BPF_PROG_ATTACH")
