@@ -15,12 +15,13 @@ class PodError(Exception):
 
 
 def is_ac_name(value) -> bool:
-    """appc's AC Name: lowercase alphanumerics in dash-separated words. App and volume names
-    become file names in the pod dir, so nothing else may pass."""
+    """appc's AC Name as its Go code checks it: lowercase alphanumerics and `-`, not at either
+    edge (`shorthash--21` is one). App and volume names become file names in the pod dir, so
+    nothing else may pass."""
     if not isinstance(value, str) or not value or len(value) > 512:
         return False
-    return all(word and all(c in "abcdefghijklmnopqrstuvwxyz0123456789" for c in word)
-               for word in value.split("-"))
+    return (all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in value)
+            and value[0] != "-" and value[-1] != "-")
 
 
 def valid_uuid(value: str) -> bool:

@@ -3,9 +3,9 @@ versions, paths, URLs, dates, and how a JSON object's fields are matched and che
 
 Every validator takes the JSON value and the JSON path it came from, returns the clean value and
 raises `ManifestError(path, rule)` otherwise, so a bad manifest is reported as
-`manifest: app.isolators[0].value.limit: ...`. The rules follow the appc spec (0.8.11); where the
-reference Go code is laxer than the spec (repeated separators in names, any image ID suffix) we
-follow the spec, and where Go is stricter than the spec (unknown isolators) we follow the spec.
+`manifest: app.isolators[0].value.limit: ...`. The rules follow the appc spec (0.8.11), except for
+names: those are checked as appc's Go code checks them (allowed characters and edges only), since
+rkt and actool accept `shorthash--21` and images in the wild carry such names.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ if TYPE_CHECKING:  # the module itself loads only when a manifest needs it
 
 AC_VERSION = "0.8.11"
 
-AC_IDENTIFIER_RE = re.compile(r"[a-z0-9]+(?:[-._~/][a-z0-9]+)*")
-AC_NAME_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# appc's Go code (schema/types/acidentifier.go, acname.go) checks only the characters and that
+# both edges are alphanumeric; the spec text's regex also refuses repeated separators
+# (`shorthash--21`, `example.com/~bob/app`), which rkt and actool accept.
+AC_IDENTIFIER_RE = re.compile(r"[a-z0-9](?:[a-z0-9._~/-]*[a-z0-9])?")
+AC_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z_0-9.-]*")
 IMAGE_ID_RE = re.compile(r"sha512-[0-9a-f]{128}")
 SHORT_ID_LENGTH = len("sha512-") + 32
@@ -324,13 +327,13 @@ def check_annotation_values(values: dict[str, str], paths: dict[str, str]) -> No
             http_url(values[name], paths[name])
 
 
-_INVALID_AC_NAME_CHARS = re.compile(r"[^a-z0-9-]+")
+_INVALID_AC_NAME_CHARS = re.compile(r"[^a-z0-9-]")
 
 
 def sanitize_ac_name(text: str) -> str:
-    """The closest AC Name: lowercase, other characters become `-`, no dash runs or edges."""
-    name = _INVALID_AC_NAME_CHARS.sub("-", text.lower())
-    name = re.sub(r"-{2,}", "-", name).strip("-")
+    """The AC Name appc's SanitizeACName makes: lowercase, each other character becomes `-`,
+    dashes at the edges dropped (`my__app` -> `my--app`, as rkt names such an app)."""
+    name = _INVALID_AC_NAME_CHARS.sub("-", text.lower()).strip("-")
     if not name:
         raise ManifestError("", f'cannot make an AC Name from "{text}"')
     return name
@@ -341,7 +344,7 @@ def app_name_from_image_name(name: str) -> str:
 
     `coreos.com/ace-validator-main` -> `ace-validator-main`; `example.com/My_App` -> `my-app`.
     """
-    last = name.rstrip("/").rsplit("/", 1)[-1]
+    last = name.rsplit("/", 1)[-1]
     return sanitize_ac_name(last)
 
 

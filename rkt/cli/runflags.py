@@ -369,11 +369,15 @@ def _net_set(f: RunFlags, flag: str, value: str) -> None:
     f.net = (f.net or []) + _net(flag, value)
 
 
+_HOSTNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
 def _hostname(flag: str, value: str) -> str:
+    # rkt hands the name to stage1 unchecked and systemd in its pod keeps what its hostname rule
+    # allows (letters, digits, `-` and `_` in dot-separated labels, at most the kernel's 64
+    # bytes), dropping the rest: we take the same names and refuse, rather than mangle, others.
     labels = value.split(".")
-    if not value or len(value) > 253 or not all(
-            0 < len(label) <= 63 and label.isascii() and label.replace("-", "").isalnum()
-            and not label.startswith("-") and not label.endswith("-") for label in labels):
+    if len(value) > 64 or not all(label and set(label) <= _HOSTNAME_CHARS for label in labels):
         raise UsageError(f"{flag}: {value!r} is not a valid hostname")
     return value
 

@@ -24,10 +24,18 @@ from rkt.trust.openpgp import MAX_KEY_FILE_SIZE, KeyFileError, PublicKey, parse_
 _FINGERPRINT_RE = re.compile(r"[0-9a-f]{40}")
 
 
+def _is_store_path(name: str) -> bool:
+    """A name's components become directories under prefix.d; appc's rules allow `a/../b` and
+    `a//b` (Go checks only characters and edges), which must not name another directory."""
+    return is_ac_identifier(name) and all(part not in ("", ".", "..") for part in name.split("/"))
+
+
 def check_prefix(prefix: str) -> str:
     if not is_ac_identifier(prefix):
         raise UsageError(f"invalid prefix {prefix!r}: must be an AC Identifier "
                          "(lower-case letters, digits and -._~/, like example.com/app)")
+    if not _is_store_path(prefix):
+        raise UsageError(f'invalid prefix {prefix!r}: a path component is empty, "." or ".."')
     return prefix
 
 
@@ -92,6 +100,9 @@ class Keystore:
         """The keys that may sign an image named `image_name`, with their scope."""
         if not is_ac_identifier(image_name):
             raise RktError(f"invalid image name {image_name!r}: must be an AC Identifier")
+        if not _is_store_path(image_name):
+            raise RktError(f"image name {image_name!r} has an empty, \".\" or \"..\" path "
+                           "component: no trusted key can cover it")
         scopes = ["", *name_prefixes(image_name)]
         local = [(scope, entry) for scope in scopes
                  for entry in self._entries(self._dir(self.local, scope))]

@@ -10,20 +10,22 @@ from rkt.errors import ManifestError
 
 GOOD_IDENTIFIERS = [
     "asdf", "foo-bar-baz", "zab_rab_oof", "database", "my~database", "example.com/database",
-    "example.com/ourapp-1.0.0", "sub-domain.example.com/org/product/release-1.0.0",
+    "example.com/~bob/database", "example.com/ourapp-1.0.0",
+    "sub-domain.example.com/org/product/release-1.0.0",
+    "sub-domain.example.com/org/product/~alice/release-1.0.0",
+    # appc's Go code checks characters and edges only, so repeated separators are fine (the
+    # spec text's regex refuses them; rkt and actool accept them).
+    "shorthash--21", "example..com", "example.com//app", "a-_b", "a", "0",
 ]
 BAD_IDENTIFIERS = [
     "", "BAR", "foo#", "EXAMPLE.com", "foo.com/BAR", "/app", "app/", "-app", "app-", ".app",
-    "app.", "_app", "app_", "~app", "app~",
-    # The spec regex rejects repeated separators, which appc's Go check lets through.
-    "example..com", "example.com//app", "a-_b",
-    # ...and so also these two of Go's good identifiers (`/~` is two separators in a row).
-    "example.com/~bob/database", "sub-domain.example.com/org/product/~alice/release-1.0.0",
+    "app.", "_app", "app_", "~app", "app~", "a b", "app\n", "caf\u00e9", "a+b", "a:b",
 ]
-GOOD_NAMES = ["asdf", "foo-bar-baz", "database", "a", "0", "app-1"]
+GOOD_NAMES = ["asdf", "foo-bar-baz", "database", "a", "0", "app-1", "a--b", "shorthash--21"]
 BAD_NAMES = [
     "", "foo#", "example.com", "EXAMPLE.com", "example/database", "example/database-1.0.0",
-    "foo.com/BAR", "example.com/app_1", "/app", "app/", "-app", "app-", ".app", "app.", "a--b",
+    "foo.com/BAR", "example.com/app_1", "/app", "app/", "-app", "app-", ".app", "app.", "a_b",
+    "a\n",
 ]
 
 
@@ -65,8 +67,8 @@ def test_bad_ac_name(name):
     ("-/app.name-test/-/", "app-name-test"),
     ("sub-domain.example.com/org/product/release-1.0.0",
      "sub-domain-example-com-org-product-release-1-0-0"),
-    # runs collapse, so the result always matches the spec regex
-    ("a..b", "a-b"),
+    # each character becomes one dash, as in Go (rkt names an image `x/my__app` app `my--app`)
+    ("a..b", "a--b"), ("My__App", "my--app"),
 ])
 def test_sanitize_ac_name(text, want):
     assert t.sanitize_ac_name(text) == want
@@ -84,6 +86,8 @@ def test_sanitize_ac_name_of_nothing_valid():
     ("example.com/org/my_app.v2", "my-app-v2"),
     ("busybox", "busybox"),
     ("quay.io/coreos/etcd", "etcd"),
+    ("example.com/shorthash--21", "shorthash--21"),
+    ("example.com/my~app", "my-app"),
 ])
 def test_app_name_from_image_name(image, app):
     assert t.app_name_from_image_name(image) == app

@@ -74,7 +74,10 @@ def test_mount_before_any_image_is_pod_wide():
     ([], "must provide at least one image"),
     (["img", "--name=Not_An_AC_Name"], "invalid app name"),
     (["img", "--hostname=bad host"], "not a valid hostname"),
-    (["img", "--hostname=-x"], "not a valid hostname"),
+    (["img", "--hostname=a..b"], "not a valid hostname"),
+    (["img", "--hostname=a."], "not a valid hostname"),
+    (["img", "--hostname=caf\u00e9"], "not a valid hostname"),
+    (["img", "--hostname=" + "x" * 65], "not a valid hostname"),
 ])
 def test_bad_usage(argv, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(")):
@@ -89,6 +92,12 @@ def test_bad_usage(argv, message):
 def test_pod_manifest_conflicts(argv):
     with pytest.raises(UsageError, match=r"conflicting flags set with --pod-manifest \(see --help\)"):
         parse("run", ["--pod-manifest=/p.json", *argv])
+
+
+@pytest.mark.parametrize("name", ["h", "-x", "web_1", "shorthash--21", "a.b-c.example.com", "x" * 64,
+                                  "a-single-label-of-sixty-four-characters-is-fine-for-the-kernel-x"])
+def test_hostnames_rkt_accepts(name):
+    assert parse("run", ["img", f"--hostname={name}"]).hostname == name
 
 
 def test_pod_manifest_alone_and_with_pod_level_run_flags():

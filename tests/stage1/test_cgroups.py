@@ -478,6 +478,7 @@ def test_names():
         with pytest.raises(ValueError, match="invalid pod UUID"):
             tree.pod_path(bad)
     p = pods.PodCgroups("6a2e1b9c-1d3c-4f4e-9a53-0f7c1b2d3e4f", v1.V1({}))
-    for bad in ("../x", "a/b", "", "UPPER", "..", "web\n"):
+    for bad in ("../x", "a/b", "", "UPPER", "..", "web\n", "web-", "-web"):
         with pytest.raises(ValueError, match="invalid app name"):
             p.app(bad, [])
+    assert tree.app_dir("shorthash--21") == "shorthash--21.service"

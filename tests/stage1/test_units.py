@@ -92,6 +92,13 @@ def test_podinfo_uses_the_image_app_when_the_pod_has_none(tmp_path):
     assert pod.apps[0].exec == ["/img"] and pod.apps[0].user == "1"
 
 
+@pytest.mark.parametrize("name,ok", [("shorthash--21", True), ("a", True), ("a-b", True),
+                                     ("-a", False), ("a-", False), ("a_b", False), ("a.b", False)])
+def test_podinfo_app_names_follow_appc_go_rules(name, ok):
+    # appc's Go code checks characters and edges only: rkt runs an image `x/shorthash--21`.
+    assert podinfo.is_ac_name(name) is ok
+
+
 @pytest.mark.parametrize("apps,volumes,message", [
     ([{"name": "../x", "app": {"exec": ["/x"], "user": "0", "group": "0"}}], [], "bad or duplicate app name"),
     ([{"name": "a", "app": {"exec": [], "user": "0", "group": "0"}}], [], "app 'a': no exec"),

@@ -59,6 +59,25 @@ def test_invalid_image_name(store):
         Keystore(store.opts).keys_for("Example.com/../x")
 
 
+@pytest.mark.parametrize("name", ["example.com/../x", "a/./b", "example.com//app", "a/../../b"])
+def test_names_that_would_leave_their_directory_are_refused(store, gpg_key, tmp_path, name):
+    # appc's character-and-edge rules allow these names, but they are no trust-store path.
+    ks = Keystore(store.opts)
+    with pytest.raises(RktError, match="path component"):
+        ks.keys_for(name)
+    with pytest.raises(UsageError, match="path component"):
+        ks.add(gpg_key.export(tmp_path / "k.asc").read_bytes(), prefix=name)
+    assert not (store.local / "trustedkeys").exists() or \
+        not any(p.is_file() for p in (store.local / "trustedkeys").rglob("*"))
+
+
+def test_repeated_separators_are_a_valid_prefix(store, gpg_key, tmp_path):
+    ks = Keystore(store.opts)
+    path = ks.add(gpg_key.export(tmp_path / "k.asc").read_bytes(), prefix="example.com/shorthash--21")
+    assert path == store.key_path(gpg_key, "example.com/shorthash--21")
+    assert ks.keys_for("example.com/shorthash--21/x") == [path]
+
+
 def test_add_stores_key_atomically(store, gpg_key, tmp_path):
     data = gpg_key.export(tmp_path / "k.asc").read_bytes()
     ks = Keystore(store.opts)
