@@ -15,7 +15,8 @@ from rkt.errors import RktError, UsageError
 HELP = """Trust a key for image verification.
 
 Adds keys to the local keystore for use in verifying signed images. PUBKEY may be a local
-file or a file:// URL. PREFIX scopes the applicability of PUBKEY to image names equal to
+file, a file:// URL or an https:// URL; with no PUBKEY, the keys of PREFIX are found by appc
+discovery (ac-discovery-pubkeys). PREFIX scopes the applicability of PUBKEY to image names equal to
 PREFIX or below it (example.com/app trusts example.com/app and example.com/app/x, not
 example.com/apple). --root must be specified to add keys with no prefix."""
 
@@ -25,7 +26,26 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _read_key(location: str, allow_http: bool) -> bytes:
+class _Http:
+    """One HTTP client for all the keys of a command, made on first use (requests is heavy)."""
+
+    def __init__(self, allow_http: bool):
+        self.allow_http = allow_http
+        self.client = None
+
+    def get(self):
+        if self.client is None:
+            import dataclasses
+
+            from rkt.fetch.http import Client, HttpConfig
+
+            config = HttpConfig.from_options(options())
+            self.client = Client(dataclasses.replace(
+                config, allow_http=config.allow_http or self.allow_http))
+        return self.client
+
+
+def _read_key(location: str, http: _Http) -> bytes:
     from rkt.trust.openpgp import MAX_KEY_FILE_SIZE
 
     url = urlsplit(location)
@@ -36,11 +56,16 @@ def _read_key(location: str, allow_http: bool) -> bytes:
             raise RktError(f"error accessing the key {location}: file URLs must name a local path")
         path = Path(unquote(url.path))
     elif url.scheme in ("http", "https"):
-        if url.scheme == "http" and not allow_http:
+        if url.scheme == "http" and not http.allow_http:
             raise RktError(f"error accessing the key {location}: "
                            "--insecure-allow-http required for http URLs")
-        raise RktError(f"error accessing the key {location}: fetching keys over "
-                       f"{url.scheme} is not supported yet; download it and pass the file")
+        from rkt.fetch.http import HttpError
+
+        try:
+            return http.get().get_bytes(location, max_bytes=MAX_KEY_FILE_SIZE,
+                                        what="public key").data
+        except HttpError as err:
+            raise RktError(f"error accessing the key: {err.message}") from None
     else:
         raise RktError(f"error accessing the key {location}: "
                        "only local files and http or https URLs supported")
@@ -50,6 +75,13 @@ def _read_key(location: str, allow_http: bool) -> bytes:
     except OSError as err:
         raise RktError(f"error accessing the key {location}: {err.strerror}") from None
     return data
+
+
+def _discover_keys(prefix: str, http: _Http) -> tuple[str, ...]:
+    """The key URLs appc discovery (ac-discovery-pubkeys) gives for `prefix`."""
+    from rkt.fetch.discovery import discover
+
+    return discover(http.get(), prefix, {}, want="pubkeys").pubkeys
 
 
 def _review(prefix: str, location: str, keys) -> None:
@@ -104,11 +136,11 @@ def command(prefix: str, root: bool, skip_fingerprint_review: bool, insecure_all
         if "://" in prefix and scheme:
             raise UsageError(f"--prefix must not contain a URL scheme, omit {scheme}://")
         check_prefix(prefix)
+    http = _Http(insecure_allow_http)
     if not pubkeys:
         if root:
             raise UsageError("at least one key or --prefix required")
-        raise RktError(f"discovery of the keys of prefix {prefix} is not supported yet; "
-                       f"pass the key: rkt trust --prefix {prefix} KEYFILE")
+        pubkeys = _discover_keys(prefix, http)
     keystore = Keystore(options())
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
 
@@ -116,7 +148,7 @@ def command(prefix: str, root: bool, skip_fingerprint_review: bool, insecure_all
     parsed = []
     for location in pubkeys:
         try:
-            parsed.append((location, parse_public_keys(_read_key(location, insecure_allow_http))))
+            parsed.append((location, parse_public_keys(_read_key(location, http))))
         except KeyFileError as err:
             raise RktError(f"error reading the key {location}: {err}") from None
 

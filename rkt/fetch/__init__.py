@@ -5,7 +5,8 @@ prefix (`sha512-...`), or an appc name (`example.com/app:1.0,os=linux`), as rkt'
 `DistFromImageString` decides. Files are verified against the trust store unless
 `--insecure-options=image`; the gpg check runs in a thread while the import pass streams the
 file, and the image is committed only once both are done and good. Names and IDs come from the
-store; remote discovery arrives with the remote-fetch issue.
+store, or else (by pull policy) from the network: appc discovery or an http(s) URL
+(rkt.fetch.names, rkt.fetch.remote).
 """
 
 from __future__ import annotations
@@ -52,18 +53,28 @@ def fetch(opts, store, ref: str, *, signature: str | os.PathLike | None = None,
     if kind == "path":
         # A file is read whatever the pull policy, as in rkt.
         return fetch_file(opts, store, Path(value), signature=signature)
-    if kind == "remote":
-        raise RktError(f'image "{ref}": remote fetch not supported yet (fetch the ACI file and '
-                       "use its path)")
     if kind == "id":
         return store.resolve(value).id
-    try:
-        return store.resolve(value).id
-    except RktError:
-        if pull_policy == "never":
-            raise RktError(f'image "{ref}" is not in the store and --pull-policy=never') from None
-        raise RktError(f'image "{ref}" is not in the store, and remote fetch (discovery) is not '
-                       "supported yet: fetch the ACI file by path") from None
+    if kind == "remote" and value.startswith("docker://"):
+        raise RktError(f'image "{ref}": docker images are not supported yet')
+    if kind == "name" and pull_policy != "update":
+        try:
+            return store.resolve(value).id  # no network (nor requests import) when stored
+        except RktError:
+            if pull_policy == "never":
+                raise RktError(f'image "{ref}" is not in the store and --pull-policy=never') from None
+    from rkt.fetch import names
+    from rkt.store import parse_image_string
+
+    with names.remote_fetcher(opts, store, pull_policy=pull_policy, signature=signature) as fetcher:
+        if kind == "remote":
+            image_id = names.fetch_url(fetcher, value)
+        else:
+            name, labels = parse_image_string(value)
+            image_id = names.fetch_by_name(fetcher, name, labels)
+        if store.manifest(image_id).dependencies:
+            store.render(image_id)  # as rkt: the tree a run needs, made at fetch time
+        return image_id
 
 
 def fetch_file(opts, store, path: Path, *, signature=None) -> str:

@@ -237,24 +237,33 @@ class Client:
                            truncated=total > max_bytes)
 
     def open_resumable(self, url: str, partial: Path, *, headers=None, max_bytes: int,
-                       what: str = "", progress: bool | None = None) -> "Body":
+                       what: str = "", progress: bool | None = None,
+                       not_modified: str | None = None) -> "Body | None":
         """A body that replays `partial` (bytes kept from an interrupted download of `url`)
         and continues with a Range request; when the server ignores the Range or the
-        resource changed (If-Range), it starts over. Network bytes are appended to `partial`."""
+        resource changed (If-Range), it starts over. Network bytes are appended to `partial`.
+        With `not_modified` (an ETag) it is sent as If-None-Match, and a 304 returns None."""
         meta = _PartialMeta.load(partial)
         have = partial.stat().st_size if partial.exists() and meta and meta.url == url else 0
         hdrs = dict(headers or {})
         if have and meta.validator:
             hdrs.update({"Range": f"bytes={have}-", "If-Range": meta.validator})
-        resp = self.open(url, headers=hdrs, ok=(200, 206), what=what)
+        if not_modified:
+            hdrs["If-None-Match"] = not_modified
+        resp = self.open(url, headers=hdrs, ok=(200, 206, 304) if not_modified else (200, 206),
+                         what=what)
+        if resp.status == 304:
+            resp.close()
+            return None
         validator = resp.headers.get("etag") or resp.headers.get("last-modified")
         resumed = resp.status == 206 and have and _range_start(resp) == have \
             and validator == meta.validator
         if resp.status == 206 and not resumed:
             resp.close()  # a range we did not ask for, or of something else: start over
             partial.unlink(missing_ok=True)
+            _PartialMeta.remove(partial)
             return self.open_resumable(url, partial, headers=headers, max_bytes=max_bytes,
-                                       what=what, progress=progress)
+                                       what=what, progress=progress, not_modified=not_modified)
         if resumed:
             debug(self.config, f"resuming {redact(url)} at byte {have}")
         else:

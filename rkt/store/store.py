@@ -33,6 +33,8 @@ from rkt.store.treehash import hash_tree
 _HEX = re.compile(r"^[0-9a-f]+$")
 MAX_DEPENDENCY_DEPTH = 32
 STALE_STAGING_SECONDS = 5
+# Interrupted downloads (rkt.fetch.remote) wait here to be resumed; they own their cleanup.
+KEEP_IN_TMP = "partial"
 # Test seam: the crash tests name a commit step here to have the process SIGKILL itself there.
 _KILL_AT = os.environ.get("RKT_TEST_KILL_AT", "")
 
@@ -149,6 +151,8 @@ class Store:
         cleaned = []
         tmp = self.cas / "tmp"
         for entry in os.scandir(tmp):
+            if entry.name == KEEP_IN_TMP:
+                continue
             path = Path(entry.path)
             if entry.name.startswith(".new-"):
                 # Between mkdtemp and the owner's lock: only an old one is surely abandoned.

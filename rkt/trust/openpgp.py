@@ -235,3 +235,49 @@ def format_fingerprint(fingerprint: str) -> str:
     groups = [fingerprint[i:i + 4].upper() for i in range(0, len(fingerprint), 4)]
     half = len(groups) // 2
     return " ".join(groups[:half]) + "  " + " ".join(groups[half:])
+
+
+def _subpackets(data: bytes):
+    """(type, body) of each signature subpacket in `data` (RFC 4880 5.2.3.1)."""
+    pos = 0
+    while pos < len(data):
+        o1 = data[pos]
+        if o1 < 192:
+            length, pos = o1, pos + 1
+        elif o1 < 255:
+            if pos + 1 >= len(data):
+                return
+            length, pos = ((o1 - 192) << 8) + data[pos + 1] + 192, pos + 2
+        else:
+            length, pos = int.from_bytes(data[pos + 1:pos + 5], "big"), pos + 5
+        if length == 0 or pos + length > len(data):
+            return
+        yield data[pos] & 0x7F, data[pos + 1:pos + length]
+        pos += length
+
+
+def signature_issuer(data: bytes) -> tuple[str | None, str | None]:
+    """(issuer fingerprint, issuer key ID), lower-case hex, of the first signature packet in
+    armored or binary `data`; None where the signature does not say. Only to name the signer
+    early (before downloading what it signs): gpg still makes the decision."""
+    try:
+        _, binary = dearmor(data)
+        sigs = [p for p in packets(binary) if p.tag == TAG_SIGNATURE]
+    except KeyFileError:
+        return None, None
+    if not sigs or len(sigs[0].body) < 6 or sigs[0].body[0] != 4:
+        return None, None
+    body = sigs[0].body
+    fingerprint = key_id = None
+    hashed_len = int.from_bytes(body[4:6], "big")
+    hashed = body[6:6 + hashed_len]
+    rest = body[6 + hashed_len:]
+    unhashed = rest[2:2 + int.from_bytes(rest[:2], "big")] if len(rest) >= 2 else b""
+    for kind, value in [*_subpackets(hashed), *_subpackets(unhashed)]:
+        if kind == 33 and len(value) == 21 and value[0] == 4:
+            fingerprint = fingerprint or value[1:].hex()
+        elif kind == 16 and len(value) == 8:
+            key_id = key_id or value.hex()
+    if fingerprint and not key_id:
+        key_id = fingerprint[-16:]
+    return fingerprint, key_id

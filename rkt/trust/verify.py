@@ -90,7 +90,7 @@ def verify(opts: GlobalOptions, image_name: str, aci_path: str | os.PathLike,
         raise _no_keys(image_name)
     keys = [k.load() for k in trusted]
     signature = _read_signature(asc_path)
-    if not aci_path.is_file():
+    if not aci_path.exists():  # a pipe is fine: remote fetches stream the image to gpg
         raise RktError(f"image file {aci_path}: not found")
 
     home = tempfile.mkdtemp(prefix="rkt-gpg-")  # mode 0700

@@ -150,13 +150,10 @@ def test_usage_errors(rkt, gpg_key):
     rkt.fails("trust", "--root", code=2)
 
 
-def test_remote_keys_not_yet(rkt):
-    proc = rkt.fails("trust", "--prefix", "example.com", "https://example.com/key.asc")
-    assert "not supported yet" in one_line(proc.stderr)
+def test_http_key_url_needs_insecure_allow_http(rkt):
     proc = rkt.fails("trust", "--prefix", "example.com", "http://example.com/key.asc")
     assert "--insecure-allow-http required" in one_line(proc.stderr)
-    proc = rkt.fails("trust", "--prefix", "example.com")
-    assert "discovery" in one_line(proc.stderr)
+    # (https key URLs and key discovery: tests/fetch/test_trust_discovery.py, on loopback)
 
 
 def test_binary_keyring_with_two_keys(rkt, gpg_key, other_gpg_key):
