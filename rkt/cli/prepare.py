@@ -7,13 +7,13 @@ from rkt.cli.util import ensure_superuser
 
 
 def main(opts, args: list[str]) -> int:
-    flags = runflags.parse("prepare", args)
-    if flags.help:
+    parsed = runflags.parse("prepare", args)
+    if parsed.help:
         print(runflags.usage("prepare"))
         return 0
     ensure_superuser("prepare")
     from rkt.pod.run import prepare_pod
 
-    pod, _ = prepare_pod(opts, flags, for_run=False)
+    pod, _ = prepare_pod(opts, parsed.spec, for_run=False)
     print(pod.uuid)
     return 0

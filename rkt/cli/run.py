@@ -7,13 +7,13 @@ from rkt.cli.util import ensure_superuser
 
 
 def main(opts, args: list[str]) -> int:
-    flags = runflags.parse("run", args)
-    if flags.help:
+    parsed = runflags.parse("run", args)
+    if parsed.help:
         print(runflags.usage("run"))
         return 0
     ensure_superuser("run")
     from rkt.pod.run import exec_stage1, prepare_pod
 
-    pod, lock = prepare_pod(opts, flags, for_run=True)
-    exec_stage1(opts, flags, pod, lock)
+    pod, lock = prepare_pod(opts, parsed.spec, for_run=True)
+    exec_stage1(opts, parsed.spec, pod, lock)
     return 254  # not reached: exec_stage1 replaces the process or raises

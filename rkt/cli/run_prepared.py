@@ -7,13 +7,13 @@ from rkt.cli.util import ensure_superuser
 
 
 def main(opts, args: list[str]) -> int:
-    flags = runflags.parse("run-prepared", args)
-    if flags.help:
+    parsed = runflags.parse("run-prepared", args)
+    if parsed.help:
         print(runflags.usage("run-prepared"))
         return 0
     ensure_superuser("run-prepared")
     from rkt.pod.run import exec_stage1, lock_prepared
 
-    pod, lock = lock_prepared(opts, flags.uuid)
-    exec_stage1(opts, flags, pod, lock)
+    pod, lock = lock_prepared(opts, parsed.uuid)
+    exec_stage1(opts, parsed.spec, pod, lock)
     return 254  # not reached

@@ -4,231 +4,37 @@ rkt's run family mixes pod flags, images and per-app flags in one argv: a per-ap
 to the image before it, `--mount` before any image applies to every app, `--` starts the
 preceding image's arguments and `---` ends them (rkt/cli_apps.go `parseApps`). click cannot
 express that, and `rkt run` must not pay for importing it, so this is a small table-driven
-parser. Values are checked here so that bad usage fails before any pod exists (exit 2).
+parser (values are checked by `rkt.cli.runvalues`). It fills a mutable draft flag by flag and
+hands the command a frozen `rkt.pod.spec.PodSpec`: the pod library never sees a flag.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from rkt.errors import ManifestError, RktError, UsageError
+from rkt.cli import runvalues as rv
+from rkt.errors import UsageError
 from rkt.options import parse_bool
-
-PULL_POLICIES = ("new", "update", "never")
-IPC_MODES = ("auto", "private", "parent")
-
-
-@dataclasses.dataclass
-class AppSpec:
-    """One image on the command line and the per-app flags that followed it."""
-
-    image: str
-    exec: str | None = None
-    args: list[str] | None = None
-    name: str | None = None
-    mounts: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    user: str | None = None
-    group: str | None = None
-    supplementary_gids: list[int] | None = None
-    working_dir: str | None = None
-    readonly_rootfs: bool | None = None
-    environment: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    # isolator name -> JSON value; CLI isolators replace the image's of the same kind
-    isolators: dict[str, Any] = dataclasses.field(default_factory=dict)
-    signature: str | None = None
-    annotations: dict[str, str] = dataclasses.field(default_factory=dict)
-    user_annotations: dict[str, str] = dataclasses.field(default_factory=dict)
-    user_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+from rkt.cli.rundraft import AppDraft, Draft
+from rkt.pod.spec import IPC_MODES, PULL_POLICIES, PodSpec, Stage1Ref
 
 
-@dataclasses.dataclass
-class RunFlags:
+@dataclasses.dataclass(frozen=True)
+class ParsedRun:
+    """A parsed run-family command line: the pod spec and the command's own switches."""
+
     command: str
-    apps: list[AppSpec] = dataclasses.field(default_factory=list)
-    pod_mounts: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    volumes: list = dataclasses.field(default_factory=list)  # rkt.appc.pod.Volume
-    ports: list[tuple[str, str | None, int]] = dataclasses.field(default_factory=list)
-    net: list[str] | None = None  # None: the default network
-    dns: list[str] = dataclasses.field(default_factory=list)
-    dns_search: list[str] = dataclasses.field(default_factory=list)
-    dns_opt: list[str] = dataclasses.field(default_factory=list)
-    dns_domain: str | None = None
-    hosts_entries: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    hostname: str | None = None
-    interactive: bool = False
-    set_env: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    set_env_files: list[str] = dataclasses.field(default_factory=list)
-    inherit_env: bool = False
-    uuid_file_save: str | None = None
-    pull_policy: str = "new"
-    stage1_path: str | None = None
-    stage1_name: str | None = None
-    stage1_hash: str | None = None
-    stage1_from_dir: str | None = None
-    stage1_url: str | None = None
-    no_overlay: bool = False
-    mds_register: bool = False
-    pod_manifest: str | None = None
-    ipc: str | None = None
-    quiet: bool = False
-    uuid: str | None = None  # run-prepared
+    spec: PodSpec
     help: bool = False
-    # flags whose presence conflicts with --pod-manifest (rkt/run.go)
-    seen: set[str] = dataclasses.field(default_factory=set)
-
-    @property
-    def dns_host_or_none(self) -> bool:
-        return bool(self.dns) and self.dns[0] in ("host", "none")
-
-
-# --- value parsers ----------------------------------------------------------------------
-
-def _key_value(flag: str, value: str) -> tuple[str, str]:
-    key, eq, val = value.partition("=")
-    if not eq or not key:
-        raise UsageError(f"{flag}: {value!r} is not in the form NAME=VALUE")
-    return key, val
-
-
-def _env_pair(flag: str, value: str) -> tuple[str, str]:
-    from rkt.appc.types import environment_name
-
-    key, val = _key_value(flag, value)
-    try:
-        environment_name(key)
-    except ManifestError:
-        raise UsageError(f"{flag}: invalid environment variable name {key!r}") from None
-    return key, val
-
-
-def _mount(flag: str, value: str) -> tuple[str, str]:
-    from rkt.appc.types import is_ac_name
-
-    found: dict[str, str] = {}
-    for part in value.split(","):
-        key, eq, val = part.partition("=")
-        if not eq:
-            raise UsageError(f"{flag}: {part!r} is not key=value in {value!r}")
-        if key not in ("volume", "target"):
-            raise UsageError(f'{flag}: unknown mount parameter "{key}"')
-        if key in found:
-            raise UsageError(f"{flag}: {key} given twice in {value!r}")
-        found[key] = val
-    volume, target = found.get("volume", ""), found.get("target", "")
-    if not is_ac_name(volume):
-        raise UsageError(f'{flag}: invalid volume name "{volume}" in {value!r}')
-    if not target.startswith("/"):
-        raise UsageError(f"{flag}: target must be an absolute path in {value!r}")
-    return volume, target
-
-
-def _gids(flag: str, value: str) -> list[int]:
-    gids = []
-    for part in value.split(","):
-        if not part.isdecimal() or not part.isascii() or int(part) > 2**32 - 2:
-            raise UsageError(f"{flag}: {part!r} is not a group ID")
-        gids.append(int(part))
-    return gids
-
-
-def _isolator(flag: str, name: str, value: Any) -> Any:
-    from rkt.appc.isolators import parse_isolator_value
-
-    try:
-        parse_isolator_value(name, value, "")
-    except ManifestError as err:
-        raise UsageError(f"{flag}: {err.rule}") from None
-    return value
-
-
-def _memory(flag: str, value: str) -> Any:
-    from rkt.appc.isolators import RESOURCE_MEMORY, parse_isolator_value, resource_bytes
-
-    _isolator(flag, RESOURCE_MEMORY, {"limit": value, "request": value})
-    limit = resource_bytes(parse_isolator_value(RESOURCE_MEMORY, {"limit": value}, "").limit)
-    # rkt refuses tiny limits: --memory=16m means 16 milli-bytes, surely a typo for 16M
-    if limit is not None and limit < 4096:
-        raise UsageError(f"{flag}: memory limit of {limit} bytes too low. "
-                         "Try a reasonable value, such as --memory=16M")
-    return {"limit": value, "request": value}
-
-
-def _int(flag: str, value: str) -> int:
-    try:
-        return int(value, 10)
-    except ValueError:
-        raise UsageError(f"{flag}: {value!r} is not an integer") from None
-
-
-def _caps(flag: str, value: str) -> list[str]:
-    return [c.strip() for c in value.split(",") if c.strip()]
-
-
-def _seccomp(flag: str, value: str) -> tuple[str, dict]:
-    from rkt.appc.isolators import SECCOMP_REMOVE, SECCOMP_RETAIN
-
-    mode, errno, syscalls = None, None, []
-    for part in value.split(","):
-        if part.startswith("mode="):
-            mode = part[5:]
-        elif part.startswith("errno="):
-            errno = part[6:]
-        elif part:
-            syscalls.append(part)
-    if mode not in ("retain", "remove"):
-        raise UsageError(f"{flag}: mode=retain or mode=remove is required in {value!r}")
-    name = SECCOMP_RETAIN if mode == "retain" else SECCOMP_REMOVE
-    iso: dict[str, Any] = {"set": syscalls}
-    if errno:
-        iso["errno"] = errno
-    return name, _isolator(flag, name, iso)
-
-
-def _hosts_entry(flag: str, value: str) -> tuple[str, str]:
-    if value == "host":
-        return "host", ""
-    ip, eq, host = value.partition("=")
-    try:
-        ipaddress.ip_address(ip)
-    except ValueError:
-        raise UsageError(f"{flag}: {ip!r} is not an IP address (want IP=HOSTNAME or host)") from None
-    if not eq or not host or any(c.isspace() for c in host):
-        raise UsageError(f"{flag}: {value!r} is not IP=HOSTNAME")
-    return ip, host
-
-
-def _port(flag: str, value: str) -> tuple[str, str | None, int]:
-    # NAME:[HOSTIP:]HOSTPORT
-    from rkt.appc.types import is_ac_name
-
-    name, sep, rest = value.partition(":")
-    if not sep or not name:
-        raise UsageError(f"{flag}: {value!r} is not NAME:[HOSTIP:]HOSTPORT")
-    if not is_ac_name(name):
-        raise UsageError(f"{flag}: port name {name!r} is not an AC name")
-    host_ip: str | None = None
-    if ":" in rest:
-        host_ip, _, rest = rest.rpartition(":")
-        try:
-            ipaddress.ip_address(host_ip.strip("[]"))
-        except ValueError:
-            raise UsageError(f"{flag}: {host_ip!r} is not an IP address") from None
-    if not rest.isdecimal() or not 0 < int(rest) < 65536:
-        raise UsageError(f"{flag}: {rest!r} is not a port number")
-    return name, host_ip, int(rest)
-
-
-def _net(flag: str, value: str) -> list[str]:
-    nets = [n.strip() for n in value.split(",") if n.strip()] or ["default"]
-    return nets
+    quiet: bool = False  # prepare: print only the UUID
+    uuid: str | None = None  # run-prepared: the pod
 
 
 # --- the flag table ---------------------------------------------------------------------
 
-Setter = Callable[[RunFlags, str, str], None]
+Setter = Callable[[Draft, str, str], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,14 +47,14 @@ class Flag:
     metavar: str = "string"
 
 
-def _last_app(f: RunFlags, flag: str) -> AppSpec:
+def _last_app(f: Draft, flag: str) -> AppDraft:
     if not f.apps:
         raise UsageError(f"{flag} must follow an image")
     return f.apps[-1]
 
 
 def _app_once(attr: str) -> Setter:
-    def setter(f: RunFlags, flag: str, value: str) -> None:
+    def setter(f: Draft, flag: str, value: str) -> None:
         app = _last_app(f, flag)
         if getattr(app, attr) is not None:
             raise UsageError(f"{flag} specified multiple times for the same image")
@@ -257,36 +63,29 @@ def _app_once(attr: str) -> Setter:
 
 
 def _app_set(attr: str, parse=lambda flag, v: v) -> Setter:
-    def setter(f: RunFlags, flag: str, value: str) -> None:
+    def setter(f: Draft, flag: str, value: str) -> None:
         setattr(_last_app(f, flag), attr, parse(flag, value))
     return setter
 
 
 def _app_map(attr: str, check_key=None) -> Setter:
-    def setter(f: RunFlags, flag: str, value: str) -> None:
-        key, val = _key_value(flag, value)
+    def setter(f: Draft, flag: str, value: str) -> None:
+        key, val = rv.key_value(flag, value)
         if check_key is not None:
             check_key(flag, key)
         getattr(_last_app(f, flag), attr)[key] = val
     return setter
 
 
-def _annotation_name(flag: str, name: str) -> None:
-    from rkt.appc.types import is_ac_identifier
-
-    if not is_ac_identifier(name):
-        raise UsageError(f'{flag}: "{name}" is not an AC identifier (like example.com/key)')
-
-
 def _app_isolator(name_or_fn, parse) -> Setter:
-    def setter(f: RunFlags, flag: str, value: str) -> None:
+    def setter(f: Draft, flag: str, value: str) -> None:
         app = _last_app(f, flag)
         app.isolators[name_or_fn] = parse(flag, value)
     return setter
 
 
 def _set_caps(kind: str) -> Setter:
-    def setter(f: RunFlags, flag: str, value: str) -> None:
+    def setter(f: Draft, flag: str, value: str) -> None:
         from rkt.appc.isolators import CAPS_REMOVE, CAPS_RETAIN
 
         app = _last_app(f, flag)
@@ -294,104 +93,71 @@ def _set_caps(kind: str) -> Setter:
         other = CAPS_REMOVE if kind == "retain" else CAPS_RETAIN
         if other in app.isolators:
             raise UsageError("--caps-retain and --caps-remove are mutually exclusive")
-        app.isolators[name] = _isolator(flag, name, {"set": _caps(flag, value)})
+        app.isolators[name] = rv.isolator(flag, name, {"set": rv.caps(flag, value)})
     return setter
 
 
-def _set_seccomp(f: RunFlags, flag: str, value: str) -> None:
+def _set_seccomp(f: Draft, flag: str, value: str) -> None:
     from rkt.appc.isolators import SECCOMP_REMOVE, SECCOMP_RETAIN
 
     app = _last_app(f, flag)
-    name, iso = _seccomp(flag, value)
+    name, iso = rv.seccomp(flag, value)
     app.isolators.pop(SECCOMP_RETAIN, None)
     app.isolators.pop(SECCOMP_REMOVE, None)
     app.isolators[name] = iso
 
 
-def _set_mount(f: RunFlags, flag: str, value: str) -> None:
-    (f.apps[-1].mounts if f.apps else f.pod_mounts).append(_mount(flag, value))
+def _set_mount(f: Draft, flag: str, value: str) -> None:
+    (f.apps[-1].mounts if f.apps else f.pod_mounts).append(rv.mount(flag, value))
 
 
 def _pod(attr: str, parse=lambda flag, v: v) -> Setter:
-    def setter(f: RunFlags, flag: str, value: str) -> None:
+    def setter(f: Draft, flag: str, value: str) -> None:
         setattr(f, attr, parse(flag, value))
     return setter
 
 
 def _pod_append(attr: str, parse=lambda flag, v: v) -> Setter:
-    def setter(f: RunFlags, flag: str, value: str) -> None:
+    def setter(f: Draft, flag: str, value: str) -> None:
         getattr(f, attr).append(parse(flag, value))
     return setter
 
 
 def _pod_extend(attr: str) -> Setter:
-    def setter(f: RunFlags, flag: str, value: str) -> None:
+    def setter(f: Draft, flag: str, value: str) -> None:
         getattr(f, attr).extend(v for v in value.split(",") if v)
     return setter
 
 
-def _volume(flag: str, value: str):
-    from rkt.appc.pod import Volume
-
-    return Volume.from_string(value)
-
-
-def _choice(choices) -> Callable[[str, str], str]:
-    def parse(flag: str, value: str) -> str:
-        if value not in choices:
-            raise UsageError(f"{flag}: {value!r} is not one of {', '.join(choices)}")
-        return value
-    return parse
+def _stage1(kind: str) -> Setter:
+    def setter(f: Draft, flag: str, value: str) -> None:
+        f.stage1 = Stage1Ref(kind, rv.nonempty(flag, value))
+    return setter
 
 
-def _private_users(f: RunFlags, flag: str, value: str) -> None:
+def _private_users(f: Draft, flag: str, value: str) -> None:
     if parse_bool(flag, value):
         raise UsageError("--private-users is not supported by this rkt")
 
 
-def _store_only(f: RunFlags, flag: str, value: str) -> None:
+def _store_only(f: Draft, flag: str, value: str) -> None:
     if parse_bool(flag, value):
         f.pull_policy = "never"
 
 
-def _no_store(f: RunFlags, flag: str, value: str) -> None:
+def _no_store(f: Draft, flag: str, value: str) -> None:
     if parse_bool(flag, value):
         f.pull_policy = "update"
 
 
 def _bool(attr: str) -> Setter:
-    def setter(f: RunFlags, flag: str, value: str) -> None:
+    def setter(f: Draft, flag: str, value: str) -> None:
         setattr(f, attr, parse_bool(flag, value))
     return setter
 
 
-def _net_set(f: RunFlags, flag: str, value: str) -> None:
-    f.net = (f.net or []) + _net(flag, value)
-
-
-_HOSTNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
-
-
-def _hostname(flag: str, value: str) -> str:
-    # rkt hands the name to stage1 unchecked and systemd in its pod keeps what its hostname rule
-    # allows (letters, digits, `-` and `_` in dot-separated labels, at most the kernel's 64
-    # bytes), dropping the rest: we take the same names and refuse, rather than mangle, others.
-    labels = value.split(".")
-    if len(value) > 64 or not all(label and set(label) <= _HOSTNAME_CHARS for label in labels):
-        raise UsageError(f"{flag}: {value!r} is not a valid hostname")
-    return value
-
-
-def _abs_path(flag: str, value: str) -> str:
-    if not value.startswith("/"):
-        raise UsageError(f"{flag}: {value!r} must be an absolute path")
-    return value
-
-
-def _nonempty(flag: str, value: str) -> str:
-    if not value:
-        raise UsageError(f"{flag}: empty value")
-    return value
+def _net_set(f: Draft, flag: str, value: str) -> None:
+    f.net = (f.net or []) + rv.networks(flag, value)
 
 
 APP_FLAGS: dict[str, Flag] = {
@@ -400,29 +166,29 @@ APP_FLAGS: dict[str, Flag] = {
     "--mount": Flag("mount point binding a volume to a path within an app (before any image: every app)",
                     _set_mount, per_app=True, metavar="volume=NAME,target=PATH"),
     "--user": Flag("user override for the preceding image (name, number, or path)",
-                   _app_set("user", _nonempty), per_app=True),
+                   _app_set("user", rv.nonempty), per_app=True),
     "--group": Flag("group override for the preceding image (name, number, or path)",
-                    _app_set("group", _nonempty), per_app=True),
+                    _app_set("group", rv.nonempty), per_app=True),
     "--supplementary-gids": Flag("supplementary group IDs override for the preceding image",
-                                 _app_set("supplementary_gids", _gids), per_app=True, metavar="1,2"),
+                                 _app_set("supplementary_gids", rv.gids), per_app=True, metavar="1,2"),
     "--working-dir": Flag("override the working directory of the preceding image",
-                          _app_set("working_dir", _abs_path), per_app=True),
+                          _app_set("working_dir", rv.abs_path), per_app=True),
     "--readonly-rootfs": Flag("mount rootfs read-only for the preceding image",
                               _app_set("readonly_rootfs", parse_bool), boolean=True, per_app=True),
     "--environment": Flag("set the app's environment variables (NAME=VALUE)",
-                          lambda f, flag, v: _last_app(f, flag).environment.append(_env_pair(flag, v)),
+                          lambda f, flag, v: _last_app(f, flag).environment.append(rv.env_pair(flag, v)),
                           per_app=True),
     "--memory": Flag("memory limit for the preceding image (example: '--memory=16Mi')",
-                     _app_isolator("resource/memory", _memory), per_app=True),
+                     _app_isolator("resource/memory", rv.memory), per_app=True),
     "--cpu": Flag("cpu limit for the preceding image (example: '--cpu=500m')",
-                  _app_isolator("resource/cpu", lambda flag, v: _isolator(
+                  _app_isolator("resource/cpu", lambda flag, v: rv.isolator(
                       flag, "resource/cpu", {"limit": v, "request": v})), per_app=True),
     "--cpu-shares": Flag("cpu-shares assigns the specified CPU time share weight",
-                         _app_isolator("os/linux/cpu-shares", lambda flag, v: _isolator(
-                             flag, "os/linux/cpu-shares", _int(flag, v))), per_app=True, metavar="int"),
+                         _app_isolator("os/linux/cpu-shares", lambda flag, v: rv.isolator(
+                             flag, "os/linux/cpu-shares", rv.integer(flag, v))), per_app=True, metavar="int"),
     "--oom-score-adj": Flag("oom-score-adj isolator override",
-                            _app_isolator("os/linux/oom-score-adj", lambda flag, v: _isolator(
-                                flag, "os/linux/oom-score-adj", _int(flag, v))), per_app=True,
+                            _app_isolator("os/linux/oom-score-adj", lambda flag, v: rv.isolator(
+                                flag, "os/linux/oom-score-adj", rv.integer(flag, v))), per_app=True,
                             metavar="int"),
     "--caps-retain": Flag("capability to retain (example: '--caps-retain=CAP_SYS_ADMIN')",
                           _set_caps("retain"), per_app=True),
@@ -433,7 +199,7 @@ APP_FLAGS: dict[str, Flag] = {
     "--signature": Flag("local signature file to use in validating the preceding image",
                         _app_once("signature"), per_app=True),
     "--annotation": Flag("set the app's annotations (example: '--annotation=foo=bar')",
-                         _app_map("annotations", _annotation_name), per_app=True,
+                         _app_map("annotations", rv.annotation_name), per_app=True,
                          metavar="NAME=VALUE"),
     "--user-annotation": Flag("set the app's user annotations (example: '--user-annotation=foo=bar')",
                               _app_map("user_annotations"), per_app=True, metavar="NAME=VALUE"),
@@ -450,44 +216,44 @@ NET_FLAGS: dict[str, Flag] = {
                   _pod_extend("dns")),
     "--dns-search": Flag("DNS search domains to write in /etc/resolv.conf", _pod_extend("dns_search")),
     "--dns-opt": Flag("DNS options to write in /etc/resolv.conf", _pod_extend("dns_opt")),
-    "--dns-domain": Flag("DNS domain to write in /etc/resolv.conf", _pod("dns_domain", _nonempty)),
+    "--dns-domain": Flag("DNS domain to write in /etc/resolv.conf", _pod("dns_domain", rv.nonempty)),
     "--hosts-entry": Flag("entries to add to the pod's /etc/hosts ('host' or IP=HOSTNAME)",
-                          _pod_append("hosts_entries", _hosts_entry)),
-    "--hostname": Flag("pod's hostname (default: rkt-$PODUUID)", _pod("hostname", _hostname)),
+                          _pod_append("hosts_entries", rv.hosts_entry)),
+    "--hostname": Flag("pod's hostname (default: rkt-$PODUUID)", _pod("hostname", rv.hostname)),
     "--interactive": Flag("run pod interactively (only one image allowed)",
                           _bool("interactive"), boolean=True),
     "--mds-register": Flag("register pod with metadata service (needs network)",
                            _bool("mds_register"), boolean=True),
-    "--ipc": Flag("IPC namespace: auto, private or parent", _pod("ipc", _choice(IPC_MODES))),
+    "--ipc": Flag("IPC namespace: auto, private or parent", _pod("ipc", rv.choice(IPC_MODES))),
 }
 
 PREPARE_FLAGS: dict[str, Flag] = {
     "--volume": Flag("volumes to make available in the pod (NAME,kind=host|empty,...)",
-                     _pod_append("volumes", _volume)),
+                     _pod_append("volumes", rv.volume)),
     "--port": Flag("ports to expose on the host (NAME:[HOSTIP:]HOSTPORT)",
-                   _pod_append("ports", _port)),
+                   _pod_append("ports", rv.port)),
     "--set-env": Flag("environment variable to set for all the apps (NAME=VALUE)",
-                      _pod_append("set_env", _env_pair)),
+                      _pod_append("set_env", rv.env_pair)),
     "--set-env-file": Flag("path to an environment variables file (NAME=VALUE lines)",
                            _pod_append("set_env_files")),
     "--inherit-env": Flag("inherit all environment variables not set by apps",
                           _bool("inherit_env"), boolean=True),
-    "--uuid-file-save": Flag("write out pod UUID to specified file", _pod("uuid_file_save", _nonempty)),
+    "--uuid-file-save": Flag("write out pod UUID to specified file", _pod("uuid_file_save", rv.nonempty)),
     "--pull-policy": Flag("when to pull an image: new, update or never",
-                          _pod("pull_policy", _choice(PULL_POLICIES))),
+                          _pod("pull_policy", rv.choice(PULL_POLICIES))),
     "--store-only": Flag("deprecated: --pull-policy=never", _store_only, boolean=True),
     "--no-store": Flag("deprecated: --pull-policy=update", _no_store, boolean=True),
-    "--stage1-path": Flag("path to a stage1 image (ACI file)", _pod("stage1_path", _nonempty)),
-    "--stage1-url": Flag("URL of a stage1 image (file:// only)", _pod("stage1_url", _nonempty)),
+    "--stage1-path": Flag("path to a stage1 image (ACI file)", _stage1("path")),
+    "--stage1-url": Flag("URL of a stage1 image (file:// only)", _stage1("url")),
     "--stage1-name": Flag("name of a stage1 image in the store (NAME[:VERSION])",
-                          _pod("stage1_name", _nonempty)),
-    "--stage1-hash": Flag("hash (ID) of a stage1 image in the store", _pod("stage1_hash", _nonempty)),
+                          _stage1("name")),
+    "--stage1-hash": Flag("hash (ID) of a stage1 image in the store", _stage1("hash")),
     "--stage1-from-dir": Flag("filename of a stage1 image in the stage1-images directory",
-                              _pod("stage1_from_dir", _nonempty)),
+                              _stage1("from-dir")),
     "--no-overlay": Flag("disable overlay filesystem (copy the images instead)",
                          _bool("no_overlay"), boolean=True),
     "--pod-manifest": Flag("path to a pod manifest; conflicts with images and most flags",
-                           _pod("pod_manifest", _nonempty)),
+                           _pod("pod_manifest", rv.nonempty)),
     "--private-users": Flag("not supported: run within user namespaces", _private_users, boolean=True),
 }
 
@@ -529,10 +295,10 @@ def usage(command: str) -> str:
     return "\n".join(lines + ["", GLOBAL_HELP])
 
 
-def parse(command: str, argv: list[str]) -> RunFlags:
-    """Parse argv of `command` (run, prepare, run-prepared) into RunFlags; UsageError on misuse."""
+def parse(command: str, argv: list[str]) -> ParsedRun:
+    """Parse argv of `command` (run, prepare, run-prepared); UsageError on misuse."""
     flags = COMMAND_FLAGS[command]
-    f = RunFlags(command)
+    f = Draft(command)
     positional: list[str] = []
     in_args = False
     apps_at_last_args = 0
@@ -589,18 +355,17 @@ def parse(command: str, argv: list[str]) -> RunFlags:
         else:
             if not arg:
                 raise UsageError("empty image name")
-            f.apps.append(AppSpec(image=arg))
+            f.apps.append(AppDraft(image=arg))
     if f.help:
-        return f
+        return ParsedRun(command, f.spec(), help=True)
     _check(f, positional)
-    return f
+    uuid = positional[0] if command == "run-prepared" else None
+    return ParsedRun(command, f.spec(), quiet=f.quiet, uuid=uuid)
 
 
-def _check(f: RunFlags, positional: list[str]) -> None:
-    if f.command == "run-prepared":
-        if len(positional) != 1:
-            raise UsageError("run-prepared takes exactly one pod UUID")
-        f.uuid = positional[0]
+def _check(f: Draft, positional: list[str]) -> None:
+    if f.command == "run-prepared" and len(positional) != 1:
+        raise UsageError("run-prepared takes exactly one pod UUID")
     if f.pod_manifest is not None:
         conflicts = (f.seen & _POD_MANIFEST_CONFLICTS) or (f.apps and {"IMAGE"})
         if conflicts:
@@ -627,7 +392,7 @@ def _check(f: RunFlags, positional: list[str]) -> None:
         raise UsageError("--mds-register and --net=none are mutually exclusive")
     if len(net) > 1 and ("host" in net or "none" in net):
         raise UsageError("--net=host and --net=none cannot be combined with other networks")
-    if f.dns_host_or_none:
+    if f.dns and f.dns[0] in ("host", "none"):
         if len(f.dns) > 1:
             raise UsageError(f"--dns={f.dns[0]} cannot be combined with other name servers")
         if f.dns_search or f.dns_opt or f.dns_domain:
@@ -640,22 +405,3 @@ def _check(f: RunFlags, positional: list[str]) -> None:
                 raise UsageError(f"--dns: {ns!r} is not an IP address, host or none") from None
     if any(ip == "host" for ip, _ in f.hosts_entries) and len(f.hosts_entries) > 1:
         raise UsageError("--hosts-entry=host cannot be combined with other entries")
-
-
-def read_env_file(path: str) -> list[tuple[str, str]]:
-    """`--set-env-file`: NAME=VALUE lines; blank lines and `#` comments are skipped."""
-    try:
-        text = Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) else "not text"
-        raise RktError(f"--set-env-file {path}: {reason}") from None
-    pairs = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            pairs.append(_env_pair(f"--set-env-file {path}:{lineno}", line))
-        except UsageError as err:
-            raise RktError(str(err)) from None
-    return pairs

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rkt.errors import ManifestError, RktError
+
+if TYPE_CHECKING:
+    from rkt.pod.spec import AppSpec, PodSpec
 
 MUTABLE_ANNOTATION = "coreos.com/rkt/stage1/mutable"
 CAPS_KINDS = ("os/linux/capabilities-retain-set", "os/linux/capabilities-remove-set")
@@ -49,16 +52,10 @@ def _replace_isolators(app: dict, cli: dict[str, Any]) -> None:
     app["isolators"] = kept + [{"name": name, "value": value} for name, value in cli.items()]
 
 
-def _merge_mounts(pod_mounts: list[tuple[str, str]], app_mounts: list[tuple[str, str]]) -> list[dict]:
-    """rkt's MergeMounts: an app's own --mount wins over a pod-wide one at the same path."""
-    app_paths = {path for _, path in app_mounts}
-    merged = [(v, p) for v, p in pod_mounts if p not in app_paths] + list(app_mounts)
-    return [{"volume": v, "path": p} for v, p in merged]
-
-
-def runtime_app(spec, image_id: str, image: dict, flags, host_env: dict[str, str],
-                env_file_pairs: list[tuple[str, str]]) -> dict:
-    """The pod manifest's entry for one command-line app (rkt's generateRuntimeApp)."""
+def runtime_app(spec: "AppSpec", image_id: str, image: dict,
+                pod_env: list[tuple[str, str, bool]]) -> dict:
+    """The pod manifest's entry for one app (rkt's generateRuntimeApp); `pod_env` is the
+    environment every app gets, lowest precedence first."""
     from rkt.appc.types import app_name_from_image_name
 
     name = spec.name or app_name_from_image_name(image["name"])
@@ -84,21 +81,16 @@ def runtime_app(spec, image_id: str, image: dict, flags, host_env: dict[str, str
     if spec.working_dir is not None:
         app["workingDirectory"] = spec.working_dir
     if spec.supplementary_gids is not None:
-        app["supplementaryGIDs"] = spec.supplementary_gids
-    _replace_isolators(app, spec.isolators)
+        app["supplementaryGIDs"] = list(spec.supplementary_gids)
+    _replace_isolators(app, dict(spec.isolators))
     if spec.user_annotations:
-        app["userAnnotations"] = {**(app.get("userAnnotations") or {}), **spec.user_annotations}
+        app["userAnnotations"] = {**(app.get("userAnnotations") or {}), **dict(spec.user_annotations)}
     if spec.user_labels:
-        app["userLabels"] = {**(app.get("userLabels") or {}), **spec.user_labels}
+        app["userLabels"] = {**(app.get("userLabels") or {}), **dict(spec.user_labels)}
 
     env = [dict(e) for e in app.get("environment") or ()]
-    if flags.inherit_env:
-        for key, value in host_env.items():
-            set_env(env, key, value, override=False)
-    for key, value in env_file_pairs:
-        set_env(env, key, value)
-    for key, value in flags.set_env:
-        set_env(env, key, value)
+    for key, value, override in pod_env:
+        set_env(env, key, value, override)
     for key, value in spec.environment:
         set_env(env, key, value)
     if env:
@@ -108,12 +100,12 @@ def runtime_app(spec, image_id: str, image: dict, flags, host_env: dict[str, str
         "name": name,
         "image": {"name": image["name"], "id": image_id, "labels": image.get("labels") or []},
         "app": app,
-        "mounts": _merge_mounts(flags.pod_mounts, spec.mounts),
+        "mounts": [{"volume": v, "path": p} for v, p in spec.mounts],
     }
     if spec.readonly_rootfs:
         ra["readOnlyRootFS"] = True
     if spec.annotations:
-        ra["annotations"] = [{"name": k, "value": v} for k, v in spec.annotations.items()]
+        ra["annotations"] = [{"name": k, "value": v} for k, v in spec.annotations]
     return ra
 
 
@@ -150,23 +142,32 @@ def _check_ports(pod: dict) -> None:
             raise RktError(f'port name "{port["name"]}" is not defined by any app')
 
 
-def generate(flags, images: list[tuple[str, dict]]) -> dict:
-    """The pod manifest (JSON) for the command-line apps; `images` holds (image ID, image
-    manifest JSON) for each of `flags.apps`, in order."""
-    from rkt import APPC_VERSION
-    from rkt.cli.runflags import read_env_file
+def pod_environment(spec: "PodSpec") -> list[tuple[str, str, bool]]:
+    """(name, value, override) for every app, lowest precedence first: the caller's
+    variables fill only names still unset, env files and set_env override."""
+    from rkt.pod.spec import read_env_file
 
-    env_file_pairs = [pair for path in flags.set_env_files for pair in read_env_file(path)]
-    host_env = {}
-    if flags.inherit_env:
+    env: list[tuple[str, str, bool]] = []
+    if spec.inherit_env:
         from rkt.appc.types import ENV_NAME_RE
 
         # The caller's environment may hold names no app can be given (bash exports
         # functions as `BASH_FUNC_f%%`): those are skipped, not fatal.
-        host_env = {k: v for k, v in os.environ.items() if ENV_NAME_RE.fullmatch(k)}
+        env += [(k, v, False) for k, v in os.environ.items() if ENV_NAME_RE.fullmatch(k)]
+    env += [(k, v, True) for path in spec.set_env_files for k, v in read_env_file(path)]
+    env += [(k, v, True) for k, v in spec.set_env]
+    return env
+
+
+def generate(spec: "PodSpec", images: list[tuple[str, dict]]) -> dict:
+    """The pod manifest (JSON) for the spec's apps; `images` holds (image ID, image
+    manifest JSON) for each of `spec.apps`, in order."""
+    from rkt import APPC_VERSION
+
+    pod_env = pod_environment(spec)
     apps: list[dict] = []
-    for spec, (image_id, image) in zip(flags.apps, images):
-        ra = runtime_app(spec, image_id, image, flags, host_env, env_file_pairs)
+    for app, (image_id, image) in zip(spec.apps, images):
+        ra = runtime_app(app, image_id, image, pod_env)
         if any(a["name"] == ra["name"] for a in apps):
             raise RktError(f"error: multiple apps with name {ra['name']} (use --name)")
         apps.append(ra)
@@ -174,11 +175,11 @@ def generate(flags, images: list[tuple[str, dict]]) -> dict:
         "acVersion": APPC_VERSION,
         "acKind": "PodManifest",
         "apps": apps,
-        "volumes": [v.to_json() for v in flags.volumes],
+        "volumes": [v.to_json() for v in spec.volumes],
         "isolators": [],
         "annotations": [{"name": MUTABLE_ANNOTATION, "value": "false"}],
         "ports": [{"name": n, "hostPort": port, **({"hostIP": ip} if ip else {})}
-                  for n, ip, port in flags.ports],
+                  for n, ip, port in spec.ports],
     }
     fill_mount_points(pod)
     _check_ports(pod)

@@ -17,11 +17,15 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rkt.errors import RktError
 from rkt.lock import FileLock
 from rkt.pod import pods, render
 from rkt.pod.pods import Pod
+
+if TYPE_CHECKING:
+    from rkt.pod.spec import PodSpec
 
 CLONE_NEWNS = 0x00020000
 MS_REC = 0x4000
@@ -74,7 +78,7 @@ def _image_manifest_json(store, image_id: str) -> dict:
     return json.loads(store.manifest_bytes(image_id))
 
 
-def prepare_pod(opts, flags, *, for_run: bool) -> tuple[Pod, FileLock | None]:
+def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock | None]:
     """A prepared pod: in `run/` with its lock held (for_run) or in `prepared/` unlocked."""
     from rkt.fetch import fetch
     from rkt.pod import manifest, stage1
@@ -83,25 +87,23 @@ def prepare_pod(opts, flags, *, for_run: bool) -> tuple[Pod, FileLock | None]:
     prepare_lock = None
     store = Store(opts.dir)
     try:
-        stage1_id = stage1.select(opts, store, flags)
-        if flags.pod_manifest:
-            pod_json, image_ids = manifest.from_file(flags.pod_manifest, store)
+        stage1_id = stage1.select(opts, store, spec.stage1)
+        if spec.pod_manifest:
+            pod_json, image_ids = manifest.from_file(spec.pod_manifest, store)
         else:
-            image_ids = []
-            for spec in flags.apps:
-                image_ids.append(fetch(opts, store, spec.image, signature=spec.signature,
-                                       pull_policy=flags.pull_policy))
+            image_ids = [fetch(opts, store, app.image, signature=app.signature,
+                               pull_policy=spec.pull_policy) for app in spec.apps]
             images = [(i, _image_manifest_json(store, i)) for i in image_ids]
-            pod_json = manifest.generate(flags, images)
+            pod_json = manifest.generate(spec, images)
         # As rkt: after fetching (which may be long), until the pod dir names its trees.
         prepare_lock = _prepare_lock(opts)
         pod, lock = pods.new_pod(opts)
         _debug(opts, f"pod {pod.uuid}: stage1 {stage1_id[:39]}, apps "
                      f"{', '.join(a['name'] for a in pod_json['apps'])}")
         try:
-            if flags.uuid_file_save:
-                pods.write_uuid_file(flags.uuid_file_save, pod.uuid)
-            overlay = not flags.no_overlay
+            if spec.uuid_file_save:
+                pods.write_uuid_file(spec.uuid_file_save, pod.uuid)
+            overlay = not spec.no_overlay
             why_not = render.overlay_unsupported(pod.path) if overlay else None
             if why_not:
                 print(f"rkt: warning: overlay filesystem not usable ({why_not}), "
@@ -152,15 +154,15 @@ def lock_prepared(opts, uuid_or_prefix: str) -> tuple[Pod, FileLock]:
     return pod, lock
 
 
-def stage1_args(opts, flags, pod: Pod, dns_mode: str, mds_token: str | None) -> list[str]:
+def stage1_args(opts, spec: "PodSpec", pod: Pod, dns_mode: str, mds_token: str | None) -> list[str]:
     args = []
     if opts.debug:
         args.append("--debug")
-    args.append("--net=" + ",".join(flags.net or ["default"]))
-    if flags.interactive:
+    args.append("--net=" + ",".join(spec.net or ["default"]))
+    if spec.interactive:
         args.append("--interactive")
-    if flags.hostname:
-        args.append(f"--hostname={flags.hostname}")
+    if spec.hostname:
+        args.append(f"--hostname={spec.hostname}")
     args.append(f"--dns-conf-mode={dns_mode}")
     if opts.insecure_for("capabilities"):
         args.append("--disable-capabilities-restriction")
@@ -170,8 +172,8 @@ def stage1_args(opts, flags, pod: Pod, dns_mode: str, mds_token: str | None) -> 
         args.append("--disable-seccomp")
     if mds_token:
         args.append(f"--mds-token={mds_token}")
-    if flags.ipc:
-        args.append(f"--ipc={flags.ipc}")
+    if spec.ipc:
+        args.append(f"--ipc={spec.ipc}")
     args.append(pod.uuid)
     return args
 
@@ -188,7 +190,7 @@ def _register_mds(pod: Pod) -> str:
     return token
 
 
-def exec_stage1(opts, flags, pod: Pod, lock: FileLock) -> None:
+def exec_stage1(opts, spec: "PodSpec", pod: Pod, lock: FileLock) -> None:
     """Replace this process by the stage1 run entrypoint of a pod in `run/` locked by `lock`."""
     from rkt.pod.stage1 import check_stage1
 
@@ -200,14 +202,14 @@ def exec_stage1(opts, flags, pod: Pod, lock: FileLock) -> None:
     program = pod.path / "stage1" / "rootfs" / entry.lstrip("/")
     if not os.access(program, os.X_OK):
         raise RktError(f"pod {pod.uuid}: stage1 run entrypoint {entry} is not executable")
-    if flags.interactive and len(list((pod.path / "appsinfo").iterdir())) > 1:
+    if spec.interactive and len(list((pod.path / "appsinfo").iterdir())) > 1:
         raise RktError("interactive option only supports pods with one app")
-    dns_mode = render.write_dns_files(pod.path, flags)
-    mds_token = _register_mds(pod) if flags.mds_register else None
+    dns_mode = render.write_dns_files(pod.path, spec)
+    mds_token = _register_mds(pod) if spec.mds_register else None
     overlays = []
     if render.uses_overlay(pod.path):
         overlays = render.overlay_mounts(pod.path, Path(opts.dir) / "cas" / "tree")
-    args = stage1_args(opts, flags, pod, dns_mode, mds_token)
+    args = stage1_args(opts, spec, pod, dns_mode, mds_token)
     env = dict(os.environ)
     env["RKT_LOCK_FD"] = str(lock.inheritable())
     sys.stdout.flush()

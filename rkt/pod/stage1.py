@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rkt.errors import RktError
+
+if TYPE_CHECKING:
+    from rkt.pod.spec import Stage1Ref
 
 DEFAULT_NAME = "coreos.com/rkt/stage1-python"
 
@@ -66,32 +70,31 @@ def _by_name(store, name: str, version: str | None):
     return store.find(name, labels)
 
 
-def select(opts, store, flags) -> str:
-    """The stage1 image ID for a pod, importing the image into the store if needed."""
-    if flags.stage1_path:
-        return _import_file(store, Path(flags.stage1_path).absolute(), "stage1 image")
-    if flags.stage1_url:
-        return _import_file(store, _file_location(flags.stage1_url, "--stage1-url"), "stage1 image")
-    if flags.stage1_hash:
-        info = store.resolve(flags.stage1_hash if flags.stage1_hash.startswith("sha512-")
-                             else f"sha512-{flags.stage1_hash}")
-        return info.id
-    if flags.stage1_name:
-        name, _, version = flags.stage1_name.partition(":")
+def select(opts, store, choice: "Stage1Ref | None") -> str:
+    """The stage1 image ID for a pod, importing the image into the store if needed; `choice`
+    None means the configured default."""
+    kind, value = (choice.kind, choice.value) if choice else (None, "")
+    if kind == "path":
+        return _import_file(store, Path(value).absolute(), "stage1 image")
+    if kind == "url":
+        return _import_file(store, _file_location(value, "--stage1-url"), "stage1 image")
+    if kind == "hash":
+        return store.resolve(value if value.startswith("sha512-") else f"sha512-{value}").id
+    if kind == "name":
+        name, _, version = value.partition(":")
         info = _by_name(store, name, version or None)
         if info is None:
-            raise RktError(f'stage1 image "{flags.stage1_name}" is not in the store '
+            raise RktError(f'stage1 image "{value}" is not in the store '
                            "(fetch it first, or use --stage1-path)")
         return info.id
     config = _config(opts)
-    if flags.stage1_from_dir:
-        filename = flags.stage1_from_dir
-        if "/" in filename or filename in ("", ".", ".."):
-            raise RktError(f"--stage1-from-dir: {filename!r} must be a file name, not a path")
+    if kind == "from-dir":
+        if "/" in value or value in ("", ".", ".."):
+            raise RktError(f"--stage1-from-dir: {value!r} must be a file name, not a path")
         images_dir = (config.paths.stage1_images if config and config.paths.stage1_images
                       else None)
         directory = Path(images_dir) if images_dir else default_images_dir()
-        return _import_file(store, directory / filename, "stage1 image")
+        return _import_file(store, directory / value, "stage1 image")
     return _default(store, config)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rkt.errors import RktError
 from tests.pod.conftest import script_stage1
 
 pytestmark = pytest.mark.root
@@ -86,7 +87,6 @@ def test_stage1_flags_are_exclusive(rkt, stage1s, busybox):
 
 def test_builtin_default_is_imported_once_then_found_by_name(tmp_path, monkeypatch):
     """No flag, no config: the installed default ACI, imported on first use only."""
-    from rkt.cli.runflags import parse
     from rkt.options import GlobalOptions
     from rkt.pod import stage1
     from rkt.store import Store
@@ -98,12 +98,11 @@ def test_builtin_default_is_imported_once_then_found_by_name(tmp_path, monkeypat
     assert stage1.default_location() == aci
     opts = GlobalOptions(dir=tmp_path / "data", local_config=tmp_path / "l",
                          system_config=tmp_path / "s", user_config=None)
-    flags = parse("run", ["img"])
     with Store(opts.dir) as store:
-        assert stage1.select(opts, store, flags) == image_id
+        assert stage1.select(opts, store, None) == image_id
         aci.unlink()
-        assert stage1.select(opts, store, flags) == image_id  # from the store now
+        assert stage1.select(opts, store, None) == image_id  # from the store now
     opts = GlobalOptions(dir=tmp_path / "fresh", local_config=tmp_path / "l",
                          system_config=tmp_path / "s")
-    with Store(opts.dir) as store, pytest.raises(Exception, match="does not exist"):
-        stage1.select(opts, store, flags)
+    with Store(opts.dir) as store, pytest.raises(RktError, match="does not exist"):
+        stage1.select(opts, store, None)

@@ -1,9 +1,15 @@
-"""rkt.cli.runflags: rkt's run/prepare argv grammar (per-app flags, `--` args `---`), pure logic."""
+"""rkt.cli.runflags: rkt's run/prepare argv grammar (per-app flags, `--` args `---`) turned
+into a frozen PodSpec; pure logic."""
 
 import pytest
 
-from rkt.cli.runflags import parse
+from rkt.cli import runflags
 from rkt.errors import UsageError
+from rkt.pod.spec import PodSpec, Stage1Ref
+
+
+def parse(command: str, argv: list[str]) -> PodSpec:
+    return runflags.parse(command, argv).spec
 
 
 def test_per_app_flags_follow_their_image():
@@ -12,16 +18,16 @@ def test_per_app_flags_follow_their_image():
     assert [a.image for a in f.apps] == ["a.aci", "b.aci"]
     a, b = f.apps
     assert (a.exec, a.user, a.name, a.group) == ("/x", "5", "one", None)
-    assert (b.exec, b.group, b.environment, b.readonly_rootfs) == (None, "7", [("K", "V")], True)
-    assert f.net == ["host"]
+    assert (b.exec, b.group, b.environment, b.readonly_rootfs) == (None, "7", (("K", "V"),), True)
+    assert f.net == ("host",)
 
 
 def test_app_args_between_double_and_triple_dash():
     f = parse("run", ["a.aci", "--", "--not-a-flag", "x", "---", "b.aci", "--", "y"])
-    assert f.apps[0].args == ["--not-a-flag", "x"]
-    assert f.apps[1].args == ["y"]
+    assert f.apps[0].args == ("--not-a-flag", "x")
+    assert f.apps[1].args == ("y",)
     f = parse("run", ["a.aci", "--", "---"])
-    assert f.apps[0].args == []
+    assert f.apps[0].args == ()
     assert parse("run", ["a.aci"]).apps[0].args is None
 
 
@@ -32,12 +38,14 @@ def test_app_args_errors():
         parse("run", ["a.aci", "--", "x", "---", "--", "y"])
 
 
-def test_mount_before_any_image_is_pod_wide():
-    f = parse("run", ["--volume=v,kind=empty", "--mount", "volume=v,target=/a", "img",
-                      "--mount=volume=v,target=/b"])
-    assert f.pod_mounts == [("v", "/a")]
-    assert f.apps[0].mounts == [("v", "/b")]
-    assert f.volumes[0].name == "v"
+def test_mount_before_any_image_is_given_to_every_app():
+    f = parse("run", ["--volume=v,kind=empty", "--volume=w,kind=empty", "--mount",
+                      "volume=v,target=/a", "--mount=volume=v,target=/c", "one",
+                      "--mount=volume=v,target=/b", "two", "--mount=volume=w,target=/a"])
+    assert f.apps[0].mounts == (("v", "/a"), ("v", "/c"), ("v", "/b"))
+    # an app's own mount at a path replaces the pod-wide one there (rkt's MergeMounts)
+    assert f.apps[1].mounts == (("v", "/c"), ("w", "/a"))
+    assert [v.name for v in f.volumes] == ["v", "w"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -103,22 +111,23 @@ def test_hostnames_rkt_accepts(name):
 def test_pod_manifest_alone_and_with_pod_level_run_flags():
     f = parse("run", ["--pod-manifest=/p.json", "--net=host", "--interactive", "--hostname=h"])
     assert f.pod_manifest == "/p.json" and not f.apps
+    assert (f.net, f.interactive, f.hostname) == (("host",), True, "h")
 
 
 def test_flag_value_forms_and_bools():
     f = parse("run", ["img", "--net", "--inherit-env=false", "--no-overlay", "--dns", "1.1.1.1",
                       "--dns=8.8.8.8,9.9.9.9", "--hosts-entry=10.0.0.1=db", "--uuid-file-save", "/u"])
-    assert f.net == ["default"]  # a bare --net never eats the next word
+    assert f.net == ("default",)  # a bare --net never eats the next word
     assert f.apps[0].image == "img" and not f.inherit_env and f.no_overlay
-    assert f.dns == ["1.1.1.1", "8.8.8.8", "9.9.9.9"]
-    assert f.hosts_entries == [("10.0.0.1", "db")]
+    assert f.dns == ("1.1.1.1", "8.8.8.8", "9.9.9.9")
+    assert f.hosts_entries == (("10.0.0.1", "db"),)
     assert f.uuid_file_save == "/u"
 
 
 def test_isolator_flags_become_appc_isolators():
     f = parse("run", ["img", "--memory=64M", "--cpu=500m", "--cpu-shares=512", "--oom-score-adj=-10",
                       "--caps-retain=CAP_NET_ADMIN,CAP_KILL", "--seccomp=mode=remove,errno=EPERM,chmod"])
-    iso = f.apps[0].isolators
+    iso = dict(f.apps[0].isolators)
     assert iso["resource/memory"] == {"limit": "64M", "request": "64M"}
     assert iso["resource/cpu"] == {"limit": "500m", "request": "500m"}
     assert iso["os/linux/cpu-shares"] == 512
@@ -128,13 +137,13 @@ def test_isolator_flags_become_appc_isolators():
 
 
 def test_prepare_and_run_prepared_take_their_own_flags():
-    assert parse("prepare", ["--quiet", "img"]).quiet
+    assert runflags.parse("prepare", ["--quiet", "img"]).quiet
     with pytest.raises(UsageError, match="unknown flag: --net"):
         parse("prepare", ["--net=host", "img"])
     with pytest.raises(UsageError, match="unknown flag: --quiet"):
         parse("run", ["--quiet", "img"])
-    f = parse("run-prepared", ["--net=host", "--interactive", "abcd"])
-    assert f.uuid == "abcd" and f.interactive
+    parsed = runflags.parse("run-prepared", ["--net=host", "--interactive", "abcd"])
+    assert parsed.uuid == "abcd" and parsed.spec.interactive and not parsed.spec.apps
     with pytest.raises(UsageError, match="exactly one pod UUID"):
         parse("run-prepared", [])
     with pytest.raises(UsageError, match="unknown flag: --exec"):
@@ -142,8 +151,9 @@ def test_prepare_and_run_prepared_take_their_own_flags():
 
 
 def test_help():
-    assert parse("run", ["--help"]).help
-    assert parse("prepare", ["-h"]).help
+    assert runflags.parse("run", ["--help"]).help
+    assert runflags.parse("prepare", ["-h"]).help
+    assert "--stage1-from-dir" in runflags.usage("run")
 
 
 def test_annotation_and_port_names_are_checked():
@@ -151,3 +161,25 @@ def test_annotation_and_port_names_are_checked():
         parse("run", ["img", "--annotation=Bad Name=x"])
     with pytest.raises(UsageError, match="not an AC name"):
         parse("run", ["--port=Bad_Port:80", "img"])
+
+
+@pytest.mark.parametrize("flag, kind", [
+    ("--stage1-path=/s.aci", "path"), ("--stage1-url=file:///s.aci", "url"),
+    ("--stage1-name=example.com/s:1", "name"), ("--stage1-hash=sha512-ab", "hash"),
+    ("--stage1-from-dir=s.aci", "from-dir"),
+])
+def test_stage1_flags_name_one_stage1(flag, kind):
+    assert parse("run", [flag, "img"]).stage1 == Stage1Ref(kind, flag.partition("=")[2])
+    assert parse("run", ["img"]).stage1 is None
+
+
+def test_spec_is_frozen_plain_data():
+    import dataclasses
+
+    f = parse("run", ["img", "--user-label=a=1", "--annotation=example.com/x=y", "--cpu=1"])
+    assert f.apps[0].user_labels == (("a", "1"),)
+    assert f.apps[0].annotations == (("example.com/x", "y"),)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.apps[0].user = "x"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.hostname = "x"  # type: ignore[misc]
