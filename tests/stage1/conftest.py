@@ -68,3 +68,13 @@ def make_pod(tmp_path, stage1_aci):
         # the run itself removes its cgroups; gc must then find nothing to do and succeed
         assert _cgroups_named(pod.uuid[:8]) == []
         assert pod.entry("gc", pod.uuid).returncode == 0  # escaped or not, the first 8 hex stay
+
+
+@pytest.fixture
+def recording():
+    """A RecordingKernel in place of Linux for the test: the calls are noted, nothing happens."""
+    from stage1 import kernel
+    fake = kernel.RecordingKernel()
+    previous = kernel.use(fake)
+    yield fake
+    kernel.use(previous)
