@@ -226,7 +226,7 @@ class Client:
         with resp:
             body = resp.body(max_bytes=None if truncate else max_bytes, what=what, progress=False)
             chunks, total = [], 0
-            while total < max_bytes + (0 if truncate else 1):
+            while total <= max_bytes:
                 data = body.read(min(CHUNK, max_bytes + 1 - total))
                 if not data:
                     break

@@ -224,6 +224,11 @@ class RemoteFetcher:
             except HttpError as err:
                 body.close()  # interrupted: the partial file stays for a resumed retry
                 raise RktError(err.message) from None
+            except RktError as err:
+                body.close(keep_partial=False)
+                if req.aci_url in err.message:
+                    raise
+                raise err.within(f"image {req.aci_url}") from None
             except BaseException:
                 body.close(keep_partial=False)
                 raise
