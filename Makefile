@@ -4,30 +4,61 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RKT := $(VENV)/bin/rkt
 PYTHON ?= python3
-APT_PACKAGES := python3 python3-venv busybox-static gnupg xz-utils bzip2 iproute2 iptables \
-	libseccomp2 containernetworking-plugins runc systemd-container hyperfine time util-linux \
-	golang-go golang-github-appc-spec-dev skopeo umoci docker-registry apache2-utils nftables curl
+
+# Debian packages, split so that a user's `make install` pulls only what rkt runs with.
+# RUNTIME: what rkt/ and stage1/ use when they run: the venv, gpg (signature checks), libseccomp
+# (seccomp isolators), mount tools, and CNI networking (plugins, ip, iptables/nft).
+RUNTIME_PACKAGES := python3 python3-venv gnupg libseccomp2 util-linux \
+	iproute2 iptables nftables containernetworking-plugins
+# DEMO: `make run` builds its busybox ACI from Debian's static busybox.
+DEMO_PACKAGES := busybox-static
+# TEST: what the tests, the appc conformance harness and the benchmarks run beside rkt (Go and
+# appc's sources for actool and the ACE validator, peers to compare with, registries, HTTP tools).
+TEST_PACKAGES := golang-go golang-github-appc-spec-dev runc systemd-container hyperfine time \
+	skopeo umoci docker-registry apache2-utils curl xz-utils bzip2
+# Everything: `make test`, `make bench` and .ci/run install this list.
+APT_PACKAGES := $(RUNTIME_PACKAGES) $(DEMO_PACKAGES) $(TEST_PACKAGES)
 DEMO := build/demo
 
-.PHONY: deps install test run bench conformance clean stage1
+.PHONY: deps deps-runtime install test run bench conformance clean stage1
 
-# Debian packages the runtime, the tests and the benchmarks use.
-deps: build/.deps
-build/.deps:
+# apt-get runs only when a package of the list is missing; a stamp is redone when this file
+# (and so a list) changes.
+define apt_install
 	@mkdir -p build
-	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); fi
+	@if ! dpkg -s $(1) >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); fi
 	@touch $@
+endef
 
-# The venv in .venv with rkt installed (editable), `rkt` on PATH, and the default stage1 ACI
-# where stage0 looks for it (<venv>/lib/rkt/stage1.aci).
+deps-runtime: build/.deps-runtime
+build/.deps-runtime: Makefile
+	$(call apt_install,$(RUNTIME_PACKAGES))
+build/.deps-demo: Makefile
+	$(call apt_install,$(DEMO_PACKAGES))
+deps: build/.deps
+build/.deps: Makefile
+	$(call apt_install,$(APT_PACKAGES))
+
+# The venv in .venv with rkt installed (editable), `rkt` on PATH, its bytecode compiled (this
+# kind of machine sets PYTHONDONTWRITEBYTECODE, so nothing would cache it otherwise), and the
+# default stage1 ACI where stage0 looks for it (<venv>/lib/rkt/stage1.aci).
 STAGE1_ACI := $(VENV)/lib/rkt/stage1.aci
-install: build/.installed $(STAGE1_ACI)
-build/.installed: build/.deps pyproject.toml
+SOURCES := $(shell find rkt stage1 -name '*.py' 2>/dev/null)
+install: build/.installed build/.compiled $(STAGE1_ACI)
+build/.installed: build/.deps-runtime pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip >/dev/null
-	@$(PY) -m pip install -q -e '.[test]'
+	@$(PY) -m pip install -q -e .
 	@ln -sf $(abspath $(RKT)) /usr/local/bin/rkt
+	@touch $@
+build/.compiled: build/.installed $(SOURCES)
+	@$(PY) -m compileall -q rkt stage1 >/dev/null
+	@touch $@
+
+# The test extras (pytest, jsonschema, ...) and every Debian package the tests use.
+build/.test-installed: build/.installed build/.deps pyproject.toml
+	@$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
 stage1: $(STAGE1_ACI)
@@ -35,21 +66,22 @@ $(STAGE1_ACI): build/.installed stage1/build.py rkt/__init__.py
 	@$(PY) -m stage1.build $@
 
 # The main job on an embedded default: a busybox ACI built from Debian's busybox-static, run in a pod.
-run: install
+run: install build/.deps-demo
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 	@$(PY) -m tests.helpers.demo $(DEMO)
 	@$(RKT) --dir=$(DEMO)/data --insecure-options=image run $(DEMO)/busybox.aci
 	@$(RKT) --dir=$(DEMO)/data gc --grace-period=0s >/dev/null 2>&1
 
-test: install
+test: install build/.test-installed
 	@$(PY) -m pytest -q -p no:cacheprovider tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests ran"; rc=0; fi; exit $$rc
 
-bench: install
+bench: install build/.test-installed
 	@$(PY) bench/run.py
 
 # appc conformance: the ACE validator pod and actool checks (also run by `make test`).
-conformance: install
+conformance: install build/.test-installed
 	@$(PY) specs/conformance/ace.py
 
 clean:
 	rm -rf build $(VENV)
+	find rkt stage1 -name __pycache__ -type d -prune -exec rm -rf {} +
