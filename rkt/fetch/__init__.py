@@ -20,6 +20,8 @@ from rkt.errors import RktError, UsageError
 PULL_POLICIES = ("new", "update", "never")
 ACI_EXTENSION = ".aci"
 _REMOTE_SCHEMES = ("http://", "https://", "docker://")
+# Docker/OCI sources (rkt.fetch.docker): a registry, an OCI layout, or an archive.
+_DOCKER_SCHEMES = ("docker://", "oci:", "oci-archive:", "docker-archive:")
 
 
 def classify(ref: str) -> tuple[str, str]:
@@ -49,6 +51,10 @@ def fetch(opts, store, ref: str, *, signature: str | os.PathLike | None = None,
     if pull_policy not in PULL_POLICIES:
         raise UsageError(f"--pull-policy: unknown policy {pull_policy!r} "
                          f"(known: {', '.join(PULL_POLICIES)})")
+    if ref.startswith(_DOCKER_SCHEMES):
+        from rkt.fetch.docker import fetch_docker
+
+        return fetch_docker(opts, store, ref, pull_policy=pull_policy)
     kind, value = classify(ref)
     if kind == "path":
         # A file is read whatever the pull policy, as in rkt.
