@@ -34,3 +34,6 @@ def command(grace_period: str) -> None:
             click.echo(f'successfully removed aci for image: "{image_id}"')
         store.gc_blobs()
         store.clean_tmp()
+        from rkt.fetch.docker import cache
+
+        cache.gc(store)  # docker layers no remaining image was converted from

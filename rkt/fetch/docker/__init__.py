@@ -38,16 +38,23 @@ def fetch_docker(opts, store, ref: str, *, pull_policy: str = "new") -> str:
                 return found.id
             if pull_policy == "never":
                 raise RktError(f'image "{ref}" is not in the store and --pull-policy=never')
-        from rkt.fetch.docker.registry import resolve
+        from rkt.fetch.docker import registry
 
-        image = resolve(opts, store, parsed, ref)
+        reg, image = registry.resolve(opts, parsed, ref)
+        try:
+            existing = find_converted(store, image)
+            if existing is not None:
+                return existing
+            image = registry.download_layers(reg, store, image)
+        finally:
+            reg.close()
     else:
         from rkt.fetch.docker import sources
 
         image = sources.load(ref)
-    existing = find_converted(store, image)
-    if existing is not None:
-        return existing
+        existing = find_converted(store, image)
+        if existing is not None:
+            return existing
     return convert_into_store(store, image)
 
 

@@ -166,6 +166,7 @@ def _oci(ref: str, store, path: Path, tag: str | None) -> im.DockerImage:
     else:
         raise RktError(f'image "{ref}": {path} holds {len(entries)} images; name one with :TAG')
     what = f'image "{ref}"'
+    tag = tag or (desc.get("annotations") or {}).get(REF_NAME) or "latest"
     for _ in range(MAX_INDEX_DEPTH):
         doc = im.parse_json(_blob(store, desc.get("digest"), im.MAX_MANIFEST, what), what)
         kind = im.media_type(doc, str(desc.get("mediaType", "")))
@@ -178,7 +179,7 @@ def _oci(ref: str, store, path: Path, tag: str | None) -> im.DockerImage:
     config = im.parse_json(_blob(store, config_desc["digest"], im.MAX_CONFIG, f"{what}: config"),
                            f"{what}: config")
     name = ac_identifier(path.name.removesuffix(".tar"))
-    return im.DockerImage(name=name, tag=tag or "latest", registry="", repository=name,
+    return im.DockerImage(name=name, tag=str(tag), registry="", repository=name,
                           digest=desc["digest"], original="", config=config,
                           layers=tuple(_layer(store, d, what) for d in layers))
 
