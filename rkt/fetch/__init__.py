@@ -61,8 +61,6 @@ def fetch(opts, store, ref: str, *, signature: str | os.PathLike | None = None,
         return fetch_file(opts, store, Path(value), signature=signature)
     if kind == "id":
         return store.resolve(value).id
-    if kind == "remote" and value.startswith("docker://"):
-        raise RktError(f'image "{ref}": docker images are not supported yet')
     if kind == "name" and pull_policy != "update":
         try:
             return store.resolve(value).id  # no network (nor requests import) when stored
