@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make bench`: run every benchmark in turn with the venv's Python; each prints its own table.
 
-    python bench/run.py [NAME...]     (names: import, pod; default: all)
+    python bench/run.py [NAME...]     (names: import, pod, fetch; default: all)
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = {
     "import": "import_bench.py",
     "pod": "pod_bench.py",
+    "fetch": "fetch_bench.py",
 }
 
 

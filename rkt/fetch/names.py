@@ -34,6 +34,9 @@ def fetch_by_name(fetcher: RemoteFetcher, name: str, labels: dict[str, str], *,
             shown = ",".join([name, *(f"{k}={v}" for k, v in labels.items())])
             raise RktError(f'image "{shown}" is not in the store and --pull-policy=never')
     wanted = {**DEFAULT_LABELS, **labels}
+    from rkt.fetch.http import debug
+
+    debug(fetcher.client.config, f"searching for app image {name}")
     found = discover(fetcher.client, name, wanted)
     endpoint = found.endpoints[0]  # as rkt: the first endpoint
     request = Request(endpoint.aci, endpoint.asc, name, tuple(sorted(wanted.items())),

@@ -95,15 +95,16 @@ class RemoteFetcher:
                 return row.image_id
         elif self.pull_policy == "never":
             raise RktError(f"image {req.aci_url} is not in the store and --pull-policy=never")
+        debug(self.client.config, f"remote fetching from URL {_q(req.aci_url)}")
         signature, deferred = self._signature(req)
         if signature is not None and req.name:
             self._check_signer(req.name, signature, req.pubkeys)
-        debug(self.client.config, f"remote fetching from URL {req.aci_url!r}")
         partial = self._partial_path(req.aci_url)
         from rkt.lock import FileLock
 
         with FileLock(partial.with_name(partial.name + ".lock")) as lock:
             lock.exclusive()  # one download of a URL at a time: they share the partial file
+            debug(self.client.config, f"fetching image from {req.aci_url}")
             body = self.client.open_resumable(
                 req.aci_url, partial, max_bytes=req.max_size or _default_max_download(),
                 what="ACI", not_modified=row.etag if row is not None else None)
@@ -142,7 +143,7 @@ class RemoteFetcher:
         if req.asc_url is None:
             raise RktError(f"image {req.aci_url}: no signature URL; pass --signature=FILE or "
                            "skip verification with --insecure-options=image")
-        debug(self.client.config, f"fetching signature from {req.asc_url!r}")
+        debug(self.client.config, f"downloading signature from {req.asc_url}")
         try:
             resp = self.client.open(req.asc_url, ok=(200, 202), what="signature")
         except HttpError as err:
@@ -242,12 +243,19 @@ class RemoteFetcher:
     def _deferred_signature(self, req: Request) -> bytes:
         if req.asc_url is None:
             raise RktError(f"image {req.aci_url}: no signature URL")
-        debug(self.client.config, f"downloading deferred signature from {req.asc_url!r}")
+        debug(self.client.config, f"downloading signature from {req.asc_url}")
         try:
             return self.client.get_bytes(req.asc_url, max_bytes=MAX_SIGNATURE_BYTES,
                                          what="signature").data
         except HttpError as err:
             raise RktError(err.message) from None
+
+
+def _q(text: str) -> str:
+    """Go's %q, as rkt's debug lines quote URLs."""
+    import json
+
+    return json.dumps(text)
 
 
 def _check_manifest(req: Request, manifest, image_id: str, size: int) -> None:

@@ -22,7 +22,8 @@ def test_fetch_by_name_with_discovery(rkt, server, ca_env, gpg_key, tmp_path):
     trust(rkt, gpg_key, "localhost/app")
     out = rkt("--debug", "fetch", "--full", "localhost/app:1.0.0", env=ca_env)
     assert out.stdout.strip() == _tar_id(pub["aci"])
-    assert "remote fetching from URL 'https://localhost/images/localhost/app-1.0.0-linux-amd64.aci'" in out.stderr
+    assert ('image: remote fetching from URL "https://localhost/images/localhost/app-1.0.0-linux-amd64.aci"'
+            in out.stderr)
     paths = [e[1] for e in server.log]
     assert paths == ["/app?ac-discovery=1", pub["asc_route"], pub["aci_route"]]
     # stored: run-path lookups need no network

@@ -4,7 +4,8 @@
 `cryptography`; `HttpsServer(ca)` serves on 127.0.0.1:443 (names under `localhost/...` then
 discover to it without touching /etc/hosts). Routes map a request path (with or without its
 query) to a handler `fn(req)`, where `req` is the BaseHTTPRequestHandler; every request is
-logged with its headers so tests can assert what was (not) asked for or sent.
+logged with its headers so tests can assert what was (not) asked for or sent. Servers on
+the same port take turns through a lock file in /tmp (several worktrees test at once here).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import socket
 import socketserver
 import ssl
 import threading
+import time
 from pathlib import Path
+
+BIND_RETRY_SECONDS = 120
 
 
 class TestCA:
@@ -119,13 +123,21 @@ class HttpsServer:
     def __init__(self, ca: TestCA, port: int = 443, host: str = "127.0.0.1", tls: bool = True):
         self.routes: dict = {}
         self.log: list = []
-        try:
-            self.httpd = _Server((host, port), _Handler)
-        except OSError as err:
-            if err.errno == errno.EADDRINUSE:
-                raise RuntimeError(f"cannot bind {host}:{port} for the test HTTPS server: "
-                                   "the port is busy (another test server running?)") from None
-            raise
+        self._lock = _port_lock(port)
+        deadline = time.monotonic() + BIND_RETRY_SECONDS
+        while True:
+            try:
+                self.httpd = _Server((host, port), _Handler)
+                break
+            except OSError as err:
+                if err.errno == errno.EADDRINUSE and time.monotonic() < deadline:
+                    time.sleep(0.2)  # a server of a run that does not know the lock file
+                    continue
+                self._lock.close()
+                if err.errno == errno.EADDRINUSE:
+                    raise RuntimeError(f"cannot bind {host}:{port} for the test HTTPS server: "
+                                       "the port is busy (another test server running?)") from None
+                raise
         self.httpd.owner = self
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -150,6 +162,7 @@ class HttpsServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+        self._lock.close()
 
     def __enter__(self) -> "HttpsServer":
         return self
@@ -178,6 +191,28 @@ def serve_bytes(data: bytes, *, etag: str | None = None, max_age: int | None = N
             return
         req.send(status, data, headers)
     return handler
+
+
+PORT_LOCK_TIMEOUT = 600
+
+
+def _port_lock(port: int):
+    """A lock file per well-known port, held while serving: test runs of several worktrees
+    on this machine then take turns on 127.0.0.1:443 instead of failing on a busy port."""
+    import fcntl
+
+    f = open(f"/tmp/rkt-test-port-{port}.lock", "a")
+    deadline = time.monotonic() + PORT_LOCK_TIMEOUT
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return f
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                f.close()
+                raise RuntimeError(f"port {port}: another test server held it for "
+                                   f"{PORT_LOCK_TIMEOUT}s") from None
+            time.sleep(0.1)
 
 
 def free_port() -> int:
