@@ -74,9 +74,6 @@ class CapabilitySet(frozenset):
         self.explicit = explicit
         return self
 
-    def names(self) -> list[str]:
-        return sorted(name(c) for c in self)
-
 
 def _capability_isolators(isolators) -> tuple[list[str] | None, list[str] | None]:
     retain = remove = None

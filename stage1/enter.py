@@ -13,6 +13,7 @@ import signal
 import sys
 
 from stage1 import kernel, podinfo
+from stage1.files import say
 
 
 class EnterError(Exception):
@@ -130,7 +131,7 @@ def run(argv: list[str]) -> int:
             _app.exec_as(cmd, path, ident, app.isolators, ctx, uid=uid, gid=gid,
                          sgids=app.supplementary_gids)
         except BaseException as err:  # noqa: BLE001 - the child must never return
-            os.write(2, f"stage1: enter: {_app._describe(err)}\n".encode())
+            say(f"enter: {_app._describe(err)}")
         os._exit(254)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda signum, _f: os.kill(pid, signum))
@@ -142,6 +143,6 @@ def main() -> None:
     try:
         code = run(sys.argv[1:])
     except EnterError as err:
-        os.write(2, f"stage1: {err}\n".encode())
+        say(str(err))
         code = 254
     os._exit(code)

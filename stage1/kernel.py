@@ -15,10 +15,8 @@ import os
 
 # clone/unshare/setns flags
 CLONE_NEWNS = 0x00020000
-CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
@@ -30,7 +28,6 @@ MS_NOEXEC = 0x8
 MS_REMOUNT = 0x20
 MS_BIND = 0x1000
 MS_REC = 0x4000
-MS_PRIVATE = 0x40000
 MS_SLAVE = 0x80000
 MS_STRICTATIME = 0x1000000
 
@@ -322,8 +319,8 @@ class Linux(Kernel):
     def _check(result: int, what: str, *args) -> int:
         if result < 0:
             err = ctypes.get_errno()
-            detail = " ".join(repr(a) for a in args)
-            raise OSError(err, f"{what} {detail}: {os.strerror(err)}".replace("  ", " "))
+            call = " ".join([what, *(repr(a) for a in args)])
+            raise OSError(err, f"{call}: {os.strerror(err)}")
         return result
 
     def mount(self, source, target, fstype=None, flags=0, data=None):

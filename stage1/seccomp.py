@@ -169,9 +169,6 @@ class Filter:
     def __eq__(self, other):
         return isinstance(other, Filter) and self._key() == other._key()
 
-    def __hash__(self):
-        return hash(self._key())
-
     def __repr__(self):
         kind = "whitelist" if self.allow else "blacklist"
         return f"Filter({kind} of {len(self.syscalls)}, errno={self.errno})"

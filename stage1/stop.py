@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 
+from stage1.files import say
+
 
 def main() -> None:
     args = [a for a in sys.argv[1:] if a != "--debug"]
@@ -18,7 +20,7 @@ def main() -> None:
     if args and args[0] in ("--force", "--force=true", "--force=false"):
         force = args.pop(0) != "--force=false"
     if len(args) != 1 or args[0].startswith("-"):
-        os.write(2, b"stage1: usage: stop [--force] UUID\n")
+        say("usage: stop [--force] UUID")
         os._exit(254)
     try:
         with open("pid") as f:
@@ -27,6 +29,6 @@ def main() -> None:
     except ProcessLookupError:
         pass  # already gone: stopping an exited pod is not an error
     except (OSError, ValueError) as err:
-        os.write(2, f"stage1: cannot stop pod {args[0]}: {getattr(err, 'strerror', None) or err}\n".encode())
+        say(f"cannot stop pod {args[0]}: {getattr(err, 'strerror', None) or err}")
         os._exit(254)
     os._exit(0)

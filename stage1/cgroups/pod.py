@@ -35,8 +35,7 @@ _manager: Manager | None = None
 def manager() -> Manager:
     """This host's manager, detected on first use."""
     global _manager
-    if _manager is None:
-        _manager = detect()
+    _manager = _manager or detect()
     return _manager
 
 
