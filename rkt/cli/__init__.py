@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from rkt import report
 from rkt.errors import EXIT_FAILURE, RktError, UsageError
 from rkt.options import GlobalOptions, split_global_options
 
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in argv
     try:
         opts, rest = split_global_options(argv)
+        report.install(report.Console(debug=opts.debug))
         code = dispatch(opts, rest)
     except RktError as err:
         print(f"rkt: {err}", file=sys.stderr)

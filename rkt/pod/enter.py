@@ -12,6 +12,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from rkt import report
 from rkt.errors import RktError
 from rkt.pod import entrypoints
 from rkt.pod import pods as podlib
@@ -59,7 +60,7 @@ def enter(pod: "Pod", app: str | None, command: list[str]) -> None:
     pid = wait_for_pid(pod)
     path = entrypoints.entrypoint(pod.path, "enter")
     if not command:
-        print(f'No command specified, assuming "{DEFAULT_COMMAND}"', file=sys.stderr)
+        report.info(f'No command specified, assuming "{DEFAULT_COMMAND}"')
         command = [DEFAULT_COMMAND]
     argv = [str(path), f"--pid={pid}", f"--appname={name}", "--", *command]
     sys.stdout.flush()

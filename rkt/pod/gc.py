@@ -13,11 +13,11 @@ import ctypes
 import errno
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rkt import report
 from rkt.errors import RktError
 from rkt.lock import FileLock, LockBusy
 from rkt.pod import entrypoints
@@ -34,7 +34,7 @@ STAGE1_GC_TIMEOUT = 60.0
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    report.info(message)
 
 
 # --- mounts left under a pod --------------------------------------------------------------------
@@ -260,7 +260,7 @@ def sweep(opts: "GlobalOptions", grace_period: float) -> int:
             with lock:
                 if pod.refresh().state == "gone":
                     continue
-                print(f'Garbage collecting pod "{pod.uuid}"', flush=True)
+                report.out(f'Garbage collecting pod "{pod.uuid}"')
                 if not delete_pod(opts, pod):
                     failures += 1
     return failures

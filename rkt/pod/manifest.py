@@ -19,9 +19,9 @@ Environment precedence, lowest to highest (later sources override earlier ones):
 from __future__ import annotations
 
 import os
-import sys
 from typing import TYPE_CHECKING, Any
 
+from rkt import report
 from rkt.errors import ManifestError, RktError
 
 if TYPE_CHECKING:
@@ -123,9 +123,9 @@ def fill_mount_points(pod: dict, warn=True) -> None:
                 # rkt's stage1 named implicit volumes <app>-<mountPoint>, one per app
                 volume = f'{ra["name"]}-{mp["name"]}'
                 if warn:
-                    print(f'rkt: warning: no volume specified for mount point "{mp["name"]}", '
-                          'implicitly creating an "empty" volume. This volume will be removed '
-                          "when the pod is garbage-collected.", file=sys.stderr)
+                    report.warn(f'no volume specified for mount point "{mp["name"]}", '
+                                'implicitly creating an "empty" volume. This volume will be '
+                                "removed when the pod is garbage-collected.")
                 if volume not in volumes:
                     pod.setdefault("volumes", []).append(
                         {"name": volume, "kind": "empty", "mode": "0755", "uid": 0, "gid": 0})

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rkt import report
 from rkt.errors import RktError
 from rkt.lock import FileLock
 from rkt.pod import pods, render
@@ -69,11 +70,6 @@ def _prepare_lock(opts) -> FileLock:
     return lock
 
 
-def _debug(opts, message: str) -> None:
-    if opts.debug:
-        print(f"rkt: {message}", file=sys.stderr)
-
-
 def _image_manifest_json(store, image_id: str) -> dict:
     return json.loads(store.manifest_bytes(image_id))
 
@@ -98,7 +94,7 @@ def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock 
         # As rkt: after fetching (which may be long), until the pod dir names its trees.
         prepare_lock = _prepare_lock(opts)
         pod, lock = pods.new_pod(opts)
-        _debug(opts, f"pod {pod.uuid}: stage1 {stage1_id[:39]}, apps "
+        report.debug(f"pod {pod.uuid}: stage1 {stage1_id[:39]}, apps "
                      f"{', '.join(a['name'] for a in pod_json['apps'])}")
         try:
             if spec.uuid_file_save:
@@ -106,8 +102,7 @@ def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock 
             overlay = not spec.no_overlay
             why_not = render.overlay_unsupported(pod.path) if overlay else None
             if why_not:
-                print(f"rkt: warning: overlay filesystem not usable ({why_not}), "
-                      "disabling overlay support", file=sys.stderr)
+                report.warn(f"overlay filesystem not usable ({why_not}), disabling overlay support")
                 overlay = False
             try:
                 render.prepare(store, pod.path, stage1_id, pod_json, image_ids, overlay=overlay)
@@ -218,7 +213,7 @@ def exec_stage1(opts, spec: "PodSpec", pod: Pod, lock: FileLock) -> None:
     for options, target in overlays:
         _mount_overlay(options, target)
     os.chdir(pod.path)
-    _debug(opts, f"exec {program} {' '.join(args)}")
+    report.debug(f"exec {program} {' '.join(args)}")
     try:
         os.execve(program, [str(program), *args], env)
     except OSError as err:

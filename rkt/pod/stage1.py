@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rkt import report
 from rkt.errors import RktError
 
 if TYPE_CHECKING:
@@ -115,8 +116,8 @@ def _default(store, config) -> str:
     imported = store.manifest(image_id)
     if imported.name != name or (version and imported.label("version") != version):
         # Still usable by ID, but the next run will import the file again: say why.
-        print(f"rkt: warning: stage1 image {path} is {imported.name}:"
-              f"{imported.label('version')}, not {name}:{version}", file=sys.stderr)
+        report.warn(f"stage1 image {path} is {imported.name}:"
+                    f"{imported.label('version')}, not {name}:{version}")
     return image_id
 
 

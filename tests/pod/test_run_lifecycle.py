@@ -38,6 +38,7 @@ def test_run_execs_stage1_with_the_contract(rkt, stage1_script, busybox):
     assert rec["args"] == (f"--net=host --hostname=h1 --dns-conf-mode=resolv=default,hosts=default "
                            f"--ipc=private {uuid}")
     assert rec["cwd"] == str(pod)
+    assert "rkt: exec " not in proc.stderr  # debug lines only with --debug
     assert rec["lockpath"] == str(pod) and rec["lock"] == "held"
     assert rec["mounts"] == "1"  # the app overlay, inside the pod's mount namespace only
     assert rec["rootfs"].endswith("opt/stage2/busybox/rootfs ok")
@@ -61,12 +62,13 @@ def test_exit_code_of_stage1_is_rkts(rkt, busybox, tmp_path):
 
 
 def test_run_flags_reach_stage1(rkt, stage1_script, busybox):
-    run(rkt, stage1_script, "--debug", "--insecure-options=image,capabilities,paths,seccomp",
+    proc = run(rkt, stage1_script, "--debug", "--insecure-options=image,capabilities,paths,seccomp",
         busybox, "--interactive", "--dns=1.2.3.4", "--dns-search=a.example", "--dns-opt=ndots:2",
         "--dns-domain=example", "--hosts-entry=10.1.1.1=db", "--hosts-entry=10.1.1.1=db2")
     pod = rkt.only_pod("run")
     args = read_record(pod)["args"].split()
     assert args[0] == "--debug" and args[-1] == pod.name
+    assert f"rkt: exec {pod}/stage1/rootfs/run --debug " in proc.stderr  # the library's debug line
     for a in ("--net=default", "--interactive", "--dns-conf-mode=resolv=stage0,hosts=stage0",
               "--disable-capabilities-restriction", "--disable-paths", "--disable-seccomp"):
         assert a in args

@@ -1,0 +1,51 @@
+"""rkt.report: what each kind of library message looks like on the console, and the seam."""
+
+from __future__ import annotations
+
+import pytest
+
+from rkt import report
+
+
+@pytest.fixture
+def console():
+    """A Console (no debug) installed for the test, the previous reporter put back after."""
+    previous = report.install(report.Console())
+    yield report.current()
+    report.install(previous)
+
+
+def test_console_lines(console, capsys):
+    report.out('Garbage collecting pod "u"')
+    report.info("gc: moving pod \"u\" to garbage")
+    report.warn("overlay filesystem not usable (x), disabling overlay support")
+    report.debug("hidden without --debug")
+    captured = capsys.readouterr()
+    assert captured.out == 'Garbage collecting pod "u"\n'
+    assert captured.err == ('gc: moving pod "u" to garbage\n'
+                            "rkt: warning: overlay filesystem not usable (x), disabling overlay support\n")
+
+
+def test_console_debug_lines(capsys):
+    previous = report.install(report.Console(debug=True))
+    try:
+        report.debug("exec /stage1/run")
+    finally:
+        report.install(previous)
+    assert capsys.readouterr().err == "rkt: exec /stage1/run\n"
+
+
+def test_recorder_receives_library_messages():
+    from rkt.pod.manifest import fill_mount_points
+
+    recorder = report.Recorder()
+    previous = report.install(recorder)
+    try:
+        pod = {"apps": [{"name": "a", "app": {"mountPoints": [{"name": "data", "path": "/d"}]}}]}
+        fill_mount_points(pod)
+    finally:
+        report.install(previous)
+    assert recorder.messages == [("warn", 'no volume specified for mount point "data", implicitly '
+                                  'creating an "empty" volume. This volume will be removed when '
+                                  "the pod is garbage-collected.")]
+    assert pod["volumes"][0]["name"] == "a-data"
