@@ -244,6 +244,12 @@ def _activated_sockets() -> list[socket.socket]:
 def serve(port: int, socket_path: str, debug: bool = False) -> None:
     """Run until SIGTERM/SIGINT. Listens on TCP `port` (all IPv4 addresses, like rkt) for
     apps and on `socket_path` for registrations, unless systemd passed the sockets."""
+    import signal
+
+    # Before the socket exists: whoever sees it may stop us at once, and must stop us cleanly.
+    done = threading.Event()
+    for signo in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signo, lambda *_: done.set())
     registry = Registry()
     public_cls = type("Public", (PublicHandler,), {"registry": registry})
     reg_cls = type("Registration", (RegistrationHandler,), {"registry": registry})
@@ -284,11 +290,6 @@ def serve(port: int, socket_path: str, debug: bool = False) -> None:
     for server in servers:
         server.debug = debug
 
-    import signal
-
-    done = threading.Event()
-    for signo in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signo, lambda *_: done.set())
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for thread in threads:
         thread.start()
