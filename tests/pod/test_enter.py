@@ -51,7 +51,7 @@ def test_enter_default_command_and_app_choice(rkt, log):
 def test_enter_fails_cleanly_when_pod_dies(rkt, log):
     pod = make_pod(rkt.dir, "run", log)
     holder = Holder(rkt.dir / "pods" / "run" / pod)  # never writes its pid
-    timer = threading.Timer(0.5, holder.stop)
+    timer = threading.Timer(2.0, holder.stop)  # after `rkt enter` started, even on a busy machine
     timer.start()
     try:
         proc = rkt.fails("enter", pod, "true")
