@@ -12,10 +12,10 @@ import uuid as uuidlib
 import pytest
 
 from stage1 import kernel
+from tests.stage1.forked import BUSYBOX, in_child
 from stage1.cgroups import devices, limits, tree, v1, v2
 from stage1.cgroups import pod as pods
 
-BUSYBOX = "/bin/busybox"
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 
@@ -146,24 +146,7 @@ def test_memory_limit_kills_a_hungry_app(pod):
 
 def _run_in(app, argv) -> tuple[int, str]:
     """busybox argv in a child attached to `app`'s cgroup: (exit code or -signal, output)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            os.dup2(w, 1)
-            os.dup2(w, 2)
-            app.attach(0)
-            os.execv(BUSYBOX, ["busybox", *argv])
-        finally:
-            os._exit(99)
-    os.close(w)
-    out = b""
-    while chunk := os.read(r, 4096):
-        out += chunk
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+    return in_child(lambda: app.attach(0), argv)
 
 
 @root_only

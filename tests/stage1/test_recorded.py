@@ -130,6 +130,42 @@ def test_a_failed_pivot_root_says_where(tmp_path, monkeypatch):
         kernel.use(previous)
 
 
+def test_an_app_filesystem_is_built_in_a_slave_namespace_and_pivoted_into_last(recording, tmp_path, monkeypatch):
+    """The whole of app.setup: rslave before the first mount, /proc and /sys before their
+    protection, volumes, then pivot_root as the last call."""
+    import json
+    from stage1 import app, podinfo
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "src").mkdir()
+    manifest = {"exec": ["/bin/sh"], "user": "0", "group": "0",
+                "mountPoints": [{"name": "data", "path": "/data"}]}
+    (tmp_path / "pod").write_text(json.dumps({
+        "acKind": "PodManifest", "acVersion": "0.8.11",
+        "apps": [{"name": "web", "app": manifest, "mounts": [{"volume": "data", "path": "/data"}]}],
+        "volumes": [{"name": "data", "kind": "host", "source": str(tmp_path / "src")}]}))
+    (tmp_path / "appsinfo" / "web").mkdir(parents=True)
+    (tmp_path / "appsinfo" / "web" / "manifest").write_text(json.dumps({"name": "example.com/web"}))
+    root = tmp_path / "stage1" / "rootfs" / "opt" / "stage2" / "web" / "rootfs"
+    (root / "proc").mkdir(parents=True)
+    (root / "proc" / "kcore").write_text("")
+    (root / "sys" / "firmware").mkdir(parents=True)
+    (web,) = podinfo.load(str(tmp_path)).apps
+    ctx = app.PodContext(uuid="u", pod_dir=str(tmp_path), hostname="h", dns_mode={}, interactive=False,
+                         console="/dev/null", disable_caps=False, disable_paths=False,
+                         disable_seccomp=True, mds_url=None, debug=False)
+    app.setup(web, ctx, {"PATH": "/bin"})
+    calls = rel(tmp_path, recording.calls)
+    assert calls[:2] == [("unshare", kernel.CLONE_NEWNS),
+                         ("mount", None, "/", None, MS_REC | kernel.MS_SLAVE, None)]
+    targets = [c[2] for c in calls if c[0] == "mount"]
+    root_ = "ROOT/stage1/rootfs/opt/stage2/web/rootfs"
+    order = [targets.index(t) for t in (root_, f"{root_}/proc", f"{root_}/sys", f"{root_}/dev",
+                                        f"{root_}/data", f"{root_}/sys/firmware", f"{root_}/proc/kcore")]
+    assert order == sorted(order)
+    assert calls[-2:] == [("pivot_root", ".", "."), ("umount", ".", MNT_DETACH)]
+    assert (root / "etc" / "hostname").read_text() == "h\n"
+
+
 # --- protected paths --------------------------------------------------------------------------
 
 @pytest.fixture

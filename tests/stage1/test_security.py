@@ -14,42 +14,17 @@ import pytest
 
 from stage1 import caps, protect, seccomp
 from stage1 import kernel
+from tests.stage1.forked import BUSYBOX, in_child
 
 s = kernel.current()
 
 seccomp.preload()  # as stage1 does, before any child drops to a uid that cannot read the venv
 
-BUSYBOX = "/bin/busybox"
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
     pytest.mark.skipif(not os.path.exists(BUSYBOX), reason="needs busybox-static"),
 ]
-
-
-def in_child(setup, argv, *, timeout=20):
-    """Fork; the child runs setup() then execs busybox argv. -> (exit code or -signal, output)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            os.dup2(w, 1)
-            os.dup2(w, 2)
-            signal.alarm(timeout)
-            setup()
-            os.execv(BUSYBOX, ["busybox", *argv])
-        except BaseException as err:  # noqa: BLE001 - the child must never return into pytest
-            os.write(2, f"setup failed: {type(err).__name__}: {err}\n".encode())
-        finally:
-            os._exit(99)
-    os.close(w)
-    chunks = []
-    while chunk := os.read(r, 65536):
-        chunks.append(chunk)
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode(errors="replace")
 
 
 def status_of(setup):
@@ -357,11 +332,15 @@ def rootfs(tmp_path):
     for d in ("proc", "sys", "bin", "dev"):
         (root / d).mkdir(parents=True)
     shutil.copy(BUSYBOX, root / "bin" / "busybox")
-    with open("/proc/self/mountinfo") as f:
-        before = f.read()
+    # only where these tests mount: other work on the machine may mount elsewhere meanwhile
+    ours = ("/proc", "/sys", "/dev", str(tmp_path))
+
+    def mounts():
+        with open("/proc/self/mountinfo") as f:
+            return {(line.split()[0], line.split()[4]) for line in f if line.split()[4].startswith(ours)}
+    before = mounts()
     yield root
-    with open("/proc/self/mountinfo") as f:
-        assert f.read() == before, "a mount leaked onto the host"
+    assert mounts() == before, "a mount leaked onto the host"
 
 
 def in_app_root(root, disabled=False):
