@@ -52,20 +52,14 @@ class MountPoint:
     def _parse(cls, obj: Any, path: str) -> "MountPoint":
         f = fields(obj, path, ("name", "path", "readOnly"))
         name = t.ac_name(f.get("name", ""), join(path, "name"))
-        mount_path = f.get("path", "")
-        if mount_path == "":
-            raise ManifestError(join(path, "path"), "required")
-        t.string(mount_path, join(path, "path"))
+        mount_path = t.required_string(f, "path", path)
         read_only = t.boolean(f.get("readOnly", False), join(path, "readOnly"))
         return cls(name, mount_path, read_only)
 
     from_json = classmethod(t.parse_document)
 
     def to_json(self) -> dict:
-        out = {"name": self.name, "path": self.path}
-        if self.read_only:
-            out["readOnly"] = True
-        return out
+        return {"name": self.name, "path": self.path, **t.omit_empty(readOnly=self.read_only)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,10 +74,7 @@ class Port:
     def _parse(cls, obj: Any, path: str) -> "Port":
         f = fields(obj, path, ("name", "protocol", "port", "count", "socketActivated"))
         name = t.ac_name(f.get("name", ""), join(path, "name"))
-        protocol = f.get("protocol", "")
-        if protocol == "":
-            raise ManifestError(join(path, "protocol"), "required")
-        t.string(protocol, join(path, "protocol"))
+        protocol = t.required_string(f, "protocol", path)
         if "port" not in f:
             raise ManifestError(join(path, "port"), "required")
         port = t.integer(f["port"], join(path, "port"), 1, 65535)
@@ -125,26 +116,19 @@ class App:
     @classmethod
     def _parse(cls, obj: Any, path: str) -> "App":
         f = fields(obj, path, _APP_KEYS)
-        user = f.get("user", "")
-        if user == "":
-            raise ManifestError(join(path, "user"), "required")
-        group = f.get("group", "")
-        if group == "":
-            raise ManifestError(join(path, "group"), "required")
-        t.string(user, join(path, "user"))
-        t.string(group, join(path, "group"))
+        user = t.required_string(f, "user", path)
+        group = t.required_string(f, "group", path)
         gids_path = join(path, "supplementaryGIDs")
         gids = tuple(t.integer(g, join(gids_path, i), 0, 2**32 - 1)
                      for i, g in enumerate(t.array(f.get("supplementaryGIDs", []), gids_path)))
         workdir = f.get("workingDirectory", "")
         if workdir != "":
             t.absolute_path(workdir, join(path, "workingDirectory"))
-        environment = t.parse_list(f, "environment", path, EnvironmentVariable._parse)
-        t.check_unique(environment, join(path, "environment"), "environment variable")
-        handlers = t.parse_list(f, "eventHandlers", path, EventHandler._parse)
-        t.check_unique(handlers, join(path, "eventHandlers"), "event handler")
-        ports = t.parse_list(f, "ports", path, Port._parse)
-        t.check_unique(ports, join(path, "ports"), "port")
+        environment = t.parse_list(f, "environment", path, EnvironmentVariable._parse,
+                                   unique="environment variable")
+        handlers = t.parse_list(f, "eventHandlers", path, EventHandler._parse,
+                                unique="event handler")
+        ports = t.parse_list(f, "ports", path, Port._parse, unique="port")
         return cls(
             exec=t.strings(f.get("exec", []), join(path, "exec")),
             user=user,
@@ -163,28 +147,13 @@ class App:
     from_json = classmethod(t.parse_document)
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {"exec": list(self.exec)}
-        if self.event_handlers:
-            out["eventHandlers"] = [h.to_json() for h in self.event_handlers]
-        out["user"] = self.user
-        out["group"] = self.group
-        if self.supplementary_gids:
-            out["supplementaryGIDs"] = list(self.supplementary_gids)
-        if self.working_directory:
-            out["workingDirectory"] = self.working_directory
-        if self.environment:
-            out["environment"] = [e.to_json() for e in self.environment]
-        if self.mount_points:
-            out["mountPoints"] = [m.to_json() for m in self.mount_points]
-        if self.ports:
-            out["ports"] = [p.to_json() for p in self.ports]
-        if self.isolators:
-            out["isolators"] = [i.to_json() for i in self.isolators]
-        if self.user_annotations:
-            out["userAnnotations"] = dict(self.user_annotations)
-        if self.user_labels:
-            out["userLabels"] = dict(self.user_labels)
-        return out
+        return {"exec": list(self.exec), **t.omit_empty(eventHandlers=self.event_handlers),
+                "user": self.user, "group": self.group,
+                **t.omit_empty(supplementaryGIDs=self.supplementary_gids,
+                               workingDirectory=self.working_directory,
+                               environment=self.environment, mountPoints=self.mount_points,
+                               ports=self.ports, isolators=self.isolators,
+                               userAnnotations=self.user_annotations, userLabels=self.user_labels)}
 
     def env(self, name: str) -> str | None:
         return lookup(self.environment, name)
@@ -220,15 +189,8 @@ class Dependency:
     from_json = classmethod(t.parse_document)
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {"imageName": self.image_name}
-        if self.image_id:
-            out["imageID"] = self.image_id
-        if self.labels:
-            out["labels"] = [label.to_json() for label in self.labels]
-        if self.size:
-            out["size"] = self.size
-        return out
-
+        return {"imageName": self.image_name,
+                **t.omit_empty(imageID=self.image_id, labels=self.labels, size=self.size)}
 
 
 _IMAGE_KEYS = ("acKind", "acVersion", "name", "labels", "app", "annotations", "dependencies",
@@ -249,9 +211,7 @@ class ImageManifest:
 
     @classmethod
     def _parse(cls, obj: Any, path: str = "") -> "ImageManifest":
-        f = fields(obj, path, _IMAGE_KEYS)
-        t.required_ac_kind(f, path, cls.ac_kind)
-        version = t.required_ac_version(f, path)
+        f, version = t.manifest_fields(obj, path, _IMAGE_KEYS, cls.ac_kind)
         if "name" not in f:
             raise ManifestError(join(path, "name"), "required")
         name = t.ac_identifier(f["name"], join(path, "name"))
@@ -271,19 +231,9 @@ class ImageManifest:
     from_json = classmethod(t.parse_document)
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {"acKind": self.ac_kind, "acVersion": self.ac_version,
-                               "name": self.name}
-        if self.labels:
-            out["labels"] = [label.to_json() for label in self.labels]
-        if self.app is not None:
-            out["app"] = self.app.to_json()
-        if self.annotations:
-            out["annotations"] = [a.to_json() for a in self.annotations]
-        if self.dependencies:
-            out["dependencies"] = [d.to_json() for d in self.dependencies]
-        if self.path_whitelist:
-            out["pathWhitelist"] = list(self.path_whitelist)
-        return out
+        return {"acKind": self.ac_kind, "acVersion": self.ac_version, "name": self.name,
+                **t.omit_empty(labels=self.labels, app=self.app, annotations=self.annotations,
+                               dependencies=self.dependencies, pathWhitelist=self.path_whitelist)}
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_json()).encode()

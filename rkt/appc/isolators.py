@@ -228,6 +228,20 @@ def resource_millis(value: Fraction | None) -> int | None:
     return None if value is None else math.ceil(value * 1000)
 
 
+_RESOURCES = (RESOURCE_CPU, RESOURCE_MEMORY, RESOURCE_BLOCK_BANDWIDTH, RESOURCE_BLOCK_IOPS,
+              RESOURCE_NETWORK_BANDWIDTH)
+
+
+def _typed(kind: type, names: tuple[str, ...], what: str,
+           convert: Callable[[Any], Any] | None = None, doc: str | None = None) -> property:
+    """A view of the typed value of the isolators named `names`; TypeError on any other."""
+    def get(self: Isolator) -> Any:
+        if self.name not in names or not isinstance(self.parsed, kind):
+            raise TypeError(f"isolator {self.name} has no {what}")
+        return self.parsed if convert is None else convert(self.parsed)
+    return property(get, doc=doc)
+
+
 @dataclasses.dataclass(frozen=True)
 class Isolator:
     """One isolator: `value` is the JSON as written (kept for round trips), `parsed` its typed
@@ -268,70 +282,30 @@ class Isolator:
     def known(self) -> bool:
         return self.name in ISOLATOR_KINDS
 
-    def _typed(self, kind: type, names: tuple[str, ...], what: str):
-        if self.name not in names or not isinstance(self.parsed, kind):
-            raise TypeError(f"isolator {self.name} has no {what}")
-        return self.parsed
-
-    _RESOURCES = (RESOURCE_CPU, RESOURCE_MEMORY, RESOURCE_BLOCK_BANDWIDTH,
-                  RESOURCE_BLOCK_IOPS, RESOURCE_NETWORK_BANDWIDTH)
-
-    @property
-    def resource(self) -> Resource:
-        """Request/limit as exact Fractions of base units (any resource/* isolator)."""
-        return self._typed(Resource, self._RESOURCES, "resource value")
-
-    @property
-    def memory_limit(self) -> int | None:
-        """resource/memory limit in bytes (rounded up), None when only a request is given."""
-        return resource_bytes(self._typed(Resource, (RESOURCE_MEMORY,), "memory limit").limit)
-
-    @property
-    def memory_request(self) -> int | None:
-        return resource_bytes(self._typed(Resource, (RESOURCE_MEMORY,), "memory request").request)
-
-    @property
-    def cpu_limit_millicores(self) -> int | None:
-        return resource_millis(self._typed(Resource, (RESOURCE_CPU,), "cpu limit").limit)
-
-    @property
-    def cpu_request_millicores(self) -> int | None:
-        return resource_millis(self._typed(Resource, (RESOURCE_CPU,), "cpu request").request)
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        """The CAP_* names of a capabilities retain or remove set."""
-        return self._typed(CapabilitySet, (CAPS_RETAIN, CAPS_REMOVE), "capabilities").capabilities
-
-    @property
-    def seccomp(self) -> SeccompSet:
-        """`.syscalls` (names and @wildcards) and `.errno` ("" = kill with SIGSYS)."""
-        return self._typed(SeccompSet, (SECCOMP_RETAIN, SECCOMP_REMOVE), "seccomp set")
-
-    @property
-    def enabled(self) -> bool:
-        """os/linux/no-new-privileges."""
-        return self._typed(bool, (NO_NEW_PRIVILEGES,), "boolean value")
-
-    @property
-    def oom_score_adj(self) -> int:
-        return self._typed(int, (OOM_SCORE_ADJ,), "oom score adjustment")
-
-    @property
-    def cpu_shares(self) -> int:
-        return self._typed(int, (CPU_SHARES,), "cpu shares")
-
-    @property
-    def selinux_context(self) -> SELinuxContext:
-        return self._typed(SELinuxContext, (SELINUX_CONTEXT,), "SELinux context")
-
-    @property
-    def apparmor_profile(self) -> str:
-        return self._typed(str, (APPARMOR_PROFILE,), "AppArmor profile")
-
-    @property
-    def sysctls(self) -> dict[str, str]:
-        return dict(self._typed(tuple, (SYSCTL,), "sysctls"))
+    resource = _typed(Resource, _RESOURCES, "resource value",
+                      doc="Request/limit as exact Fractions of base units (any resource/* isolator).")
+    memory_limit = _typed(Resource, (RESOURCE_MEMORY,), "memory limit",
+                          lambda r: resource_bytes(r.limit),
+                          "resource/memory limit in bytes (rounded up), None when only a request "
+                          "is given.")
+    memory_request = _typed(Resource, (RESOURCE_MEMORY,), "memory request",
+                            lambda r: resource_bytes(r.request))
+    cpu_limit_millicores = _typed(Resource, (RESOURCE_CPU,), "cpu limit",
+                                  lambda r: resource_millis(r.limit))
+    cpu_request_millicores = _typed(Resource, (RESOURCE_CPU,), "cpu request",
+                                    lambda r: resource_millis(r.request))
+    capabilities = _typed(CapabilitySet, (CAPS_RETAIN, CAPS_REMOVE), "capabilities",
+                          lambda c: c.capabilities,
+                          "The CAP_* names of a capabilities retain or remove set.")
+    seccomp = _typed(SeccompSet, (SECCOMP_RETAIN, SECCOMP_REMOVE), "seccomp set",
+                     doc='`.syscalls` (names and @wildcards) and `.errno` ("" = kill with SIGSYS).')
+    enabled = _typed(bool, (NO_NEW_PRIVILEGES,), "boolean value",
+                     doc="os/linux/no-new-privileges.")
+    oom_score_adj = _typed(int, (OOM_SCORE_ADJ,), "oom score adjustment")
+    cpu_shares = _typed(int, (CPU_SHARES,), "cpu shares")
+    selinux_context = _typed(SELinuxContext, (SELINUX_CONTEXT,), "SELinux context")
+    apparmor_profile = _typed(str, (APPARMOR_PROFILE,), "AppArmor profile")
+    sysctls = _typed(tuple, (SYSCTL,), "sysctls", dict)
 
 
 def parse_isolators(obj: dict, key: str, path: str) -> tuple[Isolator, ...]:

@@ -13,16 +13,16 @@ from rkt.appc.types import fields, join
 from rkt.errors import ManifestError
 
 
-class Label(NamedTuple):
+class _Pair(NamedTuple):
+    """A `{"name": ..., "value": ...}` member; each kind checks its name its own way."""
+
     name: str
     value: str
 
     @classmethod
-    def _parse(cls, obj: Any, path: str) -> "Label":
+    def _parse(cls, obj: Any, path: str):
         f = fields(obj, path, ("name", "value"))
-        name = t.ac_identifier(f.get("name", ""), join(path, "name"))
-        if name == "name":
-            raise ManifestError(join(path, "name"), 'a label must not be called "name"')
+        name = cls._check_name(f.get("name", ""), join(path, "name"))
         return cls(name, t.string(f.get("value", ""), join(path, "value")))
 
     from_json = classmethod(t.parse_document)
@@ -31,48 +31,34 @@ class Label(NamedTuple):
         return {"name": self.name, "value": self.value}
 
 
-class Annotation(NamedTuple):
-    name: str
-    value: str
+class Label(_Pair):
+    __slots__ = ()
 
-    @classmethod
-    def _parse(cls, obj: Any, path: str) -> "Annotation":
-        f = fields(obj, path, ("name", "value"))
-        name = t.ac_identifier(f.get("name", ""), join(path, "name"))
-        return cls(name, t.string(f.get("value", ""), join(path, "value")))
-
-    from_json = classmethod(t.parse_document)
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "value": self.value}
+    @staticmethod
+    def _check_name(value: Any, path: str) -> str:
+        if t.ac_identifier(value, path) == "name":
+            raise ManifestError(path, 'a label must not be called "name"')
+        return value
 
 
-class EnvironmentVariable(NamedTuple):
-    name: str
-    value: str
+class Annotation(_Pair):
+    __slots__ = ()
+    _check_name = staticmethod(t.ac_identifier)
 
-    @classmethod
-    def _parse(cls, obj: Any, path: str) -> "EnvironmentVariable":
-        f = fields(obj, path, ("name", "value"))
-        name = t.environment_name(f.get("name", ""), join(path, "name"))
-        return cls(name, t.string(f.get("value", ""), join(path, "value")))
 
-    from_json = classmethod(t.parse_document)
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "value": self.value}
+class EnvironmentVariable(_Pair):
+    __slots__ = ()
+    _check_name = staticmethod(t.environment_name)
 
 
 def parse_labels(obj: dict, key: str, path: str) -> tuple[Label, ...]:
-    labels = t.parse_list(obj, key, path, Label._parse)
-    t.check_unique(labels, join(path, key), "label")
+    labels = t.parse_list(obj, key, path, Label._parse, unique="label")
     t.os_arch(dict(labels), join(path, key))
     return labels
 
 
 def parse_annotations(obj: dict, key: str, path: str) -> tuple[Annotation, ...]:
-    annotations = t.parse_list(obj, key, path, Annotation._parse)
-    t.check_unique(annotations, join(path, key), "annotation")
+    annotations = t.parse_list(obj, key, path, Annotation._parse, unique="annotation")
     values = dict(annotations)
     where = {a.name: join(join(join(path, key), i), "value") for i, a in enumerate(annotations)}
     t.check_annotation_values(values, where)

@@ -159,10 +159,7 @@ class Mount:
     def _parse(cls, obj: Any, path: str) -> "Mount":
         f = fields(obj, path, ("volume", "path", "appVolume"))
         volume = t.ac_name(f.get("volume", ""), join(path, "volume"))
-        mount_path = f.get("path", "")
-        if mount_path == "":
-            raise ManifestError(join(path, "path"), "required")
-        t.string(mount_path, join(path, "path"))
+        mount_path = t.required_string(f, "path", path)
         app_volume = (Volume._parse(f["appVolume"], join(path, "appVolume"))
                       if "appVolume" in f else None)
         return cls(volume, mount_path, app_volume)
@@ -170,10 +167,8 @@ class Mount:
     from_json = classmethod(t.parse_document)
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {"volume": self.volume, "path": self.path}
-        if self.app_volume is not None:
-            out["appVolume"] = self.app_volume.to_json()
-        return out
+        return {"volume": self.volume, "path": self.path,
+                **t.omit_empty(appVolume=self.app_volume)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,13 +189,7 @@ class RuntimeImage:
     from_json = classmethod(t.parse_document)
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {}
-        if self.name is not None:
-            out["name"] = self.name
-        out["id"] = self.id
-        if self.labels:
-            out["labels"] = [label.to_json() for label in self.labels]
-        return out
+        return {**t.omit_empty(name=self.name), "id": self.id, **t.omit_empty(labels=self.labels)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,16 +221,9 @@ class RuntimeApp:
     from_json = classmethod(t.parse_document)
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {"name": self.name, "image": self.image.to_json()}
-        if self.app is not None:
-            out["app"] = self.app.to_json()
-        if self.read_only_root_fs:
-            out["readOnlyRootFS"] = True
-        if self.mounts:
-            out["mounts"] = [m.to_json() for m in self.mounts]
-        if self.annotations:
-            out["annotations"] = [a.to_json() for a in self.annotations]
-        return out
+        return {"name": self.name, "image": self.image.to_json(),
+                **t.omit_empty(app=self.app, readOnlyRootFS=self.read_only_root_fs,
+                               mounts=self.mounts, annotations=self.annotations)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,12 +249,8 @@ class ExposedPort:
     from_json = classmethod(t.parse_document)
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {"name": self.name, "hostPort": self.host_port}
-        if self.host_ip is not None:
-            out["hostIP"] = self.host_ip
-        if self.pod_port is not None:
-            out["podPort"] = self.pod_port.to_json()
-        return out
+        return {"name": self.name, "hostPort": self.host_port,
+                **t.omit_empty(hostIP=self.host_ip, podPort=self.pod_port)}
 
 
 _POD_KEYS = ("acVersion", "acKind", "apps", "volumes", "isolators", "annotations", "ports",
@@ -300,15 +278,10 @@ class PodManifest:
 
     @classmethod
     def _parse(cls, obj: Any, path: str = "") -> "PodManifest":
-        f = fields(obj, path, _POD_KEYS)
-        t.required_ac_kind(f, path, cls.ac_kind)
-        version = t.required_ac_version(f, path)
-        apps = t.parse_list(f, "apps", path, RuntimeApp._parse)
-        t.check_unique(apps, join(path, "apps"), "app name")
-        volumes = t.parse_list(f, "volumes", path, Volume._parse)
-        t.check_unique(volumes, join(path, "volumes"), "volume name")
-        ports = t.parse_list(f, "ports", path, ExposedPort._parse)
-        t.check_unique(ports, join(path, "ports"), "port name")
+        f, version = t.manifest_fields(obj, path, _POD_KEYS, cls.ac_kind)
+        apps = t.parse_list(f, "apps", path, RuntimeApp._parse, unique="app name")
+        volumes = t.parse_list(f, "volumes", path, Volume._parse, unique="volume name")
+        ports = t.parse_list(f, "ports", path, ExposedPort._parse, unique="port name")
         names = {v.name for v in volumes}
         for i, app in enumerate(apps):
             for j, mount in enumerate(app.mounts):
@@ -330,7 +303,9 @@ class PodManifest:
     from_json = classmethod(t.parse_document)
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {
+        # Unlike the parts, the pod's lists are written even when empty (and null annotations
+        # as null), as rkt writes them.
+        return {
             "acVersion": self.ac_version,
             "acKind": self.ac_kind,
             "apps": [a.to_json() for a in self.apps],
@@ -339,12 +314,8 @@ class PodManifest:
             "annotations": (None if self.annotations is None
                             else [a.to_json() for a in self.annotations]),
             "ports": [p.to_json() for p in self.ports],
+            **t.omit_empty(userAnnotations=self.user_annotations, userLabels=self.user_labels),
         }
-        if self.user_annotations:
-            out["userAnnotations"] = dict(self.user_annotations)
-        if self.user_labels:
-            out["userLabels"] = dict(self.user_labels)
-        return out
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_json()).encode()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from rkt.errors import ManifestError
 
@@ -148,6 +148,33 @@ def string_map(value: Any, path: str) -> dict[str, str]:
     return {k: string(v, join(path, k)) for k, v in value.items()}
 
 
+def required_string(f: dict[str, Any], key: str, path: str) -> str:
+    """Member `key` of a JSON object's fields: a string that must be there and not be empty."""
+    value = f.get(key, "")
+    if value == "":
+        raise ManifestError(join(path, key), "required")
+    return string(value, join(path, key))
+
+
+def omit_empty(**members: Any) -> dict[str, Any]:
+    """JSON members as Go's `omitempty` writes them: None, false, 0 and empty ones left out.
+    Parts become their JSON (`x.to_json()`), tuples lists, mappings plain dicts."""
+    out: dict[str, Any] = {}
+    for key, value in members.items():
+        if value is None or (isinstance(value, (int, str, tuple, list, dict)) and not value):
+            continue
+        out[key] = _json_value(value)
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, (tuple, list)):
+        return [_json_value(v) for v in value]
+    return dict(value) if isinstance(value, dict) else value
+
+
 def absolute_path(value: Any, path: str) -> str:
     if not string(value, path).startswith("/"):
         raise ManifestError(path, "must be an absolute path")
@@ -173,20 +200,18 @@ def load_json(data: bytes | bytearray | str | dict) -> Any:
         raise ManifestError("", f"invalid JSON: {reason}") from None
 
 
-def parse_list(obj: dict, key: str, path: str, parse) -> tuple:
-    """The array `obj[key]` (absent: empty), each item parsed with `parse(item, item_path)`."""
+def parse_list(obj: dict, key: str, path: str, parse, unique: str | None = None) -> tuple:
+    """The array `obj[key]` (absent: empty), each item parsed with `parse(item, item_path)`;
+    with `unique`, no two items may share a name (`unique` says what the name is of)."""
     items = array(obj.get(key, []), join(path, key))
-    return tuple(parse(item, join(join(path, key), i)) for i, item in enumerate(items))
-
-
-def check_unique(items: Iterable, path: str, what: str, attr: str = "name") -> None:
-    """No two items with the same `attr`; the error names the second one's path."""
-    seen: set = set()
-    for i, item in enumerate(items):
-        name = getattr(item, attr)
-        if name in seen:
-            raise ManifestError(join(path, i), f'duplicate {what} "{name}"')
-        seen.add(name)
+    parsed = tuple(parse(item, join(join(path, key), i)) for i, item in enumerate(items))
+    if unique is not None:
+        seen: set = set()
+        for i, item in enumerate(parsed):
+            if item.name in seen:
+                raise ManifestError(join(join(path, key), i), f'duplicate {unique} "{item.name}"')
+            seen.add(item.name)
+    return parsed
 
 
 def parse_document(cls, data, path: str = ""):
@@ -270,18 +295,17 @@ def rfc3339(value: Any, path: str = "") -> datetime.datetime:
         raise ManifestError(path, "must be an RFC 3339 date-time like 2015-01-02T15:04:05Z")
 
 
-def required_ac_version(f: dict, path: str) -> str:
-    if "acVersion" not in f:
-        raise ManifestError(join(path, "acVersion"), "required")
-    return semver(f["acVersion"], join(path, "acVersion"))
 
-
-def required_ac_kind(f: dict, path: str, kind: str) -> None:
+def manifest_fields(obj: Any, path: str, names: tuple[str, ...], kind: str) -> tuple[dict, str]:
+    """A manifest's fields (as `fields`) once its acKind is `kind`, and its acVersion."""
+    f = fields(obj, path, names)
     if "acKind" not in f or f["acKind"] == "":
         raise ManifestError(join(path, "acKind"), "required")
     if f["acKind"] != kind:
         raise ManifestError(join(path, "acKind"), f'must be "{kind}"')
-
+    if "acVersion" not in f:
+        raise ManifestError(join(path, "acVersion"), "required")
+    return f, semver(f["acVersion"], join(path, "acVersion"))
 
 
 # Whitespace, and a `%` not starting an escape (Go's url.Parse: "invalid URL escape").
