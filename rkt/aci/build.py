@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rkt.aci import tar
 from rkt.errors import RktError
+from rkt.fsutil import atomic_file
 
 _RECORD_TYPES = {
     tar.REGULAR: b"0", tar.HARDLINK: b"1", tar.SYMLINK: b"2", tar.CHAR: b"3",
@@ -194,9 +195,8 @@ def build_aci(layout_dir, out_path, compression: str = "gzip") -> None:
     real_out_dir = out.parent.resolve()
     if real_out_dir == real_layout or real_layout in real_out_dir.parents:
         raise RktError(f"{out}: the output must not be inside the layout directory")
-    tmp = out.parent / f".{out.name}.tmp{os.getpid()}"
     try:
-        with open(tmp, "wb") as raw:
+        with atomic_file(out, durable=False) as raw:
             sink = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
                                  compresslevel=6) if compression == "gzip" else raw
             writer = TarWriter(sink)
@@ -209,9 +209,5 @@ def build_aci(layout_dir, out_path, compression: str = "gzip") -> None:
             writer.close()
             if sink is not raw:
                 sink.close()
-        os.replace(tmp, out)
     except OSError as err:
         raise RktError(f"building {out}: {err}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()

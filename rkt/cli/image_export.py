@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 
 import click
 
 from rkt.cli._click import CONTEXT_SETTINGS, options
 from rkt.errors import RktError
+from rkt.fsutil import atomic_file
 
 
 @click.command(context_settings=CONTEXT_SETTINGS, help="Export a stored image to an ACI file")
@@ -25,26 +24,7 @@ def command(overwrite: bool, image: str, output: str) -> None:
         raise RktError(f"{output}: is a directory")
     with Store(options().dir) as store:
         info = store.resolve(image)
-        out_dir = os.path.dirname(os.path.abspath(output))
-        try:
-            src = open(store.blob_path(info.id), "rb")
-        except FileNotFoundError:
-            raise RktError(f"image {info.short_id}: its blob is missing from the store") from None
-        with src:
-            fd, tmp = tempfile.mkstemp(prefix=".rkt-export-", dir=out_dir)
-            try:
-                digest = hashlib.sha512()
-                with os.fdopen(fd, "wb") as dst:
-                    while chunk := src.read(1 << 20):
-                        digest.update(chunk)
-                        dst.write(chunk)
-                    dst.flush()
-                    os.fsync(dst.fileno())
-                if "sha512-" + digest.hexdigest() != info.id:
-                    raise RktError(f"image {info.short_id}: its blob in the store is damaged "
-                                   "(hash mismatch); nothing exported")
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, output)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+        # the hash is checked inside atomic_file: a damaged blob leaves nothing behind
+        with atomic_file(output) as dst, store.checked_blob(info.id) as blob:
+            while chunk := blob.read(1 << 20):
+                dst.write(chunk)

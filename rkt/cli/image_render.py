@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import click
 
 from rkt.cli._click import CONTEXT_SETTINGS, options
 from rkt.errors import RktError
+from rkt.fsutil import copy_tree
 
 
 def prepare_output(directory: str, overwrite: bool, data_dir: Path | None = None) -> Path:
@@ -29,14 +29,6 @@ def prepare_output(directory: str, overwrite: bool, data_dir: Path | None = None
             out.unlink()
     out.mkdir(parents=True)
     return out
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    """Copy everything (owners, modes, times, xattrs, hardlinks, devices) with `cp -a`."""
-    proc = subprocess.run(["cp", "-a", "--no-target-directory", str(src), str(dst)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RktError(f"copying {src} to {dst}: {proc.stderr.strip() or 'cp failed'}")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS,

@@ -8,7 +8,6 @@ with it. With `--no-overlay` the pod holds a plain copy, bind-mounted the same w
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rkt import kernel
 from rkt.errors import RktError
 from rkt.pod import pods as podlib
 from rkt.pod.enter import choose_app
@@ -24,11 +24,6 @@ if TYPE_CHECKING:
     from rkt.options import GlobalOptions
     from rkt.pod.pods import Pod
 
-CLONE_NEWNS = 0x00020000
-MS_RDONLY = 1
-MS_BIND = 1 << 12
-MS_REC = 1 << 14
-MS_SLAVE = 1 << 19
 EXPORTABLE = (podlib.EXITED, podlib.EXITED_GARBAGE, podlib.PREPARED)
 
 
@@ -76,10 +71,18 @@ def export_manifest(pod: "Pod", app: str) -> bytes:
     return json.dumps(manifest, indent=4).encode()
 
 
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise RktError(f"{what}: {os.strerror(err)}")
+def mount_app_rootfs(lower: Path, upper: Path | None, rootfs: Path) -> None:
+    """Show the app's files at `rootfs`, read-only: the plain copy bind-mounted, or the upper
+    dir over the tree store render as an overlay without upperdir (nothing in the pod changes)."""
+    k = kernel.current()
+    try:
+        if upper is None:
+            k.mount(lower, rootfs, None, kernel.MS_BIND | kernel.MS_REC, None)
+        else:
+            k.mount("overlay", rootfs, "overlay", kernel.MS_RDONLY, f"lowerdir={upper}:{lower}")
+    except OSError as err:
+        what = f"bind-mount {lower}" if upper is None else "mount the app overlay"
+        raise RktError(f"{what}: {err.strerror}") from None
 
 
 def _in_private_mount_namespace(work) -> None:
@@ -94,11 +97,8 @@ def _in_private_mount_namespace(work) -> None:
         code = 1
         try:
             os.close(read_end)
-            libc = ctypes.CDLL(None, use_errno=True)
-            _check(libc.unshare(CLONE_NEWNS), "unshare mount namespace")
-            # before any mount: nothing we do may propagate to the host
-            _check(libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None), "make / rslave")
-            work(libc)
+            kernel.private_mount_namespace()
+            work()
             code = 0
         except BaseException as err:  # noqa: BLE001 - reported to the parent
             message = str(err) if isinstance(err, RktError) else f"{type(err).__name__}: {err}"
@@ -152,15 +152,8 @@ def export(opts: "GlobalOptions", pod: "Pod", out: str, *, app: str | None = Non
             rootfs = layout / "rootfs"
             rootfs.mkdir(mode=0o755)
 
-            def build(libc) -> None:
-                target_fs = os.fsencode(rootfs)
-                if upper is None:
-                    _check(libc.mount(os.fsencode(lower), target_fs, None, MS_BIND | MS_REC,
-                                      None), f"bind-mount {lower}")
-                else:
-                    options = f"lowerdir={upper}:{lower}"
-                    _check(libc.mount(b"overlay", target_fs, b"overlay", MS_RDONLY,
-                                      os.fsencode(options)), "mount the app overlay")
+            def build() -> None:
+                mount_app_rootfs(lower, upper, rootfs)
                 build_aci(layout, target)
 
             _in_private_mount_namespace(build)

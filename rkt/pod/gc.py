@@ -9,7 +9,6 @@ deleted; a mount we cannot remove stops the deletion, so we never delete through
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import shutil
@@ -17,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rkt import report
+from rkt import kernel, report
 from rkt.errors import RktError
 from rkt.lock import FileLock, LockBusy
 from rkt.pod import entrypoints
@@ -28,8 +27,6 @@ if TYPE_CHECKING:
     from rkt.options import GlobalOptions
     from rkt.pod.pods import Pod
 
-MS_PRIVATE = 1 << 18
-MNT_DETACH = 2
 STAGE1_GC_TIMEOUT = 60.0
 
 
@@ -38,76 +35,15 @@ def _say(message: str) -> None:
 
 
 # --- mounts left under a pod --------------------------------------------------------------------
-def _unescape(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as \\ooo."""
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and i + 3 < len(field) and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
-def mounts_under(path: str | os.PathLike, mountinfo: str | None = None) -> list[tuple[str, set[str]]]:
-    """(mount point, optional fields such as `shared:1`) of every mount at or below `path`,
-    in the order to unmount them: deepest first, and the last stacked mount first."""
-    base = os.path.realpath(path)
-    if mountinfo is None:
-        with open("/proc/self/mountinfo") as f:
-            mountinfo = f.read()
-    found = []
-    for index, line in enumerate(mountinfo.splitlines()):
-        fields = line.split(" ")
-        if len(fields) < 7:
-            continue
-        point = _unescape(fields[4])
-        if point != base and not point.startswith(base.rstrip("/") + "/"):
-            continue
-        optional = set()
-        for field in fields[6:]:
-            if field == "-":
-                break
-            optional.add(field.split(":", 1)[0])
-        found.append((point.count("/"), index, point, optional))
-    found.sort(key=lambda m: (m[0], m[1]), reverse=True)
-    return [(point, optional) for _, _, point, optional in found]
-
-
-def _libc():
-    return ctypes.CDLL(None, use_errno=True)
-
-
 def unmount_all(path: str | os.PathLike) -> None:
-    """Unmount everything at or below `path`; RktError if something stays mounted.
-
-    Each mount is first made private, so that neither the unmount nor a lazy detach (our answer
-    to EBUSY) can propagate to a peer mount on the host.
-    """
-    mounts = mounts_under(path)
-    if not mounts:
-        return
-    libc = _libc()
-    for point, optional in mounts:
-        if optional & {"shared", "master"}:
-            if libc.mount(None, os.fsencode(point), None, MS_PRIVATE, None) != 0:
-                err = ctypes.get_errno()
-                if err not in (errno.EINVAL, errno.ENOENT):
-                    raise RktError(f"cannot make {point} private: {os.strerror(err)}")
-    for point, _ in mounts:
-        if libc.umount2(os.fsencode(point), 0) == 0:
-            continue
-        err = ctypes.get_errno()
-        if err == errno.EBUSY and libc.umount2(os.fsencode(point), MNT_DETACH) == 0:
-            continue
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOENT):
-            raise RktError(f"cannot unmount {point}: {os.strerror(err)}")
-    left = mounts_under(path)
+    """Unmount everything at or below `path` (rkt.kernel.unmount_all); RktError if something
+    stays mounted."""
+    try:
+        left = kernel.unmount_all(path)
+    except OSError as err:
+        raise RktError(f"cannot unmount {err.filename}: {err.strerror}") from None
     if left:
-        raise RktError(f"{left[0][0]} is still mounted")
+        raise RktError(f"{left[0]} is still mounted")
 
 
 # --- deleting one pod ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rkt.errors import RktError
+from rkt.fsutil import atomic_write, fsync_dir
 from rkt.lock import FileLock, LockBusy
 
 if TYPE_CHECKING:
@@ -64,14 +65,6 @@ def init_dirs(opts: "GlobalOptions") -> Path:
     except OSError as err:
         raise RktError(f"cannot create pods directory {root}: {err.strerror}") from None
     return root
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _mtime(path: Path) -> datetime.datetime | None:
@@ -246,7 +239,7 @@ class Pod:
                 raise RktError(f"pod {self.uuid}: no longer in {self.dir_state}") from None
             raise RktError(f"pod {self.uuid}: cannot move to {dir_state}: {err.strerror}") from None
         self.dir_state = dir_state
-        _sync_dir(target_dir)
+        fsync_dir(target_dir)
         self.refresh(locate=False)
 
 
@@ -263,7 +256,7 @@ def new_pod(opts: "GlobalOptions") -> tuple[Pod, FileLock]:
     try:
         lock.exclusive()
         os.rename(embryo, root / "prepare" / pod_uuid)
-        _sync_dir(root / "prepare")
+        fsync_dir(root / "prepare")
     except BaseException:
         lock.close()
         try:
@@ -351,14 +344,7 @@ def read_uuid_file(path: str | os.PathLike) -> str:
 
 def write_uuid_file(path: str | os.PathLike, pod_uuid: str) -> None:
     """Write atomically so a reader never sees a partial UUID (rkt writes it as the pod exists)."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(pod_uuid)
-        os.replace(tmp, target)
+        atomic_write(path, pod_uuid, durable=False)
     except OSError as err:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise RktError(f"cannot save UUID to {path}: {err.strerror}") from None

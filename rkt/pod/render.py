@@ -16,7 +16,9 @@ import shutil
 import stat
 from pathlib import Path
 
+from rkt import kernel
 from rkt.errors import RktError
+from rkt.fsutil import copy_tree
 
 STAGE2 = Path("stage1/rootfs/opt/stage2")
 _TREE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
@@ -25,18 +27,6 @@ OVERLAY_PREPARED = "overlay-prepared"
 
 def app_rootfs(pod_path: Path, app: str) -> Path:
     return pod_path / STAGE2 / app / "rootfs"
-
-
-def _copy_tree(src: Path, dest: Path) -> None:
-    """A faithful copy of an image rootfs (`--no-overlay`): cp keeps owners, modes, devices,
-    hard links, xattrs and sparse files."""
-    import subprocess
-
-    proc = subprocess.run(["cp", "-a", "--reflink=auto", "--", str(src), str(dest)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
-        raise RktError(f"cannot copy {src} to {dest}: {detail}")
 
 
 def _copy_attrs(src: str, dest: str, st: os.stat_result, is_link: bool) -> None:
@@ -124,7 +114,7 @@ def prepare_app(store, pod_path: Path, app: str, image_id: str, overlay: bool) -
         target.mkdir(parents=True, mode=0o755)
     else:
         target.parent.mkdir(parents=True, mode=0o755)
-        _copy_tree(tree.path / "rootfs", target)
+        copy_tree(tree.path / "rootfs", target)
 
 
 def prepare(store, pod_path: Path, stage1_id: str, pod_manifest: dict, image_ids: list[str],
@@ -152,13 +142,10 @@ def overlay_unsupported(path: Path) -> str | None:
                 return "the kernel has no overlay filesystem"
     except OSError:
         return "cannot read /proc/filesystems"
-    import ctypes
-
-    buf = ctypes.create_string_buffer(256)  # struct statfs; f_type is its first field
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.statfs(os.fsencode(path), buf) != 0:
+    try:
+        f_type = kernel.current().statfs_type(path)
+    except OSError:
         return None  # let the mount itself say what is wrong
-    f_type = ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
     name = _NO_OVERLAY_UPPER.get(f_type)
     return f"{path} is on {name}" if name else None
 
@@ -198,6 +185,17 @@ def overlay_mounts(pod_path: Path, tree_root: Path) -> list[tuple[str, Path]]:
         mounts.append((f"lowerdir={lower},upperdir={upper},workdir={work}",
                        app_rootfs(pod_path, app)))
     return mounts
+
+
+def mount_overlays(overlays: list[tuple[str, Path]]) -> None:
+    """Enter a private mount namespace (`/` rslave first) and mount each app's overlay there:
+    the mounts live exactly as long as the processes of this namespace."""
+    kernel.private_mount_namespace()
+    for options, target in overlays:
+        try:
+            kernel.current().mount("overlay", target, "overlay", 0, options)
+        except OSError as err:
+            raise RktError(f"cannot mount the overlay at {target}: {err.strerror}") from None
 
 
 def write_dns_files(pod_path: Path, spec) -> str:

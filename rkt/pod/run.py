@@ -11,7 +11,6 @@ the lock fd as RKT_LOCK_FD: the overlays live exactly as long as the pod's proce
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
@@ -27,38 +26,6 @@ from rkt.pod.pods import Pod
 
 if TYPE_CHECKING:
     from rkt.pod.spec import PodSpec
-
-CLONE_NEWNS = 0x00020000
-MS_REC = 0x4000
-MS_SLAVE = 1 << 19
-
-_libc = None
-
-
-def _syscall(name: str, *args) -> None:
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    if getattr(_libc, name)(*args) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
-def _enter_private_mount_namespace() -> None:
-    try:
-        _syscall("unshare", CLONE_NEWNS)
-        # Before any mount: nothing done in this namespace may propagate to the host.
-        _syscall("mount", None, b"/", None, ctypes.c_ulong(MS_REC | MS_SLAVE), None)
-    except OSError as err:
-        raise RktError(f"cannot enter a private mount namespace: {err.strerror}") from None
-
-
-def _mount_overlay(options: str, target: Path) -> None:
-    try:
-        _syscall("mount", b"overlay", os.fsencode(target), b"overlay", ctypes.c_ulong(0),
-                 options.encode())
-    except OSError as err:
-        raise RktError(f"cannot mount the overlay at {target}: {err.strerror}") from None
 
 
 def _prepare_lock(opts) -> FileLock:
@@ -209,9 +176,7 @@ def exec_stage1(opts, spec: "PodSpec", pod: Pod, lock: FileLock) -> None:
     env["RKT_LOCK_FD"] = str(lock.inheritable())
     sys.stdout.flush()
     sys.stderr.flush()
-    _enter_private_mount_namespace()
-    for options, target in overlays:
-        _mount_overlay(options, target)
+    render.mount_overlays(overlays)
     os.chdir(pod.path)
     report.debug(f"exec {program} {' '.join(args)}")
     try:

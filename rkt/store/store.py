@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from rkt.errors import RktError
+from rkt.fsutil import atomic_write, fsync_dir, sync_tree
 from rkt.lock import FileLock
 from rkt.store import render as layering
 from rkt.store.db import ImageInfo, Index
@@ -54,27 +55,6 @@ class Tree:
     @property
     def rootfs(self) -> Path:
         return self.path / "rootfs"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _syncfs(path: Path) -> None:
-    """Flush a whole freshly written tree at once (cheaper than an fsync per file)."""
-    import ctypes
-
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
 
 
 def parse_image_string(ref: str) -> tuple[str, dict[str, str]]:
@@ -301,7 +281,7 @@ class Store:
             _write_journal(journal, image_id, None)
             blob.parent.mkdir(parents=True, exist_ok=True)
             os.rename(work / "blob", blob)
-            _fsync_dir(blob.parent)
+            fsync_dir(blob.parent)
             _kill_point("blob-placed")
             if tree_dir is not None:
                 placed = self._install_tree(
@@ -329,7 +309,7 @@ class Store:
             # Only a tree we place ourselves is ours to undo (an existing one may serve a pod).
             before_rename()
             os.rename(tree_dir, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return True
 
     # -- dependencies and rendering ------------------------------------------------------------
@@ -401,7 +381,7 @@ class Store:
                     if path.exists():  # a damaged or partial render being replaced
                         self._remove_tree(tree_id, blocking=True, locked=True)
                     os.rename(out, path)
-                    _fsync_dir(path.parent)
+                    fsync_dir(path.parent)
             self.index.set_tree_size(image_id, size)
         return Tree(tree_id, path)
 
@@ -475,7 +455,7 @@ class Store:
                 return False
             with self._workdir("remove") as work:
                 os.rename(path, work / "tree")
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
         return True
 
     def trees(self) -> list[str]:
@@ -540,9 +520,9 @@ def _seal(tree_dir: Path, image_id: str) -> int:
     digest, size = hash_tree(tree_dir)
     (tree_dir / "hash").write_text(digest)
     (tree_dir / "image").write_text(image_id)
-    _syncfs(tree_dir)
+    sync_tree(tree_dir)
     (tree_dir / "rendered").touch()
-    _fsync_dir(tree_dir)
+    fsync_dir(tree_dir)
     return size
 
 
@@ -558,10 +538,7 @@ class _HashingReader:
 
 
 def _write_journal(journal: Path, image_id: str, tree_id: str | None) -> None:
-    tmp = journal.with_name("commit.tmp")
-    tmp.write_text(json.dumps({"image": image_id, "tree": tree_id}))
-    os.replace(tmp, journal)
-    _fsync_dir(journal.parent)
+    atomic_write(journal, json.dumps({"image": image_id, "tree": tree_id}))
 
 
 def _members(blob: Path):

@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from rkt.appc.types import is_ac_identifier
 from rkt.errors import RktError, UsageError
+from rkt.fsutil import atomic_write
 from rkt.options import GlobalOptions
 from rkt.trust.openpgp import MAX_KEY_FILE_SIZE, KeyFileError, PublicKey, parse_public_keys
 
@@ -141,22 +141,7 @@ class Keystore:
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o755)
             target = directory / key.fingerprint
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(key.armored())
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.chmod(tmp, 0o644)
-                os.rename(tmp, target)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            atomic_write(target, key.armored())
         except OSError as err:
             raise RktError(f"cannot store key in {directory}: {err.strerror or err}") from None
         return target
