@@ -33,6 +33,7 @@ from rkt.errors import RktError
 
 MAX_REDIRECTS = 10
 CHUNK = 1 << 20
+READ_MIN = 1 << 10
 SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie")
 _SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
                    "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem")
@@ -66,7 +67,7 @@ class HttpConfig:
     low_speed_time: float = dataclasses.field(
         default_factory=lambda: _env_float("RKT_HTTP_LOW_SPEED_TIME", 60))
     low_speed_limit: float = dataclasses.field(
-        default_factory=lambda: _env_float("RKT_HTTP_LOW_SPEED_LIMIT", 1024))
+        default_factory=lambda: _env_float("RKT_HTTP_LOW_SPEED_LIMIT", 4096))
     progress: bool | None = None  # None: a bar when stderr is a terminal
     debug: bool = False
 
@@ -387,6 +388,9 @@ class Body:
         self.size = declared + replay_bytes if declared is not None else None
         self.received = 0  # from the network
         self._window_start, self._window_bytes = time.monotonic(), 0
+        self._watchdog: _Watchdog | None = None
+        self._chunk = int(min(CHUNK, max(READ_MIN, self.config.low_speed_limit *
+                                         self.config.low_speed_time)))
         if max_bytes is not None and self.size is not None and self.size > max_bytes:
             self.close()
             raise HttpError(f"{_what(what)}{redact(self.url)}: declared size {self.size} bytes "
@@ -419,36 +423,53 @@ class Body:
     def _read_network(self, n: int) -> bytes:
         import urllib3
 
-        while True:
-            try:
-                data = self.response.raw.raw.read1(n, decode_content=False)
-            except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-                raise self._cut(f"no data for {self.config.timeout:g}s") from None
-            except (urllib3.exceptions.HTTPError, OSError) as err:
-                raise self._cut(_reason(err)) from None
-            if data is None:
-                continue
-            now = time.monotonic()
-            self.received += len(data)
-            self._window_bytes += len(data)
-            if not data:
-                if self.size is not None and self.position < self.size:
-                    raise self._cut("connection closed early")
-                if self.progress:
-                    self.progress.done(self.position)
-                    self.progress = None
-                return b""
-            if self.max_bytes is not None and self.position > self.max_bytes:
-                raise self._fail(f"larger than the limit of {self.max_bytes} bytes")
-            elapsed = now - self._window_start
-            if elapsed >= self.config.low_speed_time:
-                if self._window_bytes < self.config.low_speed_limit * elapsed:
-                    raise self._cut(f"slower than {self.config.low_speed_limit:g} bytes/s for "
-                                    f"{self.config.low_speed_time:g}s")
-                self._window_start, self._window_bytes = now, 0
+        want = min(n, self._chunk)
+        watchdog = self._watchdog
+        if watchdog is None and self.config.low_speed_time > 0:
+            watchdog = self._watchdog = _Watchdog(self.response.raw.raw)
+        if watchdog is not None:
+            # At the lowest acceptable speed this read completes within the deadline.
+            watchdog.arm(max(self.config.low_speed_time, want / max(self.config.low_speed_limit, 1)))
+        try:
+            # read(n) fills whole chunks in few Python calls (one call per TLS record would
+            # double the CPU of a download); the watchdog bounds how long one may take.
+            data = self.response.raw.raw.read(want, decode_content=False)
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            raise self._cut(self._slow_reason() or f"no data for {self.config.timeout:g}s") from None
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as err:
+            raise self._cut(self._slow_reason() or _reason(err)) from None
+        finally:
+            if watchdog is not None:
+                watchdog.disarm()
+        if self._slow_reason():
+            raise self._cut(self._slow_reason())
+        now = time.monotonic()
+        self.received += len(data)
+        self._window_bytes += len(data)
+        if not data:
+            if self.size is not None and self.position < self.size:
+                raise self._cut("connection closed early")
             if self.progress:
-                self.progress.update(self.position)
-            return data
+                self.progress.done(self.position)
+                self.progress = None
+            return b""
+        if self.max_bytes is not None and self.position > self.max_bytes:
+            raise self._fail(f"larger than the limit of {self.max_bytes} bytes")
+        elapsed = now - self._window_start
+        if elapsed >= self.config.low_speed_time:
+            if self._window_bytes < self.config.low_speed_limit * elapsed:
+                raise self._cut(self._slow_message())
+            self._window_start, self._window_bytes = now, 0
+        if self.progress:
+            self.progress.update(self.position)
+        return data
+
+    def _slow_message(self) -> str:
+        return (f"slower than {self.config.low_speed_limit:g} bytes/s for "
+                f"{self.config.low_speed_time:g}s")
+
+    def _slow_reason(self) -> str | None:
+        return self._slow_message() if self._watchdog is not None and self._watchdog.fired else None
 
     def _fail(self, why: str) -> HttpError:
         self.close(keep_partial=False)
@@ -467,6 +488,8 @@ class Body:
         self.close(keep_partial=False)
 
     def close(self, keep_partial: bool = True) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
         if self.progress:
             self.progress.clear()
             self.progress = None
@@ -488,6 +511,46 @@ class Body:
 
     def __exit__(self, exc_type, *exc) -> None:
         self.close()
+
+
+class _Watchdog:
+    """Cuts the connection under a read that outlives its deadline (a slow drip keeps each
+    socket read under the timeout, so only a clock on the whole read catches it)."""
+
+    def __init__(self, urllib3_response):
+        import threading
+
+        self.response = urllib3_response
+        self.deadline: float | None = None
+        self.fired = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def arm(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def disarm(self) -> None:
+        self.deadline = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        import socket
+
+        while not self._stop.wait(0.25):
+            deadline = self.deadline
+            if deadline is None or time.monotonic() < deadline:
+                continue
+            self.fired = True
+            sock = getattr(getattr(self.response, "connection", None), "sock", None)
+            try:
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
 
 
 @dataclasses.dataclass(frozen=True)

@@ -141,3 +141,71 @@ def test_dependency_fetched_by_name(rkt, server, ca_env, gpg_key, tmp_path):
     assert server.requested(base["aci_route"])
     listing = rkt("image", "list", "--no-legend").stdout
     assert "localhost/base" in listing and "localhost/app" in listing
+
+
+def _app_depending_on(server, tmp_path, gpg_key, dep: dict):
+    app_manifest = manifest("localhost/app", "1.0.0", dependencies=[dep])
+    publish(server, tmp_path, "localhost/app", key=gpg_key, manifest_obj=app_manifest)
+    return app_manifest
+
+
+def test_dependency_pinned_id_must_match(rkt, server, ca_env, gpg_key, tmp_path):
+    publish(server, tmp_path, "localhost/base", version="1", key=gpg_key)
+    wrong = "sha512-" + "0" * 128
+    _app_depending_on(server, tmp_path, gpg_key, {"imageName": "localhost/base", "imageID": wrong,
+                                                  "labels": [{"name": "version", "value": "1"}]})
+    trust(rkt, gpg_key, "localhost")
+    err = rkt.fails("fetch", "localhost/app:1.0.0", env=ca_env).stderr
+    assert "dependency localhost/base of localhost/app" in err and "not the pinned" in err
+    assert rkt("image", "list", "--no-legend").stdout.strip() == ""
+
+
+def test_dependency_size_overrun(rkt, server, ca_env, gpg_key, tmp_path):
+    publish(server, tmp_path, "localhost/base", version="1", key=gpg_key,
+            files={"big": b"x" * 100_000})
+    _app_depending_on(server, tmp_path, gpg_key, {"imageName": "localhost/base", "size": 20_000,
+                                                  "labels": [{"name": "version", "value": "1"}]})
+    trust(rkt, gpg_key, "localhost")
+    err = rkt.fails("fetch", "localhost/app:1.0.0", env=ca_env).stderr
+    assert "dependency localhost/base of localhost/app" in err and "20000" in err
+    assert len(err.strip().splitlines()) == 1
+    assert rkt("image", "list", "--no-legend").stdout.strip() == ""
+
+
+def test_dependency_render_and_progress_bar_on_a_tty(rkt, server, ca_env, gpg_key, tmp_path):
+    import os
+    import pty
+    import subprocess
+
+    base = publish(server, tmp_path, "localhost/base", version="1", key=gpg_key,
+                   files={"etc/base": b"base\n"})
+    _app_depending_on(server, tmp_path, gpg_key, {"imageName": "localhost/base",
+                                                  "labels": [{"name": "version", "value": "1"}]})
+    trust(rkt, gpg_key, "localhost")
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(rkt.cmd("fetch", "localhost/app:1.0.0"), env=ca_env, stderr=follower,
+                              stdout=subprocess.PIPE, timeout=120)
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 0
+    assert b"Downloading ACI: [" in shown and b"B/s" in shown
+    assert server.requested(base["aci_route"])
+    # fetched with its dependency, and rendered: the tree has both layers' files
+    trees = list((rkt.dir / "cas" / "tree").glob("deps-*/rootfs"))
+    assert any((t / "etc" / "base").exists() and (t / "etc" / "hello").exists() for t in trees)
+    quiet = rkt("fetch", "localhost/app:1.0.0", env=ca_env)
+    assert "Downloading" not in quiet.stderr
