@@ -26,28 +26,17 @@ def refused(store, name, aci, asc) -> str:
     return message
 
 
-def test_accepted_with_prefix_key(store, signed_aci, gpg_key):
-    aci, asc = signed_aci("example.com/app")
-    store.place(gpg_key, "example.com/app")
-    assert verify(store.opts, "example.com/app", aci, asc) == gpg_key.fingerprint.lower()
-
-
-def test_accepted_below_prefix(store, signed_aci, gpg_key):
-    aci, asc = signed_aci("example.com/app/worker")
-    store.place(gpg_key, "example.com/app")
-    assert verify(store.opts, "example.com/app/worker", aci, asc) == gpg_key.fingerprint.lower()
-
-
-def test_accepted_with_parent_domain_key(store, signed_aci, gpg_key):
-    aci, asc = signed_aci("example.com/app")
-    store.place(gpg_key, "example.com")
-    assert verify(store.opts, "example.com/app", aci, asc) == gpg_key.fingerprint.lower()
-
-
-def test_accepted_with_root_key(store, signed_aci, gpg_key):
-    aci, asc = signed_aci("other.org/thing")
-    store.place(gpg_key)
-    assert verify(store.opts, "other.org/thing", aci, asc) == gpg_key.fingerprint.lower()
+@pytest.mark.parametrize("name, prefix", [
+    ("example.com/app", "example.com/app"),         # the image's own prefix
+    ("example.com/app/worker", "example.com/app"),  # a name below the prefix
+    ("example.com/app", "example.com"),             # the parent domain
+    ("other.org/thing", None),                      # a root key trusts every name
+    ("example.com/shorthash--21", "example.com"),   # names as appc's Go code allows them
+])
+def test_accepted_with_a_key_that_covers_the_name(store, signed_aci, gpg_key, name, prefix):
+    aci, asc = signed_aci(name)
+    store.place(gpg_key, prefix)
+    assert verify(store.opts, name, aci, asc) == gpg_key.fingerprint.lower()
 
 
 def test_accepted_with_vendor_key(store, signed_aci, gpg_key):
