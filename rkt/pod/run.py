@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from rkt import report
 from rkt.errors import RktError
 from rkt.lock import FileLock
-from rkt.pod import pods, render
+from rkt.pod import pods, poddir
 from rkt.pod.pods import Pod
 
 if TYPE_CHECKING:
@@ -67,12 +67,12 @@ def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock 
             if spec.uuid_file_save:
                 pods.write_uuid_file(spec.uuid_file_save, pod.uuid)
             overlay = not spec.no_overlay
-            why_not = render.overlay_unsupported(pod.path) if overlay else None
+            why_not = poddir.overlay_unsupported(pod.path) if overlay else None
             if why_not:
                 report.warn(f"overlay filesystem not usable ({why_not}), disabling overlay support")
                 overlay = False
             try:
-                render.prepare(store, pod.path, stage1_id, pod_json, image_ids, overlay=overlay)
+                poddir.prepare(store, pod.path, stage1_id, pod_json, image_ids, overlay=overlay)
             except OSError as err:
                 where = f" {err.filename}" if err.filename else ""
                 raise RktError(f"cannot prepare pod {pod.uuid}:{where}: {err.strerror}") from None
@@ -166,17 +166,17 @@ def exec_stage1(opts, spec: "PodSpec", pod: Pod, lock: FileLock) -> None:
         raise RktError(f"pod {pod.uuid}: stage1 run entrypoint {entry} is not executable")
     if spec.interactive and len(list((pod.path / "appsinfo").iterdir())) > 1:
         raise RktError("interactive option only supports pods with one app")
-    dns_mode = render.write_dns_files(pod.path, spec)
+    dns_mode = poddir.write_dns_files(pod.path, spec)
     mds_token = _register_mds(pod) if spec.mds_register else None
     overlays = []
-    if render.uses_overlay(pod.path):
-        overlays = render.overlay_mounts(pod.path, Path(opts.dir) / "cas" / "tree")
+    if poddir.uses_overlay(pod.path):
+        overlays = poddir.overlay_mounts(pod.path, Path(opts.dir) / "cas" / "tree")
     args = stage1_args(opts, spec, pod, dns_mode, mds_token)
     env = dict(os.environ)
     env["RKT_LOCK_FD"] = str(lock.inheritable())
     sys.stdout.flush()
     sys.stderr.flush()
-    render.mount_overlays(overlays)
+    poddir.mount_overlays(overlays)
     os.chdir(pod.path)
     report.debug(f"exec {program} {' '.join(args)}")
     try:

@@ -27,7 +27,7 @@ from pathlib import Path
 from rkt.errors import RktError
 from rkt.fsutil import atomic_write, fsync_dir, sync_tree
 from rkt.lock import FileLock
-from rkt.store import render as layering
+from rkt.store import layering
 from rkt.store.db import ImageInfo, Index
 from rkt.store.treehash import hash_tree
 

@@ -12,7 +12,7 @@ import pytest
 from rkt import kernel
 from rkt.errors import RktError
 from rkt.kernel import MS_BIND, MS_RDONLY, MS_REC, MS_SLAVE, RecordingKernel
-from rkt.pod import render
+from rkt.pod import poddir
 
 TREE = "deps-sha512-" + "ab" * 32
 
@@ -30,25 +30,25 @@ def _pod(tmp_path, apps=("web", "db")):
 
 def test_run_mounts_each_app_overlay_after_making_root_rslave(tmp_path):
     pod, trees = _pod(tmp_path)
-    overlays = render.overlay_mounts(pod, trees)
+    overlays = poddir.overlay_mounts(pod, trees)
     fake = RecordingKernel()
     with kernel.using(fake):
-        render.mount_overlays(overlays)
+        poddir.mount_overlays(overlays)
     lower = trees / TREE / "rootfs"
     assert fake.calls[:2] == [("unshare", None, kernel.CLONE_NEWNS),
                               ("mount", "/", None, None, MS_REC | MS_SLAVE, None)]
     assert fake.calls[2:] == [
-        ("mount", str(render.app_rootfs(pod, app)), "overlay", "overlay", 0,
+        ("mount", str(poddir.app_rootfs(pod, app)), "overlay", "overlay", 0,
          f"lowerdir={lower},upperdir={pod}/overlay/{app}/upper,workdir={pod}/overlay/{app}/work")
         for app in ("web", "db")]
 
 
 def test_run_stops_at_the_first_overlay_that_fails(tmp_path):
     pod, trees = _pod(tmp_path)
-    web = render.app_rootfs(pod, "web")
+    web = poddir.app_rootfs(pod, "web")
     fake = RecordingKernel(fail={("mount", str(web)): [errno.ENODEV]})
     with kernel.using(fake), pytest.raises(RktError, match=f"^cannot mount the overlay at {web}: "):
-        render.mount_overlays(render.overlay_mounts(pod, trees))
+        poddir.mount_overlays(poddir.overlay_mounts(pod, trees))
     assert [c[1] for c in fake.calls] == [None, "/", str(web)]
 
 
@@ -56,13 +56,13 @@ def test_run_refuses_a_tree_gone_from_the_store_before_any_mount(tmp_path):
     pod, trees = _pod(tmp_path)
     (trees / TREE / "rootfs").rmdir()
     with pytest.raises(RktError, match="gone from the store"):
-        render.overlay_mounts(pod, trees)
+        poddir.overlay_mounts(pod, trees)
 
 
 def test_overlay_support_check_uses_statfs(tmp_path):
     fake = RecordingKernel()
     with kernel.using(fake):
-        assert render.overlay_unsupported(tmp_path) is None  # the fake says ext4
+        assert poddir.overlay_unsupported(tmp_path) is None  # the fake says ext4
     assert fake.calls == [("statfs", str(tmp_path))]
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from rkt.errors import RktError
 from rkt.store import Store
-from rkt.store.render import Layer, Node, choose_files, flatten, normalize_whitelist, tree_id
+from rkt.store.layering import Layer, Node, choose_files, flatten, normalize_whitelist, tree_id
 
 # -- building the test images ----------------------------------------------------------------
 

@@ -1,11 +1,11 @@
-"""rkt.pod.render.copy_small_tree: the stage1 copy keeps what `cp -a` keeps."""
+"""rkt.pod.poddir.copy_small_tree: the stage1 copy keeps what `cp -a` keeps."""
 
 import os
 import stat
 
 import pytest
 
-from rkt.pod.render import copy_small_tree
+from rkt.pod.poddir import copy_small_tree
 
 pytestmark = pytest.mark.root
 
