@@ -2,7 +2,8 @@
 
 Everything stage1 creates outside the pod directory must go here. Our namespaces die with the
 pod's processes and our mounts live only in those namespaces, so what remains is the pod's
-cgroups.
+cgroups and, when its network keeper was killed too, its networks (IPAM leases, nftables
+table, plugin rules), undone from the records in `net/`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,14 @@ def main() -> None:
         os.write(2, b"stage1: usage: gc [--debug] UUID\n")
         os._exit(254)
     from stage1 import security
+    failures = []
     try:
         security.cleanup_cgroups(args[0])
     except (OSError, ValueError) as err:
-        os.write(2, f"stage1: gc of pod {args[0]!r}: cgroups: {getattr(err, 'strerror', None) or err}\n".encode())
-        os._exit(254)
-    os._exit(0)
+        failures.append(f"cgroups: {getattr(err, 'strerror', None) or err}")
+    if os.path.isdir("net"):
+        from stage1.net import setup
+        failures += [f"network: {f}" for f in setup.teardown(args[0], ".", "")]
+    for failure in failures:
+        os.write(2, f"stage1: gc of pod {args[0]!r}: {failure}\n".encode())
+    os._exit(254 if failures else 0)

@@ -41,6 +41,7 @@ class Options:
         self.dns_conf_mode = ""
         self.ipc = "auto"
         self.uuid = ""
+        self.mds_host = "127.0.0.1"  # where apps reach the metadata service: set by networking
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -90,14 +91,8 @@ def parse_dns_conf_mode(value: str) -> dict:
 
 
 def network_namespace(net: str) -> bool:
-    """Whether the pod gets its own network namespace; unknown networks fail."""
-    names = [n.split(":", 1)[0] for n in net.split(",") if n] or ["default"]
-    if names == ["host"]:
-        return False
-    for name in names:
-        if name not in ("none", "default", "default-restricted"):
-            raise Stage1Error(f'failed to setup network: network "{name}" not found')
-    return True
+    """Whether the pod gets its own network namespace: every `--net` but `host`."""
+    return [n.split(":", 1)[0] for n in net.split(",") if n] != ["host"]
 
 
 def metadata_url(token: str, host: str = "127.0.0.1") -> str:
@@ -135,6 +130,72 @@ def _remove_cgroups(uuid: str, dirs: list[str]) -> None:
         say(f"cannot remove the pod's cgroups: {getattr(err, 'strerror', None) or err}")
 
 
+def _setup_network(opts: Options) -> tuple[int, int]:
+    """Attach the pod's networks (stage1.net), fork their keeper, and move into the pod's
+    namespace so that the supervisor starts there; (keeper pid, keeper pipe write end)."""
+    from stage1.net import keeper, portfwd, setup
+
+    try:
+        forwards = portfwd.forwards(*_ports_source())
+        pod = setup.setup(uuid=opts.uuid, pod_dir=os.getcwd(), net=opts.net,
+                          local_config=opts.local_config,
+                          resolv_mode=parse_dns_conf_mode(opts.dns_conf_mode)["resolv"],
+                          forwards=forwards)
+    except (setup.NetSetupError, portfwd.PortError) as err:
+        raise Stage1Error(f"failed to setup network: {err}") from None
+    except OSError as err:
+        raise Stage1Error(f"failed to setup network: {err.strerror or err}") from None
+    if pod.mds_host:
+        opts.mds_host = pod.mds_host
+    pid, write_end = keeper.start(pod, opts.uuid, os.getcwd(), check=opts.debug)
+    try:
+        pod.netns.enter_pod()
+    except OSError as err:
+        _release_network((pid, write_end))
+        raise Stage1Error(f"cannot enter the pod's network namespace: {err.strerror}") from None
+    pod.netns.close()
+    return pid, write_end
+
+
+def _ports_source() -> tuple[dict, dict]:
+    """The pod manifest and its apps' image manifests' `app`s, for the published ports."""
+    import json
+
+    pod = json.loads(read_all_file("pod"))
+    images = {}
+    if pod.get("ports"):
+        for entry in pod.get("apps") or ():
+            if not entry.get("app"):
+                image = json.loads(read_all_file(f"appsinfo/{entry.get('name')}/manifest"))
+                images[entry.get("name")] = image.get("app") or {}
+    return pod, images
+
+
+def read_all_file(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return read_all(fd)
+    finally:
+        os.close(fd)
+
+
+def _release_network(keeper: tuple[int, int] | None, closed: bool = False) -> None:
+    """Tell the keeper the pod is over and wait until its teardown is done."""
+    if keeper is None:
+        return
+    pid, write_end = keeper
+    if not closed:
+        os.close(write_end)
+    while True:
+        try:
+            os.waitpid(pid, 0)
+            return
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return
+
+
 def run(argv: list[str]) -> int:
     """The waiting parent: namespaces, fork PID 1, wait. It imports as little as it can, since
     it stays alive for the whole pod (the supervisor loads the pod)."""
@@ -145,17 +206,18 @@ def run(argv: list[str]) -> int:
     flags = kernel.CLONE_NEWNS | kernel.CLONE_NEWUTS
     if opts.ipc != "parent":
         flags |= kernel.CLONE_NEWIPC
-    if new_net:
-        flags |= kernel.CLONE_NEWNET
     k = kernel.current()
     try:
         k.unshare(flags)
         k.make_rslave("/")
         k.sethostname(opts.hostname or f"rkt-{opts.uuid}")
-        if new_net:
-            k.link_up("lo")
+    except OSError as err:
+        raise Stage1Error(f"cannot create the pod's namespaces: {err.strerror}") from None
+    keeper = _setup_network(opts) if new_net else None
+    try:
         k.unshare(kernel.CLONE_NEWPID)
     except OSError as err:
+        _release_network(keeper)
         raise Stage1Error(f"cannot create the pod's namespaces: {err.strerror}") from None
 
     ready_r, ready_w = os.pipe()
@@ -168,6 +230,8 @@ def run(argv: list[str]) -> int:
         os._exit(pod_main(opts, ready_w, forwarded))
 
     os.close(ready_w)
+    if keeper is not None:
+        os.close(keeper[1])  # the supervisor's copy keeps the pod's network until it ends
     forward = lambda signum, _frame: os.kill(pid, signum)  # noqa: E731
     for sig in forwarded:
         signal.signal(sig, forward)
@@ -182,6 +246,7 @@ def run(argv: list[str]) -> int:
     if opts.mds_token:
         from stage1 import mds
         mds.unregister(opts.uuid)
+    _release_network(keeper, closed=True)  # its teardown ran while we removed the cgroups
     if opts.interactive and os.isatty(0):
         signal.signal(signal.SIGTTOU, signal.SIG_IGN)
         try:
@@ -221,7 +286,7 @@ def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
             console=os.ttyname(0) if os.isatty(0) else "/dev/null",
             disable_caps=opts.disable_caps, disable_paths=opts.disable_paths,
             disable_seccomp=opts.disable_seccomp,
-            mds_url=metadata_url(opts.mds_token) if opts.mds_token else None, debug=opts.debug)
+            mds_url=metadata_url(opts.mds_token, opts.mds_host) if opts.mds_token else None, debug=opts.debug)
         code = Supervisor(pod, ctx).run(ready_fd, pending)
     except Stage1Error as err:
         say(str(err))

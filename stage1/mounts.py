@@ -150,7 +150,8 @@ def setup_etc(root: str, *, hostname: str, stage1_rootfs: str, dns_mode: dict) -
 
     resolv_mode = dns_mode.get("resolv", "default")
     resolv = None
-    if resolv_mode == "stage0":
+    if resolv_mode in ("stage0", "default"):
+        # default: present only when a CNI plugin returned DNS (stage1.net.dns)
         resolv = _read(f"{stage1_rootfs}/etc/rkt-resolv.conf")
     elif resolv_mode == "host":
         resolv = _read("/etc/resolv.conf")

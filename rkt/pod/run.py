@@ -126,6 +126,7 @@ def stage1_args(opts, spec: "PodSpec", pod: Pod, dns_mode: str, mds_token: str |
     if spec.hostname:
         args.append(f"--hostname={spec.hostname}")
     args.append(f"--dns-conf-mode={dns_mode}")
+    args.append(f"--local-config={opts.local_config}")  # where stage1 finds net.d, as rkt
     if opts.insecure_for("capabilities"):
         args.append("--disable-capabilities-restriction")
     if opts.insecure_for("paths"):

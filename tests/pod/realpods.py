@@ -17,7 +17,7 @@ def prepare(rkt, stage1: Path, aci: Path, *app_args: str, flags: tuple[str, ...]
 
 
 def run_prepared_in_background(rkt, pod_uuid: str) -> subprocess.Popen:
-    return subprocess.Popen(rkt.cmd("run-prepared", pod_uuid), cwd=REPO, stdout=subprocess.PIPE,
+    return subprocess.Popen(rkt.cmd("run-prepared", "--net=none", pod_uuid), cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
 
 

@@ -29,7 +29,7 @@ def members(aci):
 def test_export_reimport_run(rkt, real_stage1, busybox, tmp_path, no_overlay):
     flags = ("--no-overlay",) if no_overlay else ()
     pod = prepare(rkt, real_stage1, busybox, "--exec", "/bin/sh", "--", "-c", CHANGE, flags=flags)
-    rkt("run-prepared", pod)
+    rkt("run-prepared", "--net=none", pod)
     out = tmp_path / "exported.aci"
     rkt("export", pod, str(out))
     names, manifest = members(out)
@@ -47,7 +47,7 @@ def test_export_reimport_run(rkt, real_stage1, busybox, tmp_path, no_overlay):
     rkt("export", "--overwrite", pod, str(out))
     rkt("rm", pod)
 
-    proc = rkt("--insecure-options=image", "run", f"--stage1-path={real_stage1}", str(out),
+    proc = rkt("--insecure-options=image", "run", "--net=none", f"--stage1-path={real_stage1}", str(out),
                "--exec", "/bin/sh", "--", "-c",
                "cat /etc/newfile /data/y && test ! -e /etc/group")
     assert "changed\nx" in proc.stdout

@@ -19,7 +19,7 @@ def remaining(rkt) -> list[str]:
 
 def test_gc_like_rkt(rkt, real_stage1, busybox, tmp_path):
     finished = prepare(rkt, real_stage1, busybox, "--exec", "/bin/true")
-    rkt("run-prepared", finished)
+    rkt("run-prepared", "--net=none", finished)
     prepared = prepare(rkt, real_stage1, busybox)
     aborted = make_pod(rkt.dir, "prepare", tmp_path / "log", manifest=False)
 

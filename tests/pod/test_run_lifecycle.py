@@ -36,7 +36,7 @@ def test_run_execs_stage1_with_the_contract(rkt, stage1_script, busybox):
     rec = read_record(pod)
     uuid = pod.name
     assert rec["args"] == (f"--net=host --hostname=h1 --dns-conf-mode=resolv=default,hosts=default "
-                           f"--ipc=private {uuid}")
+                           f"--local-config={rkt.local_config} --ipc=private {uuid}")
     assert rec["cwd"] == str(pod)
     assert "rkt: exec " not in proc.stderr  # debug lines only with --debug
     assert rec["lockpath"] == str(pod) and rec["lock"] == "held"

@@ -21,7 +21,7 @@ def test_status_and_list_of_real_pods(rkt, real_stage1, busybox, tmp_path):
     out = rkt("status", f"--uuid-file={uuid_file}").stdout
     assert out.splitlines()[0] == "state=prepared"
 
-    proc = rkt("run-prepared", pod, check=False)
+    proc = rkt("run-prepared", "--net=none", pod, check=False)
     assert proc.returncode == 3, proc.stderr
     fields = status(rkt, pod)
     assert fields["state"] == "exited" and fields["exited"] == "true"
@@ -48,7 +48,7 @@ def test_status_and_list_of_real_pods(rkt, real_stage1, busybox, tmp_path):
 def test_gc_many_pods_leaves_nothing(rkt, real_stage1, busybox):
     pods = [prepare(rkt, real_stage1, busybox, "--exec", "/bin/true") for _ in range(3)]
     for pod in pods:
-        rkt("run-prepared", pod)
+        rkt("run-prepared", "--net=none", pod)
     rkt("gc", "--grace-period=0s")
     for pod in pods:
         assert gone(rkt, pod)

@@ -1,0 +1,236 @@
+"""CNI network configurations and their plugins, run as the CNI spec's runtime.
+
+A network is a `.conf` file (one plugin) or a `.conflist` (a chain of plugins sharing a name
+and a cniVersion). A plugin is an executable found by its `type` on a search path; it reads its
+configuration on stdin, the command (ADD, DEL, CHECK) and the attachment (container ID, netns
+path, interface name, CNI_ARGS) from the environment, and prints a JSON result or error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+
+# Debian's containernetworking-plugins lives in /usr/lib/cni; rkt's own paths come first
+PLUGIN_DIRS = ("/usr/lib/rkt/plugins/net", "/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni")
+# plugins call iptables, ip, modprobe...: give them the usual sbin dirs whatever our PATH is
+PLUGIN_ENV_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PLUGIN_TIMEOUT = 60.0
+
+
+class NetError(Exception):
+    """A network that cannot be loaded, added or removed; the message names it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NetConfig:
+    """One network: its name, CNI version and plugin chain, read from `path`."""
+
+    name: str
+    version: str
+    plugins: tuple[dict, ...]
+    path: str
+    raw: bytes
+    is_list: bool = False
+
+    @property
+    def supports_check(self) -> bool:
+        return version_tuple(self.version) >= (0, 4, 0)
+
+    def capability(self, name: str) -> bool:
+        return any((p.get("capabilities") or {}).get(name) for p in self.plugins)
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in (version or "0.1.0").split("."))
+    except ValueError:
+        return (0,)
+
+
+def parse(raw: bytes, path: str) -> NetConfig:
+    """The network in file `path` (its content `raw`): a .conflist or a single plugin .conf."""
+    try:
+        data = json.loads(raw)
+    except ValueError as err:
+        raise NetError(f"network config {path}: invalid JSON: {err}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"]:
+        raise NetError(f"network config {path}: no network name")
+    version = str(data.get("cniVersion") or "0.1.0")
+    if path.endswith(".conflist") or "plugins" in data:
+        plugins = data.get("plugins")
+        if not isinstance(plugins, list) or not plugins or not all(
+                isinstance(p, dict) and isinstance(p.get("type"), str) for p in plugins):
+            raise NetError(f"network config {path}: plugins must be a list of objects with a type")
+        return NetConfig(data["name"], version, tuple(plugins), path, raw, is_list=True)
+    if not isinstance(data.get("type"), str) or not data["type"]:
+        raise NetError(f"network config {path}: no plugin type")
+    return NetConfig(data["name"], version, (data,), path, raw)
+
+
+def load(path: str) -> NetConfig:
+    try:
+        with open(path, "rb") as f:
+            return parse(f.read(), path)
+    except OSError as err:
+        raise NetError(f"network config {path}: {err.strerror}") from None
+
+
+def load_dir(directory: str) -> list[NetConfig]:
+    """`*.conf` and `*.conflist` in lexical order; a later file reusing a name is ignored (rkt)."""
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise NetError(f"cannot list network configs in {directory}: {err.strerror}") from None
+    found: dict[str, NetConfig] = {}
+    for name in names:
+        path = os.path.join(directory, name)
+        if not name.endswith((".conf", ".conflist")) or not os.path.isfile(path):
+            continue
+        config = load(path)
+        found.setdefault(config.name, config)
+    return list(found.values())
+
+
+def find_plugin(kind: str, search: list[str]) -> str:
+    if "/" in kind or kind in ("", ".", ".."):
+        raise NetError(f"invalid plugin type {kind!r}")
+    for directory in search:
+        path = os.path.join(directory, kind)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    raise NetError(f"plugin {kind!r} not found in {':'.join(search)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Attachment:
+    """Where a network meets the pod: the container ID, netns path, interface and CNI_ARGS."""
+
+    container_id: str
+    netns: str
+    if_name: str
+    args: str
+    search: tuple[str, ...]
+
+
+def _plugin_input(config: NetConfig, plugin: dict, prev: dict | None,
+                  runtime: dict | None) -> bytes:
+    if not config.is_list and prev is None and not runtime:
+        return config.raw  # a single .conf goes to its plugin byte for byte, as rkt did
+    data = dict(plugin)
+    data["name"], data["cniVersion"] = config.name, config.version
+    if prev is not None:
+        data["prevResult"] = prev
+    wanted = {k: v for k, v in (runtime or {}).items() if (plugin.get("capabilities") or {}).get(k)}
+    if wanted:
+        data["runtimeConfig"] = wanted
+    return json.dumps(data).encode()
+
+
+def exec_plugin(command: str, config: NetConfig, plugin: dict, at: Attachment, *,
+                prev: dict | None = None, runtime: dict | None = None,
+                pass_fds: tuple[int, ...] = ()) -> dict | None:
+    """Run one plugin; its parsed result (ADD) or None; NetError with the plugin's message."""
+    path = find_plugin(plugin["type"], list(at.search))
+    env = {"CNI_COMMAND": command, "CNI_CONTAINERID": at.container_id, "CNI_NETNS": at.netns,
+           "CNI_IFNAME": at.if_name, "CNI_ARGS": at.args, "CNI_PATH": ":".join(at.search),
+           "PATH": PLUGIN_ENV_PATH}
+    try:
+        proc = subprocess.run([path], input=_plugin_input(config, plugin, prev, runtime),
+                              capture_output=True, env=env, timeout=PLUGIN_TIMEOUT,
+                              pass_fds=pass_fds)
+    except subprocess.TimeoutExpired:
+        raise NetError(f"plugin {plugin['type']} {command} did not finish in {PLUGIN_TIMEOUT:g}s") from None
+    except OSError as err:
+        raise NetError(f"cannot run plugin {path}: {err.strerror}") from None
+    if proc.returncode != 0:
+        raise NetError(f"plugin {plugin['type']} {command} failed: {_error_message(proc)}")
+    if command != "ADD":
+        return None
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        raise NetError(f"plugin {plugin['type']} printed an invalid result: {proc.stdout[:200]!r}") from None
+    if not isinstance(result, dict):
+        raise NetError(f"plugin {plugin['type']} printed a result that is not an object")
+    return result
+
+
+def _error_message(proc: subprocess.CompletedProcess) -> str:
+    try:
+        err = json.loads(proc.stdout)
+        message = err.get("msg") or f"error code {err.get('code')}"
+        return message + (f"; {err['details']}" if err.get("details") else "")
+    except (ValueError, AttributeError):
+        text = (proc.stderr or proc.stdout).decode(errors="replace").strip().splitlines()
+        return text[-1] if text else f"exit status {proc.returncode}"
+
+
+def add(config: NetConfig, at: Attachment, *, runtime: dict | None = None,
+        pass_fds: tuple[int, ...] = ()) -> dict:
+    """ADD through the chain, each plugin seeing the previous one's result; the last result."""
+    result = None
+    for plugin in config.plugins:
+        result = exec_plugin("ADD", config, plugin, at, prev=result, runtime=runtime,
+                             pass_fds=pass_fds)
+    return result or {}
+
+
+def delete(config: NetConfig, at: Attachment, result: dict | None, *,
+           runtime: dict | None = None, pass_fds: tuple[int, ...] = ()) -> list[str]:
+    """DEL through the chain in reverse; every plugin is tried, the failures are returned."""
+    prev = result if version_tuple(config.version) >= (0, 4, 0) and result else None
+    failures = []
+    for plugin in reversed(config.plugins):
+        try:
+            exec_plugin("DEL", config, plugin, at, prev=prev, runtime=runtime, pass_fds=pass_fds)
+        except NetError as err:
+            failures.append(str(err))
+    return failures
+
+
+def check(config: NetConfig, at: Attachment, result: dict, *, runtime: dict | None = None,
+          pass_fds: tuple[int, ...] = ()) -> None:
+    """CHECK (CNI >= 0.4.0): NetError when a plugin finds the attachment broken."""
+    for plugin in config.plugins:
+        exec_plugin("CHECK", config, plugin, at, prev=result, runtime=runtime, pass_fds=pass_fds)
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """What rkt keeps of a result: the pod's IPv4 address and mask, the host side, the DNS."""
+
+    ip: str = ""
+    mask: str = ""
+    gateway: str = ""
+    host_if: str = ""
+    dns: dict = dataclasses.field(default_factory=dict)
+
+
+def _mask(prefix: int) -> str:
+    bits = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
+    return ".".join(str((bits >> s) & 0xFF) for s in (24, 16, 8, 0))
+
+
+def summarize(result: dict) -> Summary:
+    """Both result formats: 0.1/0.2 (`ip4`) and 0.3+ (`interfaces`, `ips`)."""
+    address, gateway = "", ""
+    if isinstance(result.get("ip4"), dict):
+        address, gateway = result["ip4"].get("ip", ""), result["ip4"].get("gateway", "")
+    for ip in result.get("ips") or ():
+        if isinstance(ip, dict) and "." in ip.get("address", ""):
+            address, gateway = ip["address"], ip.get("gateway", "")
+            break
+    host_if = ""
+    for iface in result.get("interfaces") or ():
+        if isinstance(iface, dict) and not iface.get("sandbox") and iface.get("name"):
+            host_if = iface["name"]
+            break
+    ip, _, prefix = address.partition("/")
+    mask = _mask(int(prefix)) if prefix.isdigit() and int(prefix) <= 32 else ""
+    dns = result.get("dns") if isinstance(result.get("dns"), dict) else {}
+    return Summary(ip, mask, gateway or "", host_if, dns)

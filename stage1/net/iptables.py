@@ -1,0 +1,51 @@
+"""Removing the iptables rules CNI plugins tagged with a container ID, after the fact.
+
+ptp and bridge with `ipMasq` add a per-container chain `CNI-...` jumped to from nat
+POSTROUTING, with the comment `name: "<net>" id: "<container>"`; their DEL removes them only
+while the pod's netns still exists. When it does not (every pod process and its keeper were
+killed), gc finds the tagged rules in `iptables-save` and deletes them with one restore.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+ENV = {"PATH": "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"}
+_JUMP = re.compile(r"\s-j\s+(CNI-[A-Za-z0-9_-]+)")
+
+
+def _run(argv: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess | None:
+    try:
+        return subprocess.run(argv, input=stdin, capture_output=True, env=ENV, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def tagged_rules(save_output: str, container_id: str) -> tuple[list[str], list[str]]:
+    """(rule specs after `-A `, CNI chains they jump to) tagged with `container_id`."""
+    tag = f'id: \\"{container_id}\\"'
+    rules, chains = [], []
+    for line in save_output.splitlines():
+        if line.startswith("-A ") and tag in line:
+            rules.append(line[3:])
+            jump = _JUMP.search(line)
+            if jump and jump.group(1) not in chains:
+                chains.append(jump.group(1))
+    return rules, chains
+
+
+def remove_tagged(container_id: str, table: str = "nat") -> list[str]:
+    saved = _run(["iptables-save", "-t", table])
+    if saved is None or saved.returncode != 0:
+        return []  # no iptables here: no plugin could have added rules with it
+    rules, chains = tagged_rules(saved.stdout.decode(errors="replace"), container_id)
+    if not rules:
+        return []
+    script = [f"*{table}"] + [f"-D {r}" for r in rules]
+    script += [f"-F {c}" for c in chains] + [f"-X {c}" for c in chains] + ["COMMIT", ""]
+    done = _run(["iptables-restore", "--noflush", "-w"], "\n".join(script).encode())
+    if done is None or done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip() if done else "cannot run iptables-restore"
+        return [f"removing the iptables rules of {container_id}: {why}"]
+    return []

@@ -1,0 +1,53 @@
+"""The keeper: a small process that holds the pod's network until the pod is gone, then undoes it.
+
+stage1's waiting parent forks it before the pod's PID namespace exists (a process forked into
+a PID namespace whose init has died could not fork the plugins). It keeps the pod's netns and
+the pod lock open and reads a pipe whose write ends only the parent and the supervisor hold:
+end of file means both are gone, whether they exited or were killed with SIGKILL. It then runs
+the teardown with the namespace still alive, so every plugin's DEL undoes everything.
+"""
+
+from __future__ import annotations
+
+import os
+# the C module behind `signal`: no enum import in a process that only waits
+import _signal as signal
+
+from stage1.files import say
+
+
+def start(pod, uuid: str, pod_dir: str, *, check: bool = False) -> tuple[int, int]:
+    """Fork the keeper of `pod` (a setup.PodNetwork); (its pid, the pipe's write end)."""
+    read_end, write_end = os.pipe()  # O_CLOEXEC: apps never hold it, only forked processes
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(write_end)
+            code = _keep(pod, uuid, pod_dir, read_end, check)
+        finally:
+            os._exit(code)
+    os.close(read_end)
+    return pid, write_end
+
+
+def _keep(pod, uuid: str, pod_dir: str, read_end: int, check: bool) -> int:
+    from stage1.net import setup
+
+    # a Ctrl-C or `kill` meant for the pod must not take its network away while it runs
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_IGN)
+    if check:
+        for problem in setup.check(uuid, pod_dir, pod.netns.path()):
+            say(problem)
+    while True:
+        try:
+            if not os.read(read_end, 64):
+                break
+        except InterruptedError:
+            continue
+    failures = setup.teardown(uuid, pod_dir, pod.netns.path())
+    for failure in failures:
+        say(f"network teardown: {failure}")
+    pod.netns.close()
+    return 1 if failures else 0

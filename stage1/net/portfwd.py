@@ -1,0 +1,116 @@
+"""The pod's nftables table: its published ports and the default network's masquerade.
+
+Each pod owns one table, `ip rkt-<uuid>`, so that removing it is a single idempotent command
+whatever happened to the pod. A published port is a DNAT from any local address (rkt's
+`addrtype LOCAL`: the host's addresses for other hosts, and 127.0.0.1 for the host itself) to
+the pod's address; connections from 127.0.0.1 are masqueraded and need `route_localnet` on the
+host side of the pod's link, which rkt never set up for loopback (rkt #1256, #3886).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+
+NFT = "nft"
+ENV = {"PATH": "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"}
+
+
+class PortError(Exception):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Forward:
+    """Host `host_ip:host_port` (any local address when host_ip is empty) to the pod's port."""
+
+    name: str
+    protocol: str
+    host_port: int
+    pod_port: int
+    host_ip: str = ""
+
+
+def forwards(pod_manifest: dict, image_apps: dict[str, dict]) -> list[Forward]:
+    """The pod manifest's `ports` matched with the ports its apps declare (by name)."""
+    declared: dict[str, dict] = {}
+    for entry in pod_manifest.get("apps") or ():
+        app = entry.get("app") or image_apps.get(entry.get("name")) or {}
+        for port in app.get("ports") or ():
+            declared.setdefault(port.get("name"), port)
+    found = []
+    for exposed in pod_manifest.get("ports") or ():
+        port = declared.get(exposed.get("name"))
+        if port is None:
+            raise PortError(f'port name "{exposed.get("name")}" is not defined by any app')
+        protocol = str(port.get("protocol", "tcp")).lower()
+        if protocol not in ("tcp", "udp"):
+            raise PortError(f'port "{exposed["name"]}": protocol {protocol!r} cannot be forwarded')
+        host_ip = exposed.get("hostIP") or ""
+        if host_ip in ("0.0.0.0", "::"):
+            host_ip = ""
+        found.append(Forward(exposed["name"], protocol, int(exposed["hostPort"]),
+                             int(port["port"]), host_ip))
+    return found
+
+
+def table_name(uuid: str) -> str:
+    return "rkt-" + uuid.replace("-", "").lower()
+
+
+def ruleset(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tuple = ()) -> str:
+    """The table for a pod: masquerade of its traffic leaving `masquerade_from` (its subnet),
+    and its port forwards."""
+    dnat, snat = [], []
+    for fw in forwards_:
+        dst = f"ip daddr {fw.host_ip} " if fw.host_ip else ""
+        dnat.append(f"fib daddr type local {dst}{fw.protocol} dport {fw.host_port} "
+                    f"dnat to {pod_ip}:{fw.pod_port}")
+        snat.append(f"ip saddr 127.0.0.0/8 ip daddr {pod_ip} {fw.protocol} dport {fw.pod_port} masquerade")
+    if masquerade_from:
+        snat.append(f"ip saddr {pod_ip} ip daddr != {{ {masquerade_from}, 224.0.0.0/4 }} masquerade")
+    lines = [f"table ip {table_name(uuid)} {{"]
+    if dnat:
+        for chain, hook in (("prerouting", "prerouting priority dstnat"),
+                            ("output", "output priority -100")):
+            lines += [f"  chain {chain} {{", f"    type nat hook {hook};", *(f"    {r}" for r in dnat), "  }"]
+    if snat:
+        lines += ["  chain postrouting {", "    type nat hook postrouting priority srcnat;",
+                  *(f"    {r}" for r in snat), "  }"]
+    return "\n".join(lines + ["}"]) + "\n"
+
+
+def _nft(script: str) -> None:
+    try:
+        proc = subprocess.run([NFT, "-f", "-"], input=script.encode(), capture_output=True,
+                              env=ENV, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise PortError(f"cannot run nft: {getattr(err, 'strerror', None) or err}") from None
+    if proc.returncode != 0:
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise PortError(f"nft: {lines[0] if lines else f'exit status {proc.returncode}'}")
+
+
+def install(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tuple = ()) -> bool:
+    """Create the pod's table; False when there is nothing to put in it."""
+    if not masquerade_from and not forwards_:
+        return False
+    _nft(ruleset(uuid, pod_ip, masquerade_from=masquerade_from, forwards_=forwards_))
+    return True
+
+
+def remove(uuid: str) -> None:
+    """Delete the pod's table; declaring it first makes the deletion succeed when it is gone."""
+    _nft(f"table ip {table_name(uuid)}\ndelete table ip {table_name(uuid)}\n")
+
+
+def route_localnet(interface: str) -> None:
+    """Let the host route 127.0.0.1-sourced packets out of `interface` (the pod's host side),
+    so that DNAT of 127.0.0.1 reaches the pod. Only that interface changes."""
+    if not interface or "/" in interface or interface.startswith("."):
+        raise PortError(f"no host interface to forward 127.0.0.1 through ({interface!r})")
+    try:
+        with open(f"/proc/sys/net/ipv4/conf/{interface}/route_localnet", "w") as f:
+            f.write("1")
+    except OSError as err:
+        raise PortError(f"route_localnet on {interface}: {err.strerror}") from None

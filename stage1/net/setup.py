@@ -1,0 +1,279 @@
+"""Attaching a pod to its networks and detaching it, idempotently (rkt's networking.Setup/Teardown).
+
+`--net` names the networks: user CNI configs from `<local-config>/net.d` (lexical order), and
+the built-in `default` (ptp, 172.16.28.0/24, default route, masquerade) or, when `default` is
+not asked for, `default-restricted` (172.31.0.0/16, no route) so that every pod reaches the
+metadata service. Every step is recorded in `net/attachments.json` before it is taken, so that
+a teardown (the keeper's at the pod's end, or gc's after a crash) can undo exactly that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+from stage1.net import cni, dns, portfwd
+from stage1.net.netns import NetNS, create as create_netns
+
+DEFAULT_SUBNET = "172.16.28.0/24"
+RESTRICTED_SUBNET = "172.31.0.0/16"
+BUILTIN_FILES = {"default": "99-default.conf", "default-restricted": "99-default-restricted.conf"}
+RECORDS = "net/attachments.json"
+NET_INFO = "net-info.json"
+MDS_PORT = 18112
+
+
+class NetSetupError(Exception):
+    pass
+
+
+def parse_net_flag(value: str) -> list[tuple[str, str]]:
+    """`--net=a,b:K=V;K2=V2` -> [("a", ""), ("b", "K=V;K2=V2")]; empty means default."""
+    found = []
+    for item in filter(None, (value or "default").split(",")):
+        name, _, args = item.partition(":")
+        found.append((name.strip(), args))
+    return found or [("default", "")]
+
+
+def contained(value: str) -> bool:
+    """Whether `--net` gives the pod its own network namespace (all but `host`)."""
+    return [n for n, _ in parse_net_flag(value)] != ["host"]
+
+
+def data_dir(pod_dir: str) -> str:
+    """rkt's data dir, `<dir>` of `<dir>/pods/<state>/<uuid>`, where built-in leases live."""
+    real = os.path.realpath(pod_dir)
+    parent = os.path.dirname(os.path.dirname(real))
+    if os.path.basename(parent) == "pods":
+        return os.path.dirname(parent)
+    return "/var/lib/rkt"
+
+
+def builtin_config(name: str, leases: str) -> dict:
+    restricted = name == "default-restricted"
+    ipam = {"type": "host-local", "subnet": RESTRICTED_SUBNET if restricted else DEFAULT_SUBNET,
+            "dataDir": leases}
+    if not restricted:
+        ipam["routes"] = [{"dst": "0.0.0.0/0"}]
+    # masquerade is ours (one nftables table per pod), so the plugin must not add iptables rules
+    return {"cniVersion": "0.4.0", "name": name, "type": "ptp", "ipMasq": False, "ipam": ipam}
+
+
+def select(requested: list[tuple[str, str]], local_config: str, pod_dir: str) -> list[cni.NetConfig]:
+    """The networks to attach, in order: requested user networks, then a built-in one."""
+    names = {n for n, _ in requested}
+    if names == {"none"}:
+        return []
+    user = cni.load_dir(os.path.join(local_config, "net.d")) if local_config else []
+    chosen = [c for c in user if "all" in names or c.name in names]
+    have = {c.name for c in chosen}
+    if not have & {"default", "default-restricted"}:
+        builtin = "default" if names & {"default", "all"} else "default-restricted"
+        leases = os.path.join(data_dir(pod_dir), "networks")
+        raw = json.dumps(builtin_config(builtin, leases), indent=2).encode()
+        chosen.append(cni.parse(raw, os.path.join(pod_dir, "net", BUILTIN_FILES[builtin])))
+        have.add(builtin)
+    missing = sorted(names - have - {"all"})
+    if len(missing) == 1:
+        raise NetSetupError(f'network "{missing[0]}" not found')
+    if missing:
+        raise NetSetupError(f"networks not found: {', '.join(missing)}")
+    return chosen
+
+
+def _masquerades(config: cni.NetConfig) -> bool:
+    return config.path.endswith(tuple(BUILTIN_FILES.values())) and config.name == "default" \
+        or any(p.get("ipMasq") for p in config.plugins)
+
+
+def _forwardable(configs: list[cni.NetConfig]) -> int:
+    """rkt's forwardable network: the first masqueraded one, else the last."""
+    for i, config in enumerate(configs):
+        if _masquerades(config):
+            return i
+    return len(configs) - 1
+
+
+@dataclasses.dataclass
+class PodNetwork:
+    netns: NetNS
+    records: list[dict]
+    mds_host: str = ""
+
+
+def _save(pod_dir: str, records: list[dict]) -> None:
+    path = os.path.join(pod_dir, RECORDS)
+    with open(path + ".tmp", "w") as f:
+        json.dump(records, f)
+    os.rename(path + ".tmp", path)
+
+
+def _load_records(pod_dir: str) -> list[dict]:
+    try:
+        with open(os.path.join(pod_dir, RECORDS)) as f:
+            records = json.load(f)
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as err:
+        raise NetSetupError(f"cannot read {RECORDS}: {err}") from None
+    return records if isinstance(records, list) else []
+
+
+def _net_info(records: list[dict]) -> list[dict]:
+    """rkt's net-info.json: what `rkt list` and `rkt status` show."""
+    info = []
+    for rec in records:
+        summary = cni.summarize(rec.get("result") or {})
+        info.append({"netName": rec["netName"], "netConf": rec["netConf"],
+                     "pluginPath": rec.get("pluginPath", ""), "ifName": rec["ifName"],
+                     "ip": summary.ip, "args": rec.get("args", ""), "mask": summary.mask})
+    return info
+
+
+def setup(*, uuid: str, pod_dir: str, net: str, local_config: str, resolv_mode: str,
+          forwards: list[portfwd.Forward]) -> PodNetwork:
+    """Create the pod's netns and attach its networks; on failure undo everything and raise.
+    The caller stays in the host's namespace."""
+    configs = select(parse_net_flag(net), local_config, pod_dir)
+    args = dict(parse_net_flag(net))
+    search = [os.path.join(local_config, "net.d")] if local_config else []
+    search += list(cni.PLUGIN_DIRS) + [os.path.join(pod_dir, "stage1/rootfs/usr/lib/rkt/plugins/net")]
+    if forwards and not configs:
+        raise NetSetupError("--port needs a network: none is attached with --net=none")
+    try:
+        netns = create_netns()
+    except OSError as err:
+        raise NetSetupError(f"cannot create the pod's network namespace: {err.strerror}") from None
+    pod = PodNetwork(netns, [])
+    try:
+        _attach(pod, uuid, pod_dir, configs, args, search, forwards, resolv_mode)
+    except BaseException:
+        teardown(uuid, pod_dir, netns.path())
+        netns.close()
+        raise
+    return pod
+
+
+def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfig],
+            args: dict, search: list[str], forwards: list, resolv_mode: str) -> None:
+    os.makedirs(os.path.join(pod_dir, "net"), exist_ok=True)
+    main = _forwardable(configs) if configs else -1
+    plugin_ports = forwards and configs and configs[main].capability("portMappings")
+    runtime_ports = {"portMappings": [
+        {"hostPort": f.host_port, "containerPort": f.pod_port, "protocol": f.protocol,
+         **({"hostIP": f.host_ip} if f.host_ip else {})} for f in forwards]} if plugin_ports else None
+    summaries = []
+    for index, config in enumerate(configs):
+        copy = os.path.join("net", os.path.basename(config.path))
+        with open(os.path.join(pod_dir, copy), "wb") as f:
+            f.write(config.raw)
+        rec = {"netName": config.name, "netConf": copy, "ifName": f"eth{index}",
+               "args": args.get(config.name, ""), "search": search,
+               "pluginPath": _plugin_path(config, search), "result": None}
+        if index == main and runtime_ports:
+            rec["runtimeConfig"] = runtime_ports
+        pod.records.append(rec)
+        _save(pod_dir, pod.records)  # before ADD: a crash mid-ADD still leaves gc the DEL to run
+        at = cni.Attachment(uuid, pod.netns.path(), rec["ifName"], rec["args"], tuple(search))
+        try:
+            rec["result"] = cni.add(config, at, runtime=rec.get("runtimeConfig"))
+        except cni.NetError as err:
+            raise NetSetupError(f'network "{config.name}": {err}') from None
+        _save(pod_dir, pod.records)
+        summaries.append(cni.summarize(rec["result"]))
+    if not configs:
+        return
+    chosen = summaries[main]
+    pod.mds_host = chosen.gateway or next((s.gateway for s in summaries if s.gateway), "")
+    own_masq = configs[main].name == "default" and configs[main].path.endswith(BUILTIN_FILES["default"])
+    own_forwards = () if plugin_ports else tuple(forwards)
+    if own_forwards and not chosen.ip:
+        raise NetSetupError(f'network "{configs[main].name}" gave the pod no IPv4 address to forward ports to')
+    try:
+        if own_forwards:
+            portfwd.route_localnet(chosen.host_if)
+        portfwd.install(uuid, chosen.ip, masquerade_from=DEFAULT_SUBNET if own_masq else "",
+                        forwards_=own_forwards)
+    except portfwd.PortError as err:
+        raise NetSetupError(str(err)) from None
+    dns.write_from_cni(pod_dir, resolv_mode,
+                       [(c.name, s.dns) for c, s in zip(configs, summaries)])
+    with open(os.path.join(pod_dir, NET_INFO), "w") as f:
+        json.dump(_net_info(pod.records), f)
+
+
+def _plugin_path(config: cni.NetConfig, search: list[str]) -> str:
+    try:
+        return cni.find_plugin(config.plugins[0]["type"], search)
+    except cni.NetError:
+        return ""
+
+
+def check(uuid: str, pod_dir: str, netns_path: str) -> list[str]:
+    """CHECK every attached network that supports it; the problems found."""
+    problems = []
+    for rec in _load_records(pod_dir):
+        try:
+            config = cni.load(os.path.join(pod_dir, rec["netConf"]))
+            if config.supports_check and rec.get("result"):
+                at = cni.Attachment(uuid, netns_path, rec["ifName"], rec.get("args", ""),
+                                    tuple(rec.get("search") or cni.PLUGIN_DIRS))
+                cni.check(config, at, rec["result"], runtime=rec.get("runtimeConfig"))
+        except cni.NetError as err:
+            problems.append(f'network "{rec.get("netName")}": CHECK: {err}')
+    return problems
+
+
+def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
+    """Undo whatever setup recorded, newest first; safe to repeat. An empty `netns_path` means
+    the namespace is gone (plugins then only release what lives outside it). Returns failures;
+    the records of networks whose DEL failed stay for the next try."""
+    failures = []
+    try:
+        portfwd.remove(uuid)
+    except portfwd.PortError as err:
+        failures.append(str(err))
+    try:
+        records = _load_records(pod_dir)
+    except NetSetupError as err:
+        return failures + [str(err)]
+    remaining = []
+    for rec in reversed(records):
+        conf_path = os.path.join(pod_dir, rec.get("netConf", ""))
+        try:
+            config = cni.load(conf_path)
+        except cni.NetError as err:
+            failures.append(str(err))
+            continue
+        at = cni.Attachment(uuid, netns_path, rec.get("ifName", ""), rec.get("args", ""),
+                            tuple(rec.get("search") or cni.PLUGIN_DIRS))
+        errors = cni.delete(config, at, rec.get("result"), runtime=rec.get("runtimeConfig"))
+        if errors:
+            failures += [f'network "{config.name}": {e}' for e in errors]
+            remaining.insert(0, rec)
+            continue
+        _unlink(conf_path)
+    if records and not netns_path:
+        failures += sweep_cni_iptables(uuid)
+    if remaining:
+        _save(pod_dir, remaining)
+    else:
+        _unlink(os.path.join(pod_dir, RECORDS))
+    _unlink(os.path.join(pod_dir, NET_INFO))
+    return failures
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def sweep_cni_iptables(container_id: str) -> list[str]:
+    """Rules plugins tag with `id: "<container>"` (masquerade of ptp/bridge `ipMasq`), which
+    their DEL leaves behind when the netns is already gone: delete them and their chains."""
+    from stage1.net import iptables
+    return iptables.remove_tagged(container_id)
