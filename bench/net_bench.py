@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Pod start-to-exit latency with networking: `rkt run --net=default` of a stored busybox
+`/bin/true` against `--net=host`, `runc run` without network, and runc plus the CNI ptp plugin
+run by hand (netns add, ptp ADD, runc in that netns, ptp DEL, netns del), in the same run
+(shared/reference/peer-baselines.md §1, §4-5). Everything runs inside a network namespace made
+for the benchmark, so the host's network is never touched.
+
+    python bench/net_bench.py [--runs N]
+
+Goal (issue 13): default-network run <= 3x runc without network. Not a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from pod_bench import RKT, runc_bundle, timed  # noqa: E402
+from tests.helpers.aci import busybox_aci  # noqa: E402
+
+CNI = "/usr/lib/cni"
+
+RUNC_PTP = """set -e
+ip netns add "$POD"
+env CNI_COMMAND=ADD CNI_CONTAINERID="$POD" CNI_NETNS=/run/netns/"$POD" CNI_IFNAME=eth0 \
+    CNI_PATH={cni} {cni}/ptp < "$CONF" > /dev/null
+runc run --bundle "$BUNDLE" "$POD"
+env CNI_COMMAND=DEL CNI_CONTAINERID="$POD" CNI_NETNS=/run/netns/"$POD" CNI_IFNAME=eth0 \
+    CNI_PATH={cni} {cni}/ptp < "$CONF" > /dev/null
+ip netns del "$POD"
+""".format(cni=CNI)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("net_bench: needs root")
+    work = Path(tempfile.mkdtemp(prefix="rkt-netbench-"))
+    hostns = f"rkt-bench-{secrets.token_hex(3)}"
+    subprocess.run(["ip", "netns", "add", hostns], check=True)
+    subprocess.run(["ip", "-n", hostns, "link", "set", "lo", "up"], check=True)
+    inside = ["nsenter", f"--net=/run/netns/{hostns}"]
+    try:
+        aci = work / "busybox.aci"
+        busybox_aci(aci, name="busybox-bench", exec_=["/bin/true"], compression="none")
+        rkt = [str(RKT), f"--dir={work / 'data'}", f"--local-config={work / 'etc'}",
+               f"--system-config={work / 'lib'}", "--insecure-options=image"]
+        subprocess.run([*rkt, "fetch", str(aci)], check=True, capture_output=True)
+        rootfs = work / "rootfs"
+        subprocess.run([*rkt, "image", "render", "--rootfs-only", "busybox-bench", str(rootfs)],
+                       check=True, capture_output=True)
+        bundle = runc_bundle(work, rootfs)
+        spec = json.loads((bundle / "config.json").read_text())
+        for ns in spec["linux"]["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = f"/run/netns/{hostns}-pod"
+        (work / "bundle-ptp").mkdir()
+        (work / "bundle-ptp" / "config.json").write_text(json.dumps(spec))
+        conf = work / "ptp.json"
+        conf.write_text(json.dumps({"cniVersion": "0.4.0", "name": "bench", "type": "ptp", "ipMasq": False,
+                                    "ipam": {"type": "host-local", "subnet": "10.231.1.0/24",
+                                             "dataDir": str(work / "ipam"), "routes": [{"dst": "0.0.0.0/0"}]}}))
+        env = {**os.environ, "POD": f"{hostns}-pod", "CONF": str(conf), "BUNDLE": str(work / "bundle-ptp")}
+        results = {
+            "rkt run --net=default": timed([*inside, *rkt, "run", "--net=default", "busybox-bench"], args.runs),
+            "rkt run --net=host": timed([*inside, *rkt, "run", "--net=host", "busybox-bench"], args.runs),
+            "runc run (no network)": timed([*inside, "runc", "run", "--bundle", str(bundle), "rkt-bench"], args.runs),
+            "runc + CNI ptp by hand": timed([*inside, "sh", "-c", RUNC_PTP], args.runs, env=env),
+        }
+        subprocess.run([*inside, *rkt, "gc", "--grace-period=0s"], capture_output=True)
+        med = {name: statistics.median(s) for name, s in results.items()}
+        for name, samples in results.items():
+            print(f"{name:<24} median {med[name]:7.1f} ms  (min {min(samples):.1f}, max {max(samples):.1f}, n={len(samples)})")
+        base = med["runc run (no network)"]
+        print(f"ratio default/runc          {med['rkt run --net=default'] / base:.2f}   (goal <= 3)")
+        print(f"ratio default/host          {med['rkt run --net=default'] / med['rkt run --net=host']:.2f}")
+        print(f"ratio default/runc+ptp      {med['rkt run --net=default'] / med['runc + CNI ptp by hand']:.2f}")
+    finally:
+        subprocess.run(["ip", "netns", "del", f"{hostns}-pod"], capture_output=True)
+        subprocess.run(["ip", "netns", "del", hostns], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
