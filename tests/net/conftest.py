@@ -28,17 +28,18 @@ FETCH = ("import sys, urllib.request\n"
 
 
 class NetNS:
-    """A named network namespace (`ip netns add`), lo up."""
+    """A network namespace held by a sleeping process (no /run/netns bind mount), lo up."""
 
     def __init__(self, name: str):
         self.name = name
-        self.path = f"/run/netns/{name}"
-        subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
+        self.holder = subprocess.Popen(["unshare", "--net", "--", "sleep", "infinity"])
+        self.path = f"/proc/{self.holder.pid}/ns/net"
+        wait_for(lambda: os.readlink(self.path) != os.readlink("/proc/self/ns/net"),
+                 what=f"netns {name}")
         self.ip("link", "set", "lo", "up")
 
     def ip(self, *args: str) -> str:
-        return subprocess.run(["ip", "-n", self.name, *args], check=True, capture_output=True,
-                              text=True, timeout=30).stdout
+        return self.run("ip", *args, check=True).stdout
 
     def run(self, *argv, timeout: float = 30, check: bool = False, **kw) -> subprocess.CompletedProcess:
         return subprocess.run(["nsenter", f"--net={self.path}", *map(str, argv)], capture_output=True,
@@ -70,7 +71,8 @@ class NetNS:
         return sorted(line for line in out.splitlines() if line.startswith(("-A", ":CNI")))
 
     def delete(self) -> None:
-        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=30)
+        self.holder.kill()
+        self.holder.wait(10)
 
 
 @pytest.fixture
@@ -84,7 +86,7 @@ def hostns():
 def remote(hostns):
     """A second namespace (another host) on 10.99.0.2/24, joined to hostns (10.99.0.1/24)."""
     ns = NetNS(f"rkt-remote-{secrets.token_hex(3)}")
-    hostns.ip("link", "add", "uplink", "type", "veth", "peer", "name", "uplink", "netns", ns.name)
+    hostns.ip("link", "add", "uplink", "type", "veth", "peer", "name", "uplink", "netns", str(ns.holder.pid))
     hostns.ip("addr", "add", "10.99.0.1/24", "dev", "uplink")
     hostns.ip("link", "set", "uplink", "up")
     ns.ip("addr", "add", "10.99.0.2/24", "dev", "uplink")
