@@ -130,31 +130,30 @@ def _remove_cgroups(uuid: str, dirs: list[str]) -> None:
         say(f"cannot remove the pod's cgroups: {getattr(err, 'strerror', None) or err}")
 
 
-def _setup_network(opts: Options) -> tuple[int, int]:
-    """Attach the pod's networks (stage1.net), fork their keeper, and move into the pod's
-    namespace so that the supervisor starts there; (keeper pid, keeper pipe write end)."""
-    from stage1.net import keeper, portfwd, setup
+def _setup_network(opts: Options):
+    """Attach the pod's networks (stage1.net, which forks their keeper) and move into the pod's
+    namespace so that the supervisor starts there; the setup.PodNetwork."""
+    from stage1.net import portfwd, setup
 
     try:
         forwards = portfwd.forwards(*_ports_source())
         pod = setup.setup(uuid=opts.uuid, pod_dir=os.getcwd(), net=opts.net,
                           local_config=opts.local_config,
                           resolv_mode=parse_dns_conf_mode(opts.dns_conf_mode)["resolv"],
-                          forwards=forwards)
+                          forwards=forwards, check=opts.debug)
     except (setup.NetSetupError, portfwd.PortError) as err:
         raise Stage1Error(f"failed to setup network: {err}") from None
     except OSError as err:
         raise Stage1Error(f"failed to setup network: {err.strerror or err}") from None
     if pod.mds_host:
         opts.mds_host = pod.mds_host
-    pid, write_end = keeper.start(pod, opts.uuid, os.getcwd(), check=opts.debug)
     try:
         pod.netns.enter_pod()
     except OSError as err:
-        _release_network((pid, write_end))
+        pod.release()
         raise Stage1Error(f"cannot enter the pod's network namespace: {err.strerror}") from None
     pod.netns.close()
-    return pid, write_end
+    return pod
 
 
 def _ports_source() -> tuple[dict, dict]:
@@ -179,23 +178,6 @@ def read_all_file(path: str) -> bytes:
         os.close(fd)
 
 
-def _release_network(keeper: tuple[int, int] | None, closed: bool = False) -> None:
-    """Tell the keeper the pod is over and wait until its teardown is done."""
-    if keeper is None:
-        return
-    pid, write_end = keeper
-    if not closed:
-        os.close(write_end)
-    while True:
-        try:
-            os.waitpid(pid, 0)
-            return
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            return
-
-
 def run(argv: list[str]) -> int:
     """The waiting parent: namespaces, fork PID 1, wait. It imports as little as it can, since
     it stays alive for the whole pod (the supervisor loads the pod)."""
@@ -213,11 +195,12 @@ def run(argv: list[str]) -> int:
         k.sethostname(opts.hostname or f"rkt-{opts.uuid}")
     except OSError as err:
         raise Stage1Error(f"cannot create the pod's namespaces: {err.strerror}") from None
-    keeper = _setup_network(opts) if new_net else None
+    network = _setup_network(opts) if new_net else None  # a setup.PodNetwork
     try:
         k.unshare(kernel.CLONE_NEWPID)
     except OSError as err:
-        _release_network(keeper)
+        if network is not None:
+            network.release()
         raise Stage1Error(f"cannot create the pod's namespaces: {err.strerror}") from None
 
     ready_r, ready_w = os.pipe()
@@ -230,8 +213,8 @@ def run(argv: list[str]) -> int:
         os._exit(pod_main(opts, ready_w, forwarded))
 
     os.close(ready_w)
-    if keeper is not None:
-        os.close(keeper[1])  # the supervisor's copy keeps the pod's network until it ends
+    if network is not None:
+        os.close(network.keeper[1])  # the supervisor's copy keeps the pod's network until it ends
     forward = lambda signum, _frame: os.kill(pid, signum)  # noqa: E731
     for sig in forwarded:
         signal.signal(sig, forward)
@@ -246,7 +229,8 @@ def run(argv: list[str]) -> int:
     if opts.mds_token:
         from stage1 import mds
         mds.unregister(opts.uuid)
-    _release_network(keeper, closed=True)  # its teardown ran while we removed the cgroups
+    if network is not None:
+        network.release(closed=True)  # its teardown ran while we removed the cgroups
     if opts.interactive and os.isatty(0):
         signal.signal(signal.SIGTTOU, signal.SIG_IGN)
         try:

@@ -16,38 +16,39 @@ import _signal as signal
 from stage1.files import say
 
 
-def start(pod, uuid: str, pod_dir: str, *, check: bool = False) -> tuple[int, int]:
-    """Fork the keeper of `pod` (a setup.PodNetwork); (its pid, the pipe's write end)."""
+def start(netns, uuid: str, pod_dir: str, *, check: bool = False) -> tuple[int, int]:
+    """Fork the keeper of the pod's `netns` (a netns.NetNS); (its pid, the pipe's write end).
+    Its path to the namespace, `/proc/<its pid>/fd/<fd>`, is the one every plugin gets."""
     read_end, write_end = os.pipe()  # O_CLOEXEC: apps never hold it, only forked processes
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
             os.close(write_end)
-            code = _keep(pod, uuid, pod_dir, read_end, check)
+            code = _keep(netns, uuid, pod_dir, read_end, check)
         finally:
             os._exit(code)
     os.close(read_end)
     return pid, write_end
 
 
-def _keep(pod, uuid: str, pod_dir: str, read_end: int, check: bool) -> int:
+def _keep(netns, uuid: str, pod_dir: str, read_end: int, check: bool) -> int:
     from stage1.net import setup
 
     # a Ctrl-C or `kill` meant for the pod must not take its network away while it runs
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)
-    if check:
-        for problem in setup.check(uuid, pod_dir, pod.netns.path()):
-            say(problem)
     while True:
         try:
             if not os.read(read_end, 64):
                 break
         except InterruptedError:
             continue
-    failures = setup.teardown(uuid, pod_dir, pod.netns.path())
+    if check:  # --debug: did every attachment stay as its plugins made it, to the pod's end?
+        for problem in setup.check(uuid, pod_dir, netns.path()):
+            say(problem)
+    failures = setup.teardown(uuid, pod_dir, netns.path())
     for failure in failures:
         say(f"network teardown: {failure}")
-    pod.netns.close()
+    netns.close()
     return 1 if failures else 0

@@ -99,8 +99,29 @@ def _forwardable(configs: list[cni.NetConfig]) -> int:
 @dataclasses.dataclass
 class PodNetwork:
     netns: NetNS
+    keeper: tuple[int, int]  # the keeper's pid and the write end of its pipe
     records: list[dict]
     mds_host: str = ""
+
+    @property
+    def netns_path(self) -> str:
+        """The keeper's path to the namespace: the same for ADD, CHECK and DEL (CHECK compares
+        it with the sandbox the ADD result names)."""
+        return f"/proc/{self.keeper[0]}/fd/{self.netns.pod_fd}"
+
+    def release(self, *, closed: bool = False) -> None:
+        """Let the keeper tear the network down (once nobody else holds its pipe) and wait."""
+        pid, write_end = self.keeper
+        if not closed:
+            os.close(write_end)
+        while True:
+            try:
+                os.waitpid(pid, 0)
+                return
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                return
 
 
 def _save(pod_dir: str, records: list[dict]) -> None:
@@ -133,9 +154,10 @@ def _net_info(records: list[dict]) -> list[dict]:
 
 
 def setup(*, uuid: str, pod_dir: str, net: str, local_config: str, resolv_mode: str,
-          forwards: list[portfwd.Forward]) -> PodNetwork:
-    """Create the pod's netns and attach its networks; on failure undo everything and raise.
-    The caller stays in the host's namespace."""
+          forwards: list[portfwd.Forward], check: bool = False) -> PodNetwork:
+    """Create the pod's netns, fork its keeper (which owns every teardown) and attach the
+    networks; on failure the keeper undoes everything before this raises. The caller stays in
+    the host's namespace."""
     configs = select(parse_net_flag(net), local_config, pod_dir)
     args = dict(parse_net_flag(net))
     search = [os.path.join(local_config, "net.d")] if local_config else []
@@ -146,11 +168,14 @@ def setup(*, uuid: str, pod_dir: str, net: str, local_config: str, resolv_mode: 
         netns = create_netns()
     except OSError as err:
         raise NetSetupError(f"cannot create the pod's network namespace: {err.strerror}") from None
-    pod = PodNetwork(netns, [])
+    from stage1.net import keeper
+
+    pid, write_end = keeper.start(netns, uuid, pod_dir, check=check)
+    pod = PodNetwork(netns, (pid, write_end), [])
     try:
         _attach(pod, uuid, pod_dir, configs, args, search, forwards, resolv_mode)
     except BaseException:
-        teardown(uuid, pod_dir, netns.path())
+        pod.release()
         netns.close()
         raise
     return pod
@@ -176,7 +201,7 @@ def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfi
             rec["runtimeConfig"] = runtime_ports
         pod.records.append(rec)
         _save(pod_dir, pod.records)  # before ADD: a crash mid-ADD still leaves gc the DEL to run
-        at = cni.Attachment(uuid, pod.netns.path(), rec["ifName"], rec["args"], tuple(search))
+        at = cni.Attachment(uuid, pod.netns_path, rec["ifName"], rec["args"], tuple(search))
         try:
             rec["result"] = cni.add(config, at, runtime=rec.get("runtimeConfig"))
         except cni.NetError as err:

@@ -132,3 +132,15 @@ def test_metadata_service_from_the_default_network(netrkt, hostns, real_stage1, 
     finally:
         mds.terminate()
         mds.wait(10)
+
+
+def test_check_runs_with_debug_and_reports_a_broken_attachment(netrkt, hostns, real_stage1, busybox):
+    netrkt.net_conf("60-chk.conflist", {"cniVersion": "0.4.0", "name": "chk", "plugins": [
+        {"type": "ptp", "ipam": {"type": "host-local", "subnet": "10.44.0.0/24",
+                                 "dataDir": str(netrkt.dir / "networks")}}]})
+    run = (INSECURE, "--debug", "run", f"--stage1-path={real_stage1}", "--net=chk", busybox, "--exec=/bin/sh")
+    healthy = netrkt(*run, "--", "-c", "true")
+    assert "CHECK" not in healthy.stderr
+    # the app removes its own address: ptp's CHECK at the pod's end must notice
+    broken = netrkt(*run, "--caps-retain=CAP_NET_ADMIN", "--", "-c", "ip addr flush dev eth0")
+    assert 'network "chk": CHECK: plugin ptp CHECK failed' in broken.stderr
