@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import sys
 
+from stage1.files import say
+
 
 def main() -> None:
     args = [a for a in sys.argv[1:] if a != "--debug"]
     if len(args) != 1 or args[0].startswith("-"):
-        os.write(2, b"stage1: usage: gc [--debug] UUID\n")
+        say("usage: gc [--debug] UUID")
         os._exit(254)
     from stage1 import security
     failures = []
@@ -27,5 +29,5 @@ def main() -> None:
         from stage1.net import setup
         failures += [f"network: {f}" for f in setup.teardown(args[0], ".", "")]
     for failure in failures:
-        os.write(2, f"stage1: gc of pod {args[0]!r}: {failure}\n".encode())
+        say(f"gc of pod {args[0]!r}: {failure}")
     os._exit(254 if failures else 0)
