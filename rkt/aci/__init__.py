@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 
 from rkt.aci import tar
 from rkt.aci.stream import TarStream, detect_compression
@@ -22,19 +21,18 @@ __all__ = ["Limits", "ImportResult", "detect_compression", "import_stream", "ext
 DEFAULT_MAX_BYTES = 16 << 30
 MAX_MANIFEST = 16 << 20
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]{0,2})\s*$")
-_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15, "e": 10**18,
-          "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40, "pi": 2**50, "ei": 2**60}
-
-
 def parse_size(text: str) -> int:
-    """Bytes from `1234`, `512Mi`, `16Gi`, `2G` (Kubernetes-style suffixes)."""
-    match = _SIZE.match(text)
-    unit = _UNITS.get(match.group(2).lower()) if match else None
-    if unit is None:
+    """Whole bytes from a quantity in appc's (k8s) grammar: `1234`, `512Mi`, `16Gi`, `2G`."""
+    from rkt.appc.quantity import QuantityError, parse_quantity
+
+    try:
+        value = parse_quantity(text.strip())
+    except QuantityError:
+        value = None
+    if value is None or value < 0 or value.denominator != 1:
         raise RktError(f"invalid size {text!r} (expected bytes, optionally with a suffix "
                        "like Ki, Mi, Gi or k, M, G)")
-    return int(match.group(1)) * unit
+    return int(value)
 
 
 def _default_max_bytes() -> int:

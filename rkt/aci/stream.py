@@ -39,43 +39,10 @@ def detect_compression(head: bytes) -> str:
     raise RktError("not an ACI: unrecognized format")
 
 
-class _Gzip:
-    """gzip, including concatenated members (pigz and `cat a.gz b.gz` make those)."""
-
-    name = "gzip"
-
-    def __init__(self):
-        self._dec = zlib.decompressobj(31)
-        self._between = False  # after a member: only NUL padding or a new member may follow
-
-    def feed(self, data: bytes):
-        while data:
-            if self._between:
-                data = data.lstrip(b"\0")
-                if not data:
-                    return
-                self._dec = zlib.decompressobj(31)
-                self._between = False
-            dec = self._dec
-            while True:
-                out = dec.decompress(data, OUT_SIZE)
-                if out:
-                    yield out
-                data = dec.unconsumed_tail
-                if dec.eof:
-                    data = dec.unused_data + data
-                    self._between = True
-                    break
-                if not data and len(out) < OUT_SIZE:
-                    return
-
-    def finish(self) -> None:
-        if not self._between:
-            raise RktError("truncated gzip stream")
-
-
-class _Chained:
-    """bzip2 or xz through the stdlib decompressors, also for concatenated streams."""
+class _Members:
+    """A compressed stream of concatenated members (pigz, `cat a.gz b.gz`, pbzip2 make those):
+    after each member only NUL padding or a new member may follow. Subclasses decompress one
+    member and return what follows it, or None when they need more input."""
 
     def __init__(self, name: str, factory):
         self.name = name
@@ -91,22 +58,46 @@ class _Chained:
                     return
                 self._dec = self._factory()
                 self._between = False
-            dec = self._dec
-            out = dec.decompress(data, OUT_SIZE)
-            while True:
-                if out:
-                    yield out
-                if dec.eof:
-                    data = dec.unused_data
-                    self._between = True
-                    break
-                if dec.needs_input:
-                    return
-                out = dec.decompress(b"", OUT_SIZE)
+            data = yield from self._member(self._dec, data)
 
     def finish(self) -> None:
         if not self._between:
             raise RktError(f"truncated {self.name} stream")
+
+
+class _Gzip(_Members):
+    """zlib keeps input it could not use yet in `unconsumed_tail`."""
+
+    def __init__(self):
+        super().__init__("gzip", lambda: zlib.decompressobj(31))
+
+    def _member(self, dec, data: bytes):
+        while True:
+            out = dec.decompress(data, OUT_SIZE)
+            if out:
+                yield out
+            data = dec.unconsumed_tail
+            if dec.eof:
+                self._between = True
+                return dec.unused_data + data
+            if not data and len(out) < OUT_SIZE:
+                return None
+
+
+class _Chained(_Members):
+    """bzip2 or xz through the stdlib decompressors, which buffer unused input themselves."""
+
+    def _member(self, dec, data: bytes):
+        out = dec.decompress(data, OUT_SIZE)
+        while True:
+            if out:
+                yield out
+            if dec.eof:
+                self._between = True
+                return dec.unused_data
+            if dec.needs_input:
+                return None
+            out = dec.decompress(b"", OUT_SIZE)
 
 
 def _decompressor(compression: str):

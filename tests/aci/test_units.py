@@ -12,13 +12,14 @@ from tests.helpers.aci import compress, manifest, tar_bytes
 
 @pytest.mark.parametrize("text, value", [
     ("1234", 1234), ("16Gi", 16 << 30), ("512Mi", 512 << 20), ("1Ki", 1024), ("2G", 2 * 10**9),
-    ("3k", 3000), ("1Ti", 1 << 40), (" 7 ", 7), ("16gi", 16 << 30),
+    ("3k", 3000), ("1Ti", 1 << 40), (" 7 ", 7), ("1.5Gi", 3 << 29), ("1e3", 1000),
 ])
 def test_parse_size(text, value):
     assert parse_size(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "-1", "1.5Gi", "12XB", "Gi", "1 2"])
+# appc's quantity grammar: suffixes are case-sensitive (`16gi` is not one), and a size is whole bytes
+@pytest.mark.parametrize("text", ["", "-1", "16gi", "1K", "0.5", "1m", "12XB", "Gi", "1 2"])
 def test_parse_size_rejects(text):
     with pytest.raises(RktError, match="invalid size"):
         parse_size(text)
