@@ -52,11 +52,6 @@ class FileLock:
     def shared(self, blocking: bool = True) -> bool:
         return self._flock(fcntl.LOCK_SH, blocking)
 
-    def try_exclusive(self) -> "FileLock":
-        if not self.exclusive(blocking=False):
-            raise LockBusy(f"{self.path}: locked by another process")
-        return self
-
     def unlock(self) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
 

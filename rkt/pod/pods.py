@@ -208,12 +208,6 @@ class Pod:
     def app_names(self) -> list[str]:
         return [str(a.name) for a in self.manifest().apps]
 
-    def stage1_tree_id(self) -> str | None:
-        try:
-            return (self.path / "stage1TreeStoreID").read_text().strip() or None
-        except OSError:
-            return None
-
     # --- locking and transitions ---------------------------------------------------------
     def lock(self, exclusive: bool = True, blocking: bool = True) -> FileLock:
         """An open FileLock on the pod dir, acquired; LockBusy when non-blocking and held."""
