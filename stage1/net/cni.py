@@ -35,9 +35,11 @@ class NetConfig:
     raw: bytes
     is_list: bool = False
 
+    disable_check: bool = False
+
     @property
     def supports_check(self) -> bool:
-        return version_tuple(self.version) >= (0, 4, 0)
+        return version_tuple(self.version) >= (0, 4, 0) and not self.disable_check
 
     def capability(self, name: str) -> bool:
         return any((p.get("capabilities") or {}).get(name) for p in self.plugins)
@@ -64,7 +66,8 @@ def parse(raw: bytes, path: str) -> NetConfig:
         if not isinstance(plugins, list) or not plugins or not all(
                 isinstance(p, dict) and isinstance(p.get("type"), str) for p in plugins):
             raise NetError(f"network config {path}: plugins must be a list of objects with a type")
-        return NetConfig(data["name"], version, tuple(plugins), path, raw, is_list=True)
+        return NetConfig(data["name"], version, tuple(plugins), path, raw, is_list=True,
+                         disable_check=data.get("disableCheck") is True)
     if not isinstance(data.get("type"), str) or not data["type"]:
         raise NetError(f"network config {path}: no plugin type")
     return NetConfig(data["name"], version, (data,), path, raw)

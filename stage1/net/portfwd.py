@@ -49,6 +49,8 @@ def forwards(pod_manifest: dict, image_apps: dict[str, dict]) -> list[Forward]:
         host_ip = exposed.get("hostIP") or ""
         if host_ip in ("0.0.0.0", "::"):
             host_ip = ""
+        if ":" in host_ip:
+            raise PortError(f'port "{exposed["name"]}": IPv6 host address {host_ip} is not supported')
         found.append(Forward(exposed["name"], protocol, int(exposed["hostPort"]),
                              int(port["port"]), host_ip))
     return found
@@ -80,10 +82,14 @@ def ruleset(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tup
     return "\n".join(lines + ["}"]) + "\n"
 
 
-def _nft(script: str) -> None:
+def _nft(script: str, *, missing_ok: bool = False) -> None:
     try:
         proc = subprocess.run([NFT, "-f", "-"], input=script.encode(), capture_output=True,
                               env=ENV, timeout=30)
+    except FileNotFoundError:
+        if missing_ok:
+            return
+        raise PortError("nft (Debian package nftables) is needed for this pod's network") from None
     except (OSError, subprocess.TimeoutExpired) as err:
         raise PortError(f"cannot run nft: {getattr(err, 'strerror', None) or err}") from None
     if proc.returncode != 0:
@@ -101,14 +107,18 @@ def install(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tup
 
 def remove(uuid: str) -> None:
     """Delete the pod's table; declaring it first makes the deletion succeed when it is gone."""
-    _nft(f"table ip {table_name(uuid)}\ndelete table ip {table_name(uuid)}\n")
+    # without nft installed no table can exist
+    _nft(f"table ip {table_name(uuid)}\ndelete table ip {table_name(uuid)}\n", missing_ok=True)
 
 
 def route_localnet(interface: str) -> None:
     """Let the host route 127.0.0.1-sourced packets out of `interface` (the pod's host side),
-    so that DNAT of 127.0.0.1 reaches the pod. Only that interface changes."""
-    if not interface or "/" in interface or interface.startswith("."):
-        raise PortError(f"no host interface to forward 127.0.0.1 through ({interface!r})")
+    so that DNAT of 127.0.0.1 reaches the pod. Only that interface changes; a network without
+    a host-side link (macvlan, ipvlan) has none, and its ports answer on other addresses only."""
+    if not interface:
+        return
+    if "/" in interface or interface.startswith("."):
+        raise PortError(f"invalid host interface name {interface!r}")
     try:
         with open(f"/proc/sys/net/ipv4/conf/{interface}/route_localnet", "w") as f:
             f.write("1")

@@ -83,15 +83,21 @@ def select(requested: list[tuple[str, str]], local_config: str, pod_dir: str) ->
     return chosen
 
 
-def _masquerades(config: cni.NetConfig) -> bool:
-    return config.path.endswith(tuple(BUILTIN_FILES.values())) and config.name == "default" \
-        or any(p.get("ipMasq") for p in config.plugins)
+def _builtin(config: cni.NetConfig, pod_dir: str) -> bool:
+    """A built-in network: its config was generated into the pod's `net/`, not read from net.d."""
+    return os.path.dirname(config.path) == os.path.join(pod_dir, "net")
 
 
-def _forwardable(configs: list[cni.NetConfig]) -> int:
+def _masquerades(config: cni.NetConfig, pod_dir: str) -> bool:
+    if _builtin(config, pod_dir):
+        return config.name == "default"
+    return any(p.get("ipMasq") for p in config.plugins)
+
+
+def _forwardable(configs: list[cni.NetConfig], pod_dir: str) -> int:
     """rkt's forwardable network: the first masqueraded one, else the last."""
     for i, config in enumerate(configs):
-        if _masquerades(config):
+        if _masquerades(config, pod_dir):
             return i
     return len(configs) - 1
 
@@ -184,7 +190,7 @@ def setup(*, uuid: str, pod_dir: str, net: str, local_config: str, resolv_mode: 
 def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfig],
             args: dict, search: list[str], forwards: list, resolv_mode: str) -> None:
     os.makedirs(os.path.join(pod_dir, "net"), exist_ok=True)
-    main = _forwardable(configs) if configs else -1
+    main = _forwardable(configs, pod_dir) if configs else -1
     plugin_ports = forwards and configs and configs[main].capability("portMappings")
     runtime_ports = {"portMappings": [
         {"hostPort": f.host_port, "containerPort": f.pod_port, "protocol": f.protocol,
@@ -212,7 +218,7 @@ def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfi
         return
     chosen = summaries[main]
     pod.mds_host = chosen.gateway or next((s.gateway for s in summaries if s.gateway), "")
-    own_masq = configs[main].name == "default" and configs[main].path.endswith(BUILTIN_FILES["default"])
+    own_masq = _builtin(configs[main], pod_dir) and configs[main].name == "default"
     own_forwards = () if plugin_ports else tuple(forwards)
     if own_forwards and not chosen.ip:
         raise NetSetupError(f'network "{configs[main].name}" gave the pod no IPv4 address to forward ports to')
