@@ -8,34 +8,31 @@ path, interface name, CNI_ARGS) from the environment, and prints a JSON result o
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import subprocess
+
+from stage1.net import proc
 
 # Debian's containernetworking-plugins lives in /usr/lib/cni; rkt's own paths come first
 PLUGIN_DIRS = ("/usr/lib/rkt/plugins/net", "/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni")
 # plugins call iptables, ip, modprobe...: give them the usual sbin dirs whatever our PATH is
 PLUGIN_ENV_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-PLUGIN_TIMEOUT = 60.0
 
 
 class NetError(Exception):
     """A network that cannot be loaded, added or removed; the message names it."""
 
 
-@dataclasses.dataclass(frozen=True)
 class NetConfig:
-    """One network: its name, CNI version and plugin chain, read from `path`."""
+    """One network: its name, CNI version and plugin chain, read from `path`. (Plain classes in
+    stage1.net: the dataclass machinery alone would cost the starting pod ~30 ms of imports.)"""
 
-    name: str
-    version: str
-    plugins: tuple[dict, ...]
-    path: str
-    raw: bytes
-    is_list: bool = False
+    __slots__ = ("name", "version", "plugins", "path", "raw", "is_list", "disable_check")
 
-    disable_check: bool = False
+    def __init__(self, name: str, version: str, plugins: tuple, path: str, raw: bytes,
+                 is_list: bool = False, disable_check: bool = False):
+        self.name, self.version, self.plugins, self.path = name, version, plugins, path
+        self.raw, self.is_list, self.disable_check = raw, is_list, disable_check
 
     @property
     def supports_check(self) -> bool:
@@ -109,15 +106,14 @@ def find_plugin(kind: str, search: list[str]) -> str:
     raise NetError(f"plugin {kind!r} not found in {':'.join(search)}")
 
 
-@dataclasses.dataclass(frozen=True)
 class Attachment:
     """Where a network meets the pod: the container ID, netns path, interface and CNI_ARGS."""
 
-    container_id: str
-    netns: str
-    if_name: str
-    args: str
-    search: tuple[str, ...]
+    __slots__ = ("container_id", "netns", "if_name", "args", "search")
+
+    def __init__(self, container_id: str, netns: str, if_name: str, args: str, search: tuple):
+        self.container_id, self.netns, self.if_name = container_id, netns, if_name
+        self.args, self.search = args, tuple(search)
 
 
 def _plugin_input(config: NetConfig, plugin: dict, prev: dict | None,
@@ -135,83 +131,76 @@ def _plugin_input(config: NetConfig, plugin: dict, prev: dict | None,
 
 
 def exec_plugin(command: str, config: NetConfig, plugin: dict, at: Attachment, *,
-                prev: dict | None = None, runtime: dict | None = None,
-                pass_fds: tuple[int, ...] = ()) -> dict | None:
-    """Run one plugin; its parsed result (ADD) or None; NetError with the plugin's message."""
+                prev: dict | None = None, runtime: dict | None = None) -> dict | None:
+    """Run one plugin; its parsed result (ADD) or None; NetError with the plugin's message.
+    Its stderr goes to ours, as rkt."""
     path = find_plugin(plugin["type"], list(at.search))
     env = {"CNI_COMMAND": command, "CNI_CONTAINERID": at.container_id, "CNI_NETNS": at.netns,
            "CNI_IFNAME": at.if_name, "CNI_ARGS": at.args, "CNI_PATH": ":".join(at.search),
            "PATH": PLUGIN_ENV_PATH}
     try:
-        proc = subprocess.run([path], input=_plugin_input(config, plugin, prev, runtime),
-                              capture_output=True, env=env, timeout=PLUGIN_TIMEOUT,
-                              pass_fds=pass_fds)
-    except subprocess.TimeoutExpired:
-        raise NetError(f"plugin {plugin['type']} {command} did not finish in {PLUGIN_TIMEOUT:g}s") from None
+        code, out = proc.run([path], stdin=_plugin_input(config, plugin, prev, runtime), env=env)
     except OSError as err:
         raise NetError(f"cannot run plugin {path}: {err.strerror}") from None
-    if proc.returncode != 0:
-        raise NetError(f"plugin {plugin['type']} {command} failed: {_error_message(proc)}")
+    if code != 0:
+        raise NetError(f"plugin {plugin['type']} {command} failed: {_error_message(code, out)}")
     if command != "ADD":
         return None
     try:
-        result = json.loads(proc.stdout)
+        result = json.loads(out)
     except ValueError:
-        raise NetError(f"plugin {plugin['type']} printed an invalid result: {proc.stdout[:200]!r}") from None
+        raise NetError(f"plugin {plugin['type']} printed an invalid result: {out[:200]!r}") from None
     if not isinstance(result, dict):
         raise NetError(f"plugin {plugin['type']} printed a result that is not an object")
     return result
 
 
-def _error_message(proc: subprocess.CompletedProcess) -> str:
+def _error_message(code: int, out: bytes) -> str:
     try:
-        err = json.loads(proc.stdout)
+        err = json.loads(out)
         message = err.get("msg") or f"error code {err.get('code')}"
         return message + (f"; {err['details']}" if err.get("details") else "")
     except (ValueError, AttributeError):
-        text = (proc.stderr or proc.stdout).decode(errors="replace").strip().splitlines()
-        return text[-1] if text else f"exit status {proc.returncode}"
+        text = out.decode(errors="replace").strip().splitlines()
+        return text[-1] if text else f"exit status {code}"
 
 
-def add(config: NetConfig, at: Attachment, *, runtime: dict | None = None,
-        pass_fds: tuple[int, ...] = ()) -> dict:
+def add(config: NetConfig, at: Attachment, *, runtime: dict | None = None) -> dict:
     """ADD through the chain, each plugin seeing the previous one's result; the last result."""
     result = None
     for plugin in config.plugins:
-        result = exec_plugin("ADD", config, plugin, at, prev=result, runtime=runtime,
-                             pass_fds=pass_fds)
+        result = exec_plugin("ADD", config, plugin, at, prev=result, runtime=runtime)
     return result or {}
 
 
 def delete(config: NetConfig, at: Attachment, result: dict | None, *,
-           runtime: dict | None = None, pass_fds: tuple[int, ...] = ()) -> list[str]:
+           runtime: dict | None = None) -> list[str]:
     """DEL through the chain in reverse; every plugin is tried, the failures are returned."""
     prev = result if version_tuple(config.version) >= (0, 4, 0) and result else None
     failures = []
     for plugin in reversed(config.plugins):
         try:
-            exec_plugin("DEL", config, plugin, at, prev=prev, runtime=runtime, pass_fds=pass_fds)
+            exec_plugin("DEL", config, plugin, at, prev=prev, runtime=runtime)
         except NetError as err:
             failures.append(str(err))
     return failures
 
 
-def check(config: NetConfig, at: Attachment, result: dict, *, runtime: dict | None = None,
-          pass_fds: tuple[int, ...] = ()) -> None:
+def check(config: NetConfig, at: Attachment, result: dict, *, runtime: dict | None = None) -> None:
     """CHECK (CNI >= 0.4.0): NetError when a plugin finds the attachment broken."""
     for plugin in config.plugins:
-        exec_plugin("CHECK", config, plugin, at, prev=result, runtime=runtime, pass_fds=pass_fds)
+        exec_plugin("CHECK", config, plugin, at, prev=result, runtime=runtime)
 
 
-@dataclasses.dataclass(frozen=True)
 class Summary:
     """What rkt keeps of a result: the pod's IPv4 address and mask, the host side, the DNS."""
 
-    ip: str = ""
-    mask: str = ""
-    gateway: str = ""
-    host_if: str = ""
-    dns: dict = dataclasses.field(default_factory=dict)
+    __slots__ = ("ip", "mask", "gateway", "host_if", "dns")
+
+    def __init__(self, ip: str = "", mask: str = "", gateway: str = "", host_if: str = "",
+                 dns: dict | None = None):
+        self.ip, self.mask, self.gateway, self.host_if = ip, mask, gateway, host_if
+        self.dns = dns or {}
 
 
 def _mask(prefix: int) -> str:

@@ -8,17 +8,24 @@ killed), gc finds the tagged rules in `iptables-save` and deletes them with one 
 
 from __future__ import annotations
 
+import os
 import re
-import subprocess
+
+from stage1.net import proc
 
 ENV = {"PATH": "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"}
 _JUMP = re.compile(r"\s-j\s+(CNI-[A-Za-z0-9_-]+)")
 
 
-def _run(argv: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess | None:
+def _run(tool: str, args: list[str], stdin: bytes = b"") -> tuple[int, bytes] | None:
+    """(status, stdout) of an iptables tool, None when it is not installed."""
+    path = next((f"{d}/{tool}" for d in ("/usr/sbin", "/sbin", "/usr/local/sbin")
+                 if os.access(f"{d}/{tool}", os.X_OK)), None)
+    if path is None:
+        return None
     try:
-        return subprocess.run(argv, input=stdin, capture_output=True, env=ENV, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
+        return proc.run([path, *args], stdin=stdin, env=ENV, other="devnull")
+    except OSError:
         return None
 
 
@@ -36,16 +43,15 @@ def tagged_rules(save_output: str, container_id: str) -> tuple[list[str], list[s
 
 
 def remove_tagged(container_id: str, table: str = "nat") -> list[str]:
-    saved = _run(["iptables-save", "-t", table])
-    if saved is None or saved.returncode != 0:
+    saved = _run("iptables-save", ["-t", table])
+    if saved is None or saved[0] != 0:
         return []  # no iptables here: no plugin could have added rules with it
-    rules, chains = tagged_rules(saved.stdout.decode(errors="replace"), container_id)
+    rules, chains = tagged_rules(saved[1].decode(errors="replace"), container_id)
     if not rules:
         return []
     script = [f"*{table}"] + [f"-D {r}" for r in rules]
     script += [f"-F {c}" for c in chains] + [f"-X {c}" for c in chains] + ["COMMIT", ""]
-    done = _run(["iptables-restore", "--noflush", "-w"], "\n".join(script).encode())
-    if done is None or done.returncode != 0:
-        why = done.stderr.decode(errors="replace").strip() if done else "cannot run iptables-restore"
-        return [f"removing the iptables rules of {container_id}: {why}"]
+    done = _run("iptables-restore", ["--noflush", "-w"], "\n".join(script).encode())
+    if done is None or done[0] != 0:
+        return [f"removing the iptables rules of {container_id}: iptables-restore failed"]
     return []

@@ -8,16 +8,18 @@ leak onto the host, and the namespace lives exactly as long as a pod process or 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 from stage1 import kernel
 
 
-@dataclasses.dataclass(frozen=True)
 class NetNS:
-    host_fd: int
-    pod_fd: int
+    """The host's and the pod's network namespaces, as open descriptors."""
+
+    __slots__ = ("host_fd", "pod_fd")
+
+    def __init__(self, host_fd: int, pod_fd: int):
+        self.host_fd, self.pod_fd = host_fd, pod_fd
 
     def path(self) -> str:
         """A path to the pod's namespace, valid while this process keeps `pod_fd` open."""

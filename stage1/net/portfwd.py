@@ -9,10 +9,12 @@ host side of the pod's link, which rkt never set up for loopback (rkt #1256, #38
 
 from __future__ import annotations
 
-import dataclasses
-import subprocess
+import os
+
+from stage1.net import proc
 
 NFT = "nft"
+NFT_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin")
 ENV = {"PATH": "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"}
 
 
@@ -20,15 +22,23 @@ class PortError(Exception):
     pass
 
 
-@dataclasses.dataclass(frozen=True)
 class Forward:
     """Host `host_ip:host_port` (any local address when host_ip is empty) to the pod's port."""
 
-    name: str
-    protocol: str
-    host_port: int
-    pod_port: int
-    host_ip: str = ""
+    __slots__ = ("name", "protocol", "host_port", "pod_port", "host_ip")
+
+    def __init__(self, name: str, protocol: str, host_port: int, pod_port: int, host_ip: str = ""):
+        self.name, self.protocol, self.host_port = name, protocol, host_port
+        self.pod_port, self.host_ip = pod_port, host_ip
+
+    def _key(self) -> tuple:
+        return (self.name, self.protocol, self.host_port, self.pod_port, self.host_ip)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Forward) and self._key() == other._key()
+
+    def __repr__(self) -> str:
+        return f"Forward{self._key()!r}"
 
 
 def forwards(pod_manifest: dict, image_apps: dict[str, dict]) -> list[Forward]:
@@ -83,18 +93,19 @@ def ruleset(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tup
 
 
 def _nft(script: str, *, missing_ok: bool = False) -> None:
-    try:
-        proc = subprocess.run([NFT, "-f", "-"], input=script.encode(), capture_output=True,
-                              env=ENV, timeout=30)
-    except FileNotFoundError:
+    nft = next((f"{d}/{NFT}" for d in NFT_DIRS if os.access(f"{d}/{NFT}", os.X_OK)), None)
+    if nft is None:
         if missing_ok:
-            return
-        raise PortError("nft (Debian package nftables) is needed for this pod's network") from None
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise PortError(f"cannot run nft: {getattr(err, 'strerror', None) or err}") from None
-    if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise PortError(f"nft: {lines[0] if lines else f'exit status {proc.returncode}'}")
+            return  # without nft installed no table can exist
+        raise PortError("nft (Debian package nftables) is needed for this pod's network")
+    try:
+        code, err = proc.run([nft, "-f", "-"], stdin=script.encode(), env=ENV, capture="stderr",
+                             other="devnull")
+    except OSError as error:
+        raise PortError(f"cannot run {nft}: {error.strerror}") from None
+    if code != 0:
+        lines = err.decode(errors="replace").strip().splitlines()
+        raise PortError(f"nft: {lines[0] if lines else f'exit status {code}'}")
 
 
 def install(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tuple = ()) -> bool:
@@ -107,7 +118,6 @@ def install(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tup
 
 def remove(uuid: str) -> None:
     """Delete the pod's table; declaring it first makes the deletion succeed when it is gone."""
-    # without nft installed no table can exist
     _nft(f"table ip {table_name(uuid)}\ndelete table ip {table_name(uuid)}\n", missing_ok=True)
 
 

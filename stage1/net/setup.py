@@ -9,7 +9,6 @@ a teardown (the keeper's at the pod's end, or gc's after a crash) can undo exact
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
@@ -102,12 +101,14 @@ def _forwardable(configs: list[cni.NetConfig], pod_dir: str) -> int:
     return len(configs) - 1
 
 
-@dataclasses.dataclass
 class PodNetwork:
-    netns: NetNS
-    keeper: tuple[int, int]  # the keeper's pid and the write end of its pipe
-    records: list[dict]
-    mds_host: str = ""
+    """The pod's namespace, its keeper (pid, write end of its pipe), what was attached, and
+    where apps reach the metadata service."""
+
+    __slots__ = ("netns", "keeper", "records", "mds_host")
+
+    def __init__(self, netns: NetNS, keeper: tuple[int, int], records: list[dict]):
+        self.netns, self.keeper, self.records, self.mds_host = netns, keeper, records, ""
 
     @property
     def netns_path(self) -> str:
