@@ -44,10 +44,9 @@ def app_layers(opts: "GlobalOptions", pod: "Pod", app: str) -> tuple[Path, Path 
     if upper is not None:
         if tree_id is None:
             raise RktError(f'pod "{pod.uuid}": app "{app}" has no treeStoreID')
-        from rkt.store import Store
+        from rkt.store import layout
 
-        with Store(opts.dir) as store:
-            lower = store.tree_path(tree_id) / "rootfs"
+        lower = layout.tree_path(opts.dir, tree_id) / "rootfs"
         if not lower.is_dir():
             raise RktError(f'the rendered image of app "{app}" is gone from the store '
                            f"(tree {tree_id}); cannot rebuild its rootfs")

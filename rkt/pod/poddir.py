@@ -154,9 +154,10 @@ def uses_overlay(pod_path: Path) -> bool:
     return (pod_path / OVERLAY_PREPARED).exists()
 
 
-def overlay_mounts(pod_path: Path, tree_root: Path) -> list[tuple[str, Path]]:
-    """(overlay options, mount point) of every app of a prepared pod."""
+def overlay_mounts(pod_path: Path, data_dir: str | os.PathLike) -> list[tuple[str, Path]]:
+    """(overlay options, mount point) of every app of a prepared pod, over the store's trees."""
     from rkt.appc.types import is_ac_name
+    from rkt.store import layout
 
     try:
         pod = json.loads((pod_path / "pod").read_bytes())
@@ -173,7 +174,7 @@ def overlay_mounts(pod_path: Path, tree_root: Path) -> list[tuple[str, Path]]:
             raise RktError(f'app "{app}": no treeStoreID in the pod') from None
         if not _TREE_ID.fullmatch(tree_id):
             raise RktError(f'app "{app}": invalid treeStoreID {tree_id[:80]!r}')
-        lower = tree_root / tree_id / "rootfs"
+        lower = layout.tree_path(data_dir, tree_id) / "rootfs"
         if not lower.is_dir():
             raise RktError(f'app "{app}": its image render {tree_id} is gone from the store '
                            "(was the image removed?)")

@@ -171,7 +171,7 @@ def exec_stage1(opts, spec: "PodSpec", pod: Pod, lock: FileLock) -> None:
     mds_token = _register_mds(pod) if spec.mds_register else None
     overlays = []
     if poddir.uses_overlay(pod.path):
-        overlays = poddir.overlay_mounts(pod.path, Path(opts.dir) / "cas" / "tree")
+        overlays = poddir.overlay_mounts(pod.path, opts.dir)
     args = stage1_args(opts, spec, pod, dns_mode, mds_token)
     env = dict(os.environ)
     env["RKT_LOCK_FD"] = str(lock.inheritable())

@@ -30,7 +30,7 @@ def _pod(tmp_path, apps=("web", "db")):
 
 def test_run_mounts_each_app_overlay_after_making_root_rslave(tmp_path):
     pod, trees = _pod(tmp_path)
-    overlays = poddir.overlay_mounts(pod, trees)
+    overlays = poddir.overlay_mounts(pod, tmp_path)
     fake = RecordingKernel()
     with kernel.using(fake):
         poddir.mount_overlays(overlays)
@@ -48,7 +48,7 @@ def test_run_stops_at_the_first_overlay_that_fails(tmp_path):
     web = poddir.app_rootfs(pod, "web")
     fake = RecordingKernel(fail={("mount", str(web)): [errno.ENODEV]})
     with kernel.using(fake), pytest.raises(RktError, match=f"^cannot mount the overlay at {web}: "):
-        poddir.mount_overlays(poddir.overlay_mounts(pod, trees))
+        poddir.mount_overlays(poddir.overlay_mounts(pod, tmp_path))
     assert [c[1] for c in fake.calls] == [None, "/", str(web)]
 
 
@@ -56,7 +56,7 @@ def test_run_refuses_a_tree_gone_from_the_store_before_any_mount(tmp_path):
     pod, trees = _pod(tmp_path)
     (trees / TREE / "rootfs").rmdir()
     with pytest.raises(RktError, match="gone from the store"):
-        poddir.overlay_mounts(pod, trees)
+        poddir.overlay_mounts(pod, tmp_path)
 
 
 def test_overlay_support_check_uses_statfs(tmp_path):
