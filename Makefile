@@ -13,14 +13,15 @@ RUNTIME_PACKAGES := python3 python3-venv gnupg libseccomp2 util-linux \
 # DEMO: `make run` builds its busybox ACI from Debian's static busybox.
 DEMO_PACKAGES := busybox-static
 # TEST: what the tests, the appc conformance harness and the benchmarks run beside rkt (Go and
-# appc's sources for actool and the ACE validator, peers to compare with, registries, HTTP tools).
+# appc's sources for actool and the ACE validator, peers to compare with, registries, HTTP tools;
+# gcc builds the static sd_notify/socket-activation helpers of tests/systemd, systemd's tools check them).
 TEST_PACKAGES := golang-go golang-github-appc-spec-dev runc systemd-container hyperfine time \
-	skopeo umoci docker-registry apache2-utils curl xz-utils bzip2
+	skopeo umoci docker-registry apache2-utils curl xz-utils bzip2 gcc libc6-dev systemd
 # Everything: `make test`, `make bench` and .ci/run install this list.
 APT_PACKAGES := $(RUNTIME_PACKAGES) $(DEMO_PACKAGES) $(TEST_PACKAGES)
 DEMO := build/demo
 
-.PHONY: deps deps-runtime install test run bench conformance clean stage1
+.PHONY: deps deps-runtime install install-systemd test run bench conformance clean stage1
 
 # apt-get runs only when a package of the list is missing; a stamp is redone when this file
 # (and so a list) changes.
@@ -60,6 +61,25 @@ build/.compiled: build/.installed $(SOURCES)
 build/.test-installed: build/.installed build/.deps pyproject.toml
 	@$(PY) -m pip install -q -e '.[test]'
 	@touch $@
+
+# systemd units (gc timer, metadata service and socket), rkt's tmpfiles.d entry and groups, and
+# the example pod units as documentation. DESTDIR stages them elsewhere (packaging, tests);
+# without it, the groups and the data dir are created and systemd reloads.
+PREFIX ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+EXAMPLEDIR ?= $(PREFIX)/share/doc/rkt/examples
+install-systemd:
+	@install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(EXAMPLEDIR)
+	@install -m 0644 dist/systemd/rkt-gc.service dist/systemd/rkt-gc.timer \
+		dist/systemd/rkt-metadata.service dist/systemd/rkt-metadata.socket $(DESTDIR)$(UNITDIR)/
+	@install -m 0644 dist/systemd/tmpfiles.d/rkt.conf $(DESTDIR)$(TMPFILESDIR)/rkt.conf
+	@install -m 0644 dist/systemd/sysusers.d/rkt.conf $(DESTDIR)$(SYSUSERSDIR)/rkt.conf
+	@install -m 0644 dist/systemd/example-pod*.service dist/systemd/example-pod*.socket $(DESTDIR)$(EXAMPLEDIR)/
+	@if [ -z "$(DESTDIR)" ]; then \
+		systemd-sysusers $(SYSUSERSDIR)/rkt.conf && systemd-tmpfiles --create $(TMPFILESDIR)/rkt.conf; \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; fi
 
 stage1: $(STAGE1_ACI)
 $(STAGE1_ACI): build/.installed stage1/build.py rkt/__init__.py

@@ -13,7 +13,7 @@ import os
 import signal
 
 from stage1.files import say
-from stage1 import kernel, mounts, podinfo, security, users
+from stage1 import kernel, mounts, podinfo, security, sockets, users
 
 
 class AppError(Exception):
@@ -128,8 +128,9 @@ def run_handler(app: podinfo.App, argv: list[str], ident: Identity, ctx: PodCont
     return exit_code(_wait(pid))
 
 
-def start(app: podinfo.App, ctx: PodContext, ident: Identity) -> None:
-    """After the go: pre-start handlers, then the app itself. Never returns."""
+def start(app: podinfo.App, ctx: PodContext, ident: Identity, listen=()) -> None:
+    """After the go: pre-start handlers, then the app itself (with its activated sockets,
+    `listen`: [(fd, port name)]). Never returns."""
     # our own process group first, so that a forwarded signal reaches the handlers too
     if ctx.interactive:
         os.setpgid(0, 0)
@@ -149,6 +150,7 @@ def start(app: podinfo.App, ctx: PodContext, ident: Identity) -> None:
     os.chdir(ident.cwd)
     _stdin_null(ctx)
     try:
+        sockets.install(list(listen), ident.env)
         exec_as(app.exec, ident.path, ident, app.isolators, ctx,
                 uid=ident.uid, gid=ident.gid, sgids=ident.sgids)
     except BaseException as err:  # noqa: BLE001
@@ -156,12 +158,18 @@ def start(app: podinfo.App, ctx: PodContext, ident: Identity) -> None:
     os._exit(254)
 
 
-def child(app: podinfo.App, ctx: PodContext, env: dict, report_fd: int, go_fd: int) -> None:
-    """Body of the forked app process. Never returns."""
+def child(app: podinfo.App, ctx: PodContext, env: dict, report_fd: int, go_fd: int,
+          output: tuple[int, int] | None = None, listen=()) -> None:
+    """Body of the forked app process. Never returns. `output`: the write ends of the pipes
+    the relay reads as the app's stdout and stderr (None: the console itself)."""
     code = 254
     try:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM):
             signal.signal(sig, signal.SIG_DFL)
+        if output is not None:
+            for target, fd in ((1, output[0]), (2, output[1])):
+                os.dup2(fd, target)
+                os.close(fd)
         host_pid = os.readlink("/proc/self")  # the host's /proc: our pid as the host sees it
         try:
             ident = setup(app, ctx, env)
@@ -173,7 +181,7 @@ def child(app: podinfo.App, ctx: PodContext, env: dict, report_fd: int, go_fd: i
         if os.read(go_fd, 1) != b"g":
             os._exit(254)
         os.close(go_fd)
-        start(app, ctx, ident)
+        start(app, ctx, ident, listen)
     except BaseException as err:  # noqa: BLE001 - the child must never return into the supervisor
         say(f'app "{app.name}": {_describe(err)}')
     os._exit(code)

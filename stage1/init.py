@@ -42,6 +42,8 @@ class Options:
         self.ipc = "auto"
         self.uuid = ""
         self.mds_host = "127.0.0.1"  # where apps reach the metadata service: set by networking
+        self.listen_fds: list[tuple[int, str]] = []  # socket activation (stage1.sockets)
+        self.notify_fd: int | None = None  # packets for the host's NOTIFY_SOCKET (stage1.notify)
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -137,6 +139,12 @@ def _setup_network(opts: Options):
 
     try:
         forwards = portfwd.forwards(*_ports_source())
+        if opts.listen_fds:
+            # a host port systemd passed a socket for is served by that socket (socket
+            # activation), not forwarded into the pod
+            from stage1 import sockets
+            taken = sockets.listening(opts.listen_fds)
+            forwards = [f for f in forwards if (f.protocol, f.host_port) not in taken]
         pod = setup.setup(uuid=opts.uuid, pod_dir=os.getcwd(), net=opts.net,
                           local_config=opts.local_config,
                           resolv_mode=parse_dns_conf_mode(opts.dns_conf_mode)["resolv"],
@@ -178,6 +186,35 @@ def read_all_file(path: str) -> bytes:
         os.close(fd)
 
 
+def _wait_started(pid: int, ready_r: int, notify_r: int, host_sock) -> bytes:
+    """Write `pid` once the apps run and pass the relay's messages to the host's
+    NOTIFY_SOCKET (we are the unit's main pid) until the relay ends; the ready pipe's first byte."""
+    import select
+    from stage1 import notify
+
+    first = None
+    poller = select.poll()
+    poller.register(ready_r, select.POLLIN)
+    poller.register(notify_r, select.POLLIN)
+    notifying = True
+    while first is None or notifying:
+        try:
+            events = dict(poller.poll())
+        except InterruptedError:
+            continue
+        if first is None and ready_r in events:  # pid before READY=1 reaches systemd
+            first = os.read(ready_r, 1)
+            poller.unregister(ready_r)
+            if first == b"r":
+                write_atomic("pid", str(pid))
+        if notify_r in events and not notify.forward(notify_r, host_sock):
+            poller.unregister(notify_r)
+            notifying = False
+    os.close(notify_r)
+    host_sock.close()
+    return first
+
+
 def run(argv: list[str]) -> int:
     """The waiting parent: namespaces, fork PID 1, wait. It imports as little as it can, since
     it stays alive for the whole pod (the supervisor loads the pod)."""
@@ -185,6 +222,13 @@ def run(argv: list[str]) -> int:
     parse_dns_conf_mode(opts.dns_conf_mode)
     _lock_fd()
     new_net = network_namespace(opts.net)
+    if "LISTEN_FDS" in os.environ:
+        from stage1 import sockets
+        opts.listen_fds = sockets.inherited(os.environ)
+    host_notify = notify_r = None
+    if os.environ.get("NOTIFY_SOCKET"):
+        from stage1 import notify
+        host_notify = notify.connect_host(os.environ.pop("NOTIFY_SOCKET"))
     flags = kernel.CLONE_NEWNS | kernel.CLONE_NEWUTS
     if opts.ipc != "parent":
         flags |= kernel.CLONE_NEWIPC
@@ -203,6 +247,10 @@ def run(argv: list[str]) -> int:
             network.release()
         raise Stage1Error(f"cannot create the pod's namespaces: {err.strerror}") from None
 
+    if host_notify is not None:
+        # packet mode: each write of the relay is one message, read whole (made after the
+        # network's keeper forked: only the relay may hold the write end)
+        notify_r, opts.notify_fd = os.pipe2(os.O_DIRECT | os.O_CLOEXEC)
     ready_r, ready_w = os.pipe()
     # no signal may kill us between the fork and our handlers: the pod would run on unowned
     forwarded = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
@@ -210,18 +258,27 @@ def run(argv: list[str]) -> int:
     pid = os.fork()
     if pid == 0:
         os.close(ready_r)
+        if host_notify is not None:
+            host_notify.close()
+            os.close(notify_r)
         os._exit(pod_main(opts, ready_w, forwarded))
 
     os.close(ready_w)
     if network is not None:
         os.close(network.keeper[1])  # the supervisor's copy keeps the pod's network until it ends
+    for fd, _name in opts.listen_fds:
+        os.close(fd)  # the pod has them
     forward = lambda signum, _frame: os.kill(pid, signum)  # noqa: E731
     for sig in forwarded:
         signal.signal(sig, forward)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
-    first = os.read(ready_r, 1)
-    if first == b"r":
-        write_atomic("pid", str(pid))
+    if host_notify is None:
+        first = os.read(ready_r, 1)
+        if first == b"r":
+            write_atomic("pid", str(pid))
+    else:
+        os.close(opts.notify_fd)
+        first = _wait_started(pid, ready_r, notify_r, host_notify)
     _, status = os.waitpid(pid, 0)
     rest = read_all(ready_r)  # every pod process is gone: EOF comes at once
     os.close(ready_r)
@@ -271,7 +328,10 @@ def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
             disable_caps=opts.disable_caps, disable_paths=opts.disable_paths,
             disable_seccomp=opts.disable_seccomp,
             mds_url=metadata_url(opts.mds_token, opts.mds_host) if opts.mds_token else None, debug=opts.debug)
-        code = Supervisor(pod, ctx).run(ready_fd, pending)
+        from stage1.logs import max_bytes
+        code = Supervisor(pod, ctx, listen_fds=opts.listen_fds, notify_fd=opts.notify_fd,
+                          log_limit=max_bytes(os.environ.get("RKT_LOG_MAX_SIZE"))
+                          ).run(ready_fd, pending)
     except Stage1Error as err:
         say(str(err))
     except BaseException as err:  # noqa: BLE001 - PID 1 must report, never raise

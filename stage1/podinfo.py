@@ -72,9 +72,10 @@ class Mount:
 
 class App:
     __slots__ = ("name", "exec", "user", "group", "supplementary_gids", "working_directory",
-                 "environment", "pre_start", "post_stop", "mounts", "isolators", "image_name")
+                 "environment", "pre_start", "post_stop", "mounts", "isolators", "image_name",
+                 "ports", "notify")
 
-    def __init__(self, name, app: dict, image_name: str, mounts: list[Mount]):
+    def __init__(self, name, app: dict, image_name: str, mounts: list[Mount], notify: bool = False):
         where = f"app {name!r}"
         self.name = name
         self.image_name = image_name
@@ -105,6 +106,8 @@ class App:
                 self.post_stop.append(exec_)
         self.isolators = app.get("isolators") or []
         self.mounts = mounts
+        self.ports = [p for p in app.get("ports") or [] if isinstance(p, dict)]
+        self.notify = notify  # the image speaks sd_notify (stage1.notify)
 
 
 class Pod:
@@ -137,6 +140,7 @@ def load(pod_dir: str = ".") -> Pod:
 
 
 def _load(pod_dir: str) -> Pod:
+    from stage1.notify import supports_notify
     raw = _read_json(f"{pod_dir}/pod", "pod manifest")
     if raw.get("acKind") != "PodManifest":
         raise PodError("pod manifest: acKind is not PodManifest")
@@ -155,7 +159,8 @@ def _load(pod_dir: str) -> Pod:
         if not isinstance(app, dict):
             raise PodError(f"app {name!r}: neither the pod nor the image defines an app")
         mounts = _mounts(name, entry, app, volumes)
-        apps.append(App(name, app, str(image.get("name", "")), mounts))
+        apps.append(App(name, app, str(image.get("name", "")), mounts,
+                        notify=supports_notify(image)))
     if not apps:
         raise PodError("pod manifest: no apps")
     return Pod(apps, volumes, raw.get("annotations") or [], raw)

@@ -33,8 +33,14 @@ class Running:
 
 
 class Supervisor:
-    def __init__(self, pod: podinfo.Pod, ctx: _app.PodContext):
+    def __init__(self, pod: podinfo.Pod, ctx: _app.PodContext, *, listen_fds=(),
+                 notify_fd: int | None = None, log_limit: int = 0):
+        """`listen_fds`: (fd, name) sockets from systemd's socket activation; `notify_fd`: the
+        packet pipe to the waiting parent, which owns the host's NOTIFY_SOCKET."""
         self.pod, self.ctx = pod, ctx
+        self.listen_fds, self.notify_fd, self.log_limit = list(listen_fds), notify_fd, log_limit
+        self.relay_pid: int | None = None
+        self.relay_control: int | None = None
         self.cgroup_dirs: list[str] = []
         self.apps = [Running(a, podinfo.app_environment(a, ctx.mds_url)) for a in pod.apps]
         self.children: dict[int, tuple[str, Running]] = {}
@@ -89,28 +95,96 @@ class Supervisor:
                                            ("paths", self.ctx.disable_paths),
                                            ("seccomp", self.ctx.disable_seccomp)) if off]
         write_atomic(f"{base}/insecure-options", "".join(f"{d}\n" for d in disabled))
+        # `rkt status --wait-ready` waits for "ready" (stage1.notify); until then it says so
+        try:
+            os.symlink("starting", f"{base}/supervisor-status")
+        except FileExistsError:
+            pass
         for running in self.apps:
             lines = "".join(f"{k}={v}\n" for k, v in running.env.items())
             write_atomic(f"{base}/env/{running.app.name}", lines)
 
+    def _start_relay(self) -> list:
+        """Fork the relay (stage1.relay) with the read ends of every app's output pipes and
+        the apps' notify sockets; per app, the write ends its stdout and stderr get (None in
+        interactive mode: the terminal stays the app's)."""
+        from stage1 import logs, relay
+        from stage1 import notify
+
+        outputs, readers, socks, keep = [], [], [], []
+        for index, running in enumerate(self.apps):
+            if running.app.notify:
+                socks.append((notify.bind(self.ctx.uuid, index), running.app.name))
+                running.env["NOTIFY_SOCKET"] = notify.socket_name(self.ctx.uuid, index)
+            if self.ctx.interactive:
+                outputs.append(None)
+                continue
+            ends = []
+            for stream in ("stdout", "stderr"):
+                read_end, write_end = os.pipe()
+                readers.append(logs.LineReader(running.app.name, stream, read_end))
+                ends.append(write_end)
+            outputs.append(tuple(ends))
+            keep += ends
+        control_r, control_w = os.pipe()
+        pid = relay.start(keep + [control_w] + [fd for fd, _ in self.listen_fds],
+                          uuid=self.ctx.uuid, stage1_rootfs=self.ctx.stage1_rootfs,
+                          readers=readers, notify_socks=socks, control_fd=control_r,
+                          packet_fd=self.notify_fd, limit=self.log_limit)
+        self.relay_pid, self.relay_control = pid, control_w
+        os.close(control_r)
+        for reader in readers:
+            os.close(reader.fd)
+        for sock, _app in socks:
+            sock.close()
+        if self.notify_fd is not None:
+            os.close(self.notify_fd)
+            self.notify_fd = None
+        return outputs
+
+    def _finish_relay(self) -> None:
+        """The apps are gone: the relay drains their output and exits; wait for it."""
+        if self.relay_control is not None:
+            os.close(self.relay_control)
+            self.relay_control = None
+        if self.relay_pid is not None:
+            try:
+                os.waitpid(self.relay_pid, 0)
+            except ChildProcessError:
+                pass
+            self.relay_pid = None
+
     def start(self) -> str | None:
         """Fork and set up every app; None when all are ready, else the first error."""
         self._prepare_pod_dirs()
+        outputs = self._start_relay()
+        claimed = {}
+        if self.listen_fds:
+            from stage1 import sockets
+            claimed = sockets.assign(self.pod.apps, self.pod.raw, self.listen_fds)
         pipes = []
         for _ in self.apps:
             report_r, report_w = os.pipe()
             go_r, go_w = os.pipe()
             pipes.append((report_r, report_w, go_r, go_w))
-        all_fds = [fd for p in pipes for fd in p]
-        for running, (report_r, report_w, go_r, go_w) in zip(self.apps, pipes):
+        all_fds = [fd for p in pipes for fd in p] + [fd for o in outputs if o for fd in o]
+        for running, (report_r, report_w, go_r, go_w), output in zip(self.apps, pipes, outputs):
             pid = os.fork()
             if pid == 0:
                 for fd in all_fds:
-                    if fd not in (report_w, go_r):
+                    if fd not in (report_w, go_r) and (output is None or fd not in output):
                         os.close(fd)
-                _app.child(running.app, self.ctx, running.env, report_w, go_r)
+                os.close(self.relay_control)
+                _app.child(running.app, self.ctx, running.env, report_w, go_r, output,
+                           claimed.get(running.app.name, ()))
             running.pid = pid
             self.children[pid] = ("app", running)
+        for output in outputs:
+            for fd in output or ():
+                os.close(fd)  # the relay sees EOF once the app and its children closed theirs
+        for app_fds in claimed.values():
+            for fd, _name in app_fds:
+                os.close(fd)  # the apps have theirs
         # the cgroups are made while the apps set themselves up (on another core)
         cgroup_error = None
         app_cgroups = []
@@ -186,6 +260,8 @@ class Supervisor:
                 break
             entry = self.children.pop(pid, None)
             if entry is None:
+                if pid == self.relay_pid:
+                    self.relay_pid = None
                 continue
             kind, running = entry
             if kind == "app":
@@ -203,13 +279,16 @@ class Supervisor:
             _app.say(error)
             self._kill_all()
             self.children.clear()  # nothing ran: no status, no post-stop; just reap
+            self._finish_relay()
             _reap_everything()
             code = 254
         else:
             os.write(ready_fd, b"r")
+            os.write(self.relay_control, b"s")  # readiness counts from here, after the pid
             for signum in pending:
                 self._forward(signum)
             self.reap()
+            self._finish_relay()
             code = self.first_failure or 0
         # the waiting parent removes these once our pid namespace is gone (no import needed there)
         os.write(ready_fd, b"\0" + "\0".join(self.cgroup_dirs).encode())

@@ -31,6 +31,7 @@ CLICK_COMMANDS = {
     "gc": ("rkt.cli.gc", "Garbage collect rkt pods no longer in use"),
     "image": ("rkt.cli.image", "Operate on image(s) in the local store"),
     "list": ("rkt.cli.list", "List pods"),
+    "logs": ("rkt.cli.logs", "Print the logs of a pod's apps"),
     "metadata-service": ("rkt.cli.metadata_service", "Run metadata service"),
     "rm": ("rkt.cli.rm", "Remove all files and resources associated with an exited pod"),
     "status": ("rkt.cli.status", "Check the status of a rkt pod"),

@@ -249,8 +249,8 @@ def wait_finished(pod: "Pod", timeout: float | None) -> None:
 
 
 def is_ready(pod: "Pod") -> bool:
-    """rkt: the supervisor's `rkt/supervisor-status -> ready`; a stage1 that does not write it is
-    ready once it runs and has written its pid."""
+    """rkt: the supervisor's `rkt/supervisor-status -> ready` (ours links it to `starting` first);
+    a stage1 that does not write it is ready once it runs and has written its pid."""
     if not pod.is_running:
         return False
     marker = pod.stage1_rootfs / "rkt" / "supervisor-status"

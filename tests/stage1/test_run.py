@@ -186,9 +186,11 @@ def test_pid_namespace(make_pod):
     lines = run_ok(pod, "--net=host").stdout.splitlines()
     app_pid = int(lines[0])
     procs = {int(pid): args for pid, args in (line.split(None, 1) for line in lines[2:])}
-    # only the pod's processes, numbered from 1 (the supervisor) in the pod's own pid namespace
-    assert len(procs) == 3 and max(procs) < 20, procs
+    # only the pod's processes, numbered from 1 (the supervisor) in the pod's own pid namespace:
+    # the supervisor, the relay of the apps' output, the app and its ps
+    assert len(procs) == 4 and max(procs) < 20, procs
     assert "stage1/rootfs/init" in procs[1]
+    assert sum("{rkt-relay}" in args for args in procs.values()) == 1, procs
     assert procs[app_pid].startswith("/bin/sh -c")
 
 

@@ -1,0 +1,165 @@
+"""Each app's stdout and stderr, kept per pod in `logs/<app>.log` (what `rkt logs` reads).
+
+The relay reads an app's output pipes line by line and hands every piece to `Output.emit`, the
+one place that writes it to the console (unchanged bytes), to the app's log file and, when
+journald listens, to the journal. Log files use the CRI logging format, one record a line:
+`<RFC3339Nano UTC> <stdout|stderr> <F|P> <text>` (P: a piece of a longer line, continued by the
+next records, the last one F); a file that outgrows its bound is rotated to `<app>.log.1`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+LOG_DIR = "logs"
+DEFAULT_MAX_BYTES = 1 << 20
+MAX_RECORD = 16384  # longer lines are split into P records (the journal gets them whole up to 64k)
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+JOURNAL_MAX = 65536
+_PRIORITY = {"stdout": b"6", "stderr": b"3"}  # info, err
+
+
+def max_bytes(raw: str | None) -> int:
+    """RKT_LOG_MAX_SIZE: bytes per log file (k/M/G suffixes); bad or missing values mean 1 MiB."""
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(raw[-1].lower(), 1)
+    digits = raw[:-1] if scale != 1 else raw
+    try:
+        value = int(digits) * scale
+    except ValueError:
+        return DEFAULT_MAX_BYTES
+    return max(value, 4096)
+
+
+def timestamp(ns: int | None = None) -> str:
+    ns = time.time_ns() if ns is None else ns
+    seconds, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:09d}Z"
+
+
+class LogFile:
+    """One app's log: appends records, rotates to `.1` (replacing the older one) past `limit`,
+    so an app never holds more than two files of `limit` bytes."""
+
+    def __init__(self, path: str, limit: int):
+        self.path, self.limit = path, limit
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.size = os.fstat(self.fd).st_size
+
+    def append(self, stream: str, text: bytes, complete: bool) -> None:
+        record = b"%s %s %s %s\n" % (timestamp().encode(), stream.encode(),
+                                     b"F" if complete else b"P", text)
+        if self.size and self.size + len(record) > self.limit:
+            self._rotate()
+        try:
+            os.write(self.fd, record)
+            self.size += len(record)
+        except OSError:
+            pass  # a full disk must not stop the app's console output
+
+    def _rotate(self) -> None:
+        try:
+            os.rename(self.path, self.path + ".1")
+        except OSError:
+            return
+        os.close(self.fd)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.size = 0
+
+
+class Journal:
+    """journald's native protocol: one datagram per line, fields `NAME=value` (binary-safe)."""
+
+    def __init__(self, sock, uuid: str):
+        self.sock, self.uuid = sock, uuid.encode()
+        self.pending: dict[tuple[str, str], bytes] = {}
+
+    @classmethod
+    def connect(cls, uuid: str, path: str = JOURNAL_SOCKET) -> "Journal | None":
+        if not os.path.exists(path):
+            return None
+        import _socket
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            return None
+        sock.setblocking(False)  # journald being slow costs log lines, never the app's output
+        return cls(sock, uuid)
+
+    def send(self, app: str, stream: str, text: bytes, complete: bool) -> None:
+        key = (app, stream)
+        text = self.pending.pop(key, b"") + text
+        if not complete and len(text) < JOURNAL_MAX:
+            self.pending[key] = text
+            return
+        message = text[:JOURNAL_MAX]
+        fields = (b"MESSAGE\n" + len(message).to_bytes(8, "little") + message + b"\n"
+                  + b"PRIORITY=" + _PRIORITY[stream] + b"\n"
+                  + b"SYSLOG_IDENTIFIER=" + app.encode() + b"\n"
+                  + b"RKT_APP_NAME=" + app.encode() + b"\n"
+                  + b"RKT_POD_UUID=" + self.uuid + b"\n"
+                  + b"RKT_STREAM=" + stream.encode() + b"\n")
+        try:
+            self.sock.send(fields)
+        except OSError:
+            pass
+
+    def flush(self) -> None:
+        for (app, stream) in list(self.pending):
+            self.send(app, stream, b"", True)
+
+
+class Output:
+    """Where an app's output goes: console, log file, journal."""
+
+    def __init__(self, uuid: str, app_names: list[str], limit: int, journal: Journal | None):
+        os.makedirs(LOG_DIR, mode=0o750, exist_ok=True)
+        self.files = {name: LogFile(f"{LOG_DIR}/{name}.log", limit) for name in app_names}
+        self.journal = journal
+
+    def emit(self, app: str, stream: str, text: bytes, complete: bool) -> None:
+        """One line (complete) or the piece read so far of a longer one; the console gets the
+        bytes exactly as the app wrote them."""
+        _write_all(1 if stream == "stdout" else 2, text + b"\n" if complete else text)
+        self.files[app].append(stream, text, complete)
+        if self.journal is not None:
+            self.journal.send(app, stream, text, complete)
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.flush()
+
+
+class LineReader:
+    """Splits one pipe's bytes into lines; what is left without a newline goes out as a piece
+    at once (an app's prompt shows before its newline, as it did on a terminal)."""
+
+    def __init__(self, app: str, stream: str, fd: int):
+        self.app, self.stream, self.fd = app, stream, fd
+
+    def feed(self, data: bytes, output: Output) -> None:
+        lines = data.split(b"\n")
+        for line in lines[:-1]:
+            self._emit(line, True, output)
+        if lines[-1]:
+            self._emit(lines[-1], False, output)
+
+    def _emit(self, line: bytes, complete: bool, output: Output) -> None:
+        while len(line) > MAX_RECORD:
+            output.emit(self.app, self.stream, line[:MAX_RECORD], False)
+            line = line[MAX_RECORD:]
+        output.emit(self.app, self.stream, line, complete)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        try:
+            data = data[os.write(fd, data):]
+        except InterruptedError:
+            continue
+        except OSError:
+            return  # the console is gone (closed pipe): the log keeps everything

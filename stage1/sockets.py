@@ -1,0 +1,104 @@
+"""Socket activation: listening sockets `rkt run` got from systemd, handed to the apps.
+
+systemd (a .socket unit, or systemd-socket-activate) starts `rkt run` with LISTEN_FDS sockets
+from fd 3 and LISTEN_PID = its pid, which stage0's exec keeps for stage1's run entrypoint. Each
+socket goes to the app port marked `socketActivated` whose port it listens on: the host port
+`--port NAME:PORT` published it on, else the app's own port, and TCP for stream sockets, UDP
+for datagram ones (rkt's pod systemd matched its .socket units the same way). The app gets them
+from fd 3 with LISTEN_FDS, LISTEN_PID (its pid inside the pod) and LISTEN_FDNAMES (its port
+names); a socket no port wants is closed.
+"""
+
+from __future__ import annotations
+
+import fcntl  # here, not in install: after pivot_root nothing can be imported
+import os
+
+SD_LISTEN_FDS_START = 3
+
+
+def inherited(environ) -> list[tuple[int, str]]:
+    """The (fd, name) pairs passed to this process; they stop being inherited by anything we
+    exec until an app claims them. The variables are removed, as sd_listen_fds(unset=1) does."""
+    fds_raw, pid_raw = environ.pop("LISTEN_FDS", ""), environ.pop("LISTEN_PID", "")
+    names_raw = environ.pop("LISTEN_FDNAMES", "")
+    try:
+        count, pid = int(fds_raw), int(pid_raw)
+    except ValueError:
+        return []
+    if pid != os.getpid() or count <= 0:
+        return []
+    names = names_raw.split(":") if names_raw else []
+    out = []
+    for i in range(count):
+        fd = SD_LISTEN_FDS_START + i
+        try:
+            os.set_inheritable(fd, False)
+        except OSError:
+            continue
+        out.append((fd, names[i] if i < len(names) else "unknown"))
+    return out
+
+
+def _local_port(fd: int) -> tuple[str, int] | None:
+    """("tcp"|"udp", port) of a listening INET socket."""
+    import _socket
+    sock = _socket.socket(fileno=os.dup(fd))
+    try:
+        if sock.family not in (_socket.AF_INET, _socket.AF_INET6):
+            return None
+        kind = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_TYPE)
+        proto = {_socket.SOCK_STREAM: "tcp", _socket.SOCK_DGRAM: "udp"}.get(kind)
+        return (proto, sock.getsockname()[1]) if proto else None
+    finally:
+        sock.close()
+
+
+def listening(fds: list[tuple[int, str]]) -> set[tuple[str, int]]:
+    """The ("tcp"|"udp", port) pairs the passed sockets listen on."""
+    return {key for key in (_local_port(fd) for fd, _ in fds) if key is not None}
+
+
+def assign(apps, pod_raw: dict, fds: list[tuple[int, str]]) -> dict[str, list[tuple[int, str]]]:
+    """app name -> [(fd, port name)] in the order of the app's ports; unclaimed fds closed."""
+    host_ports = {}
+    for exposed in pod_raw.get("ports") or []:
+        if isinstance(exposed, dict) and isinstance(exposed.get("hostPort"), int):
+            host_ports[exposed.get("name")] = exposed["hostPort"]
+    by_port = {}
+    for fd, _name in fds:
+        key = _local_port(fd)
+        if key is not None:
+            by_port.setdefault(key, []).append(fd)
+    claimed: dict[str, list[tuple[int, str]]] = {}
+    used = set()
+    for app in apps:
+        for port in app.ports:
+            if not port.get("socketActivated"):
+                continue
+            key = (str(port.get("protocol", "tcp")).lower(),
+                   host_ports.get(port.get("name"), port.get("port")))
+            for fd in by_port.get(key, []):
+                if fd not in used:
+                    used.add(fd)
+                    claimed.setdefault(app.name, []).append((fd, str(port.get("name"))))
+                    break
+    for fd, _name in fds:
+        if fd not in used:
+            os.close(fd)
+    return claimed
+
+
+def install(fds: list[tuple[int, str]], env: dict) -> None:
+    """In the app's process, just before exec: its sockets at fd 3.. and the variables."""
+    if not fds:
+        return
+    # first above the target numbers (a source may sit on one), then into place, inheritable
+    above = SD_LISTEN_FDS_START + len(fds)
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, above) for fd, _ in fds]
+    for i, fd in enumerate(moved):
+        os.dup2(fd, SD_LISTEN_FDS_START + i, inheritable=True)
+        os.close(fd)
+    env["LISTEN_FDS"] = str(len(fds))
+    env["LISTEN_PID"] = str(os.getpid())
+    env["LISTEN_FDNAMES"] = ":".join(name for _, name in fds)
