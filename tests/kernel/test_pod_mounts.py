@@ -1,6 +1,7 @@
 """The mounts the pod code asks for, in order, against the RecordingKernel (no root needed):
-the app overlays `rkt run` mounts in the pod's namespace and the read-only view `rkt export`
-builds. The real-namespace tests in tests/pod check the same paths with the real kernel."""
+the app overlays `rkt run` mounts in the pod's namespace, the read-only view `rkt export`
+builds, and what `rkt gc` unmounts before it deletes a pod. The real-namespace tests in
+tests/pod check the same paths with the real kernel."""
 
 from __future__ import annotations
 
@@ -78,3 +79,39 @@ def test_export_bind_mounts_a_copy_and_overlays_an_upper_dir_read_only(tmp_path)
         ("mount", str(rootfs), str(lower), None, MS_BIND | MS_REC, None),
         ("mount", str(rootfs), "overlay", "overlay", MS_RDONLY, f"lowerdir={upper}:{lower}"),
     ]
+
+
+def _garbage_pod(tmp_path):
+    import uuid
+
+    from rkt.pod.pods import Pod
+
+    root = tmp_path / "pods"
+    pod_uuid = str(uuid.uuid4())
+    (root / "garbage" / pod_uuid / "stage1" / "rootfs" / "mnt").mkdir(parents=True)
+    return Pod(root, pod_uuid, "garbage")
+
+
+def test_gc_unmounts_what_is_left_under_a_pod_deepest_first_then_deletes_it(tmp_path, capsys):
+    from rkt.pod.gc import delete_pod
+
+    pod = _garbage_pod(tmp_path)
+    mnt = str(pod.path.resolve() / "stage1" / "rootfs" / "mnt")
+    fake = RecordingKernel([(mnt, {"shared"}), (mnt, set()), ("/elsewhere", set())])
+    with kernel.using(fake):
+        assert delete_pod(None, pod)
+    assert fake.calls == [("mount", mnt, None, None, kernel.MS_PRIVATE, None),
+                          ("umount2", mnt, 0), ("umount2", mnt, 0)]
+    assert not pod.path.exists()
+
+
+def test_gc_never_deletes_through_a_mount_it_cannot_remove(tmp_path, capsys):
+    from rkt.pod.gc import delete_pod
+
+    pod = _garbage_pod(tmp_path)
+    mnt = str(pod.path.resolve() / "stage1" / "rootfs" / "mnt")
+    fake = RecordingKernel([(mnt, set())], fail={("umount2", mnt): [errno.EPERM]})
+    with kernel.using(fake):
+        assert not delete_pod(None, pod)
+    assert (pod.path / "stage1" / "rootfs" / "mnt").is_dir()
+    assert f"cannot unmount {mnt}: Operation not permitted" in capsys.readouterr().err
