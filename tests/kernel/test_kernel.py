@@ -109,6 +109,17 @@ def test_netns_handle_enters_with_setns(tmp_path):
     assert ns.fd == -1
 
 
+def test_in_netns_returns_to_the_namespace_it_came_from(tmp_path):
+    nsfile = tmp_path / "net"
+    nsfile.write_text("")
+    fake = RecordingKernel()
+    with kernel.using(fake), kernel.NetNS(nsfile) as target:
+        with kernel.in_netns(target):
+            assert fake.calls == [("setns", None, target.fd, kernel.CLONE_NEWNET)]
+        (_, _, home_fd, nstype), = fake.calls[1:]
+        assert home_fd != target.fd and nstype == kernel.CLONE_NEWNET
+
+
 def test_real_kernel_mountinfo_and_statfs():
     real = kernel.LinuxKernel()
     points = [m.point for m in kernel.parse_mountinfo(real.mountinfo())]
