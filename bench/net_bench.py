@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Pod start-to-exit latency with networking: `rkt run --net=default` of a stored busybox
 `/bin/true` against `--net=host`, `runc run` without network, and runc plus the CNI ptp plugin
-run by hand (netns add, ptp ADD, runc in that netns, ptp DEL, netns del), in the same run
-(shared/reference/peer-baselines.md §1, §4-5). Everything runs inside a network namespace made
+run by hand (netns add, ptp ADD, runc in that netns, ptp DEL, netns del), interleaved in the
+same run (shared/reference/peer-baselines.md §1, §4-5). Everything runs inside a network namespace made
 for the benchmark, so the host's network is never touched.
 
     python bench/net_bench.py [--runs N]
@@ -28,6 +28,15 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from pod_bench import RKT, runc_bundle, timed  # noqa: E402
+
+
+def interleaved(commands: dict[str, tuple[list[str], dict]], runs: int) -> dict[str, list[float]]:
+    """Each command once per round, `runs` rounds: a busy host's load drifts over all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, (cmd, kw) in commands.items():
+            samples[name] += timed(cmd, 1, warmup=0, **kw)
+    return samples
 from tests.helpers.aci import busybox_aci  # noqa: E402
 
 CNI = "/usr/lib/cni"
@@ -75,12 +84,15 @@ def main() -> None:
                                     "ipam": {"type": "host-local", "subnet": "10.231.1.0/24",
                                              "dataDir": str(work / "ipam"), "routes": [{"dst": "0.0.0.0/0"}]}}))
         env = {**os.environ, "POD": f"{hostns}-pod", "CONF": str(conf), "BUNDLE": str(work / "bundle-ptp")}
-        results = {
-            "rkt run --net=default": timed([*inside, *rkt, "run", "--net=default", "busybox-bench"], args.runs),
-            "rkt run --net=host": timed([*inside, *rkt, "run", "--net=host", "busybox-bench"], args.runs),
-            "runc run (no network)": timed([*inside, "runc", "run", "--bundle", str(bundle), "rkt-bench"], args.runs),
-            "runc + CNI ptp by hand": timed([*inside, "sh", "-c", RUNC_PTP], args.runs, env=env),
+        commands = {
+            "rkt run --net=default": ([*inside, *rkt, "run", "--net=default", "busybox-bench"], {}),
+            "rkt run --net=host": ([*inside, *rkt, "run", "--net=host", "busybox-bench"], {}),
+            "runc run (no network)": ([*inside, "runc", "run", "--bundle", str(bundle), "rkt-bench"], {}),
+            "runc + CNI ptp by hand": ([*inside, "sh", "-c", RUNC_PTP], {"env": env}),
         }
+        for cmd, kw in commands.values():  # warm-up
+            timed(cmd, 1, warmup=1, **kw)
+        results = interleaved(commands, args.runs)
         subprocess.run([*inside, *rkt, "gc", "--grace-period=0s"], capture_output=True)
         med = {name: statistics.median(s) for name, s in results.items()}
         for name, samples in results.items():
