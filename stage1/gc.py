@@ -20,9 +20,10 @@ def main() -> None:
         say("usage: gc [--debug] UUID")
         os._exit(254)
     from stage1 import security
+    from stage1.cgroups import tree
     failures = []
     try:
-        security.cleanup_cgroups(args[0])
+        security.cleanup_cgroups(args[0], tree.recorded_parent())
     except (OSError, ValueError) as err:
         failures.append(f"cgroups: {getattr(err, 'strerror', None) or err}")
     if os.path.isdir("net"):

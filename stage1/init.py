@@ -127,7 +127,7 @@ def _remove_cgroups(uuid: str, dirs: list[str]) -> None:
             removed = False
         if not removed:
             from stage1 import security
-            security.cleanup_cgroups(uuid)
+            security.cleanup_cgroups(uuid, tree.recorded_parent())
     except (OSError, ValueError) as err:
         say(f"cannot remove the pod's cgroups: {getattr(err, 'strerror', None) or err}")
 
@@ -222,6 +222,11 @@ def run(argv: list[str]) -> int:
     parse_dns_conf_mode(opts.dns_conf_mode)
     _lock_fd()
     new_net = network_namespace(opts.net)
+    from stage1.cgroups import tree  # imports nothing: cheap for this long-lived process
+    try:
+        tree.join_service()
+    except OSError as err:
+        raise Stage1Error(f"cannot join the service's cgroup: {err.strerror}") from None
     if "LISTEN_FDS" in os.environ:
         from stage1 import sockets
         opts.listen_fds = sockets.inherited(os.environ)

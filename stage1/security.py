@@ -46,11 +46,11 @@ def load_seccomp(isolators: list, disabled: bool, uid: int) -> None:
     seccomp.load_filter(isolators, disabled, uid == 0)
 
 
-def pod_cgroups(uuid: str):
+def pod_cgroups(uuid: str, parent: str | None = None):
     from stage1.cgroups import pod
-    return pod.PodCgroups.create(uuid)
+    return pod.PodCgroups.create(uuid, parent=parent)
 
 
-def cleanup_cgroups(uuid: str) -> None:
+def cleanup_cgroups(uuid: str, parent: str | None = None) -> None:
     from stage1.cgroups import pod
-    pod.cleanup(uuid)
+    pod.cleanup(uuid, parent=parent)

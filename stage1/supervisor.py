@@ -191,7 +191,9 @@ class Supervisor:
         where = ""
         try:
             from stage1 import security
-            cgroups = security.pod_cgroups(self.ctx.uuid)
+            from stage1.cgroups import tree
+            # under a systemd service the pod stays in the unit's cgroup (stage1.init found it)
+            cgroups = security.pod_cgroups(self.ctx.uuid, tree.recorded_parent(self.ctx.pod_dir))
             self.cgroup_dirs = cgroups.paths()
             cgroups.attach(0)
             for running in self.apps:

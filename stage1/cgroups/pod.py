@@ -64,15 +64,16 @@ class AppCgroup:
 class PodCgroups:
     """The cgroups of one pod; `create` it before the apps start, `remove` it after they end."""
 
-    def __init__(self, uuid: str, mgr: Manager | None = None):
+    def __init__(self, uuid: str, mgr: Manager | None = None, parent: str | None = None):
         self.uuid = uuid
-        self.rel = tree.pod_path(uuid)
+        self.rel = tree.pod_path(uuid, parent)
         self.manager = mgr or manager()
         self.apps: dict[str, AppCgroup] = {}
 
     @classmethod
-    def create(cls, uuid: str, mgr: Manager | None = None) -> "PodCgroups":
-        pod = cls(uuid, mgr)
+    def create(cls, uuid: str, mgr: Manager | None = None,
+               parent: str | None = None) -> "PodCgroups":
+        pod = cls(uuid, mgr, parent)
         pod.manager.prepare(pod.rel)
         return pod
 
@@ -104,12 +105,12 @@ class PodCgroups:
         self.manager.remove(self.rel, timeout)
 
 
-def cleanup(uuid: str, timeout: float = 2.0) -> None:
+def cleanup(uuid: str, timeout: float = 2.0, parent: str | None = None) -> None:
     """For `gc`: kill whatever is left in the pod's cgroups and remove them."""
     import signal
 
     mgr = manager()
-    rel = tree.pod_path(uuid)
+    rel = tree.pod_path(uuid, parent)
     for _round in range(3):
         left = mgr.procs(rel)
         if not left:

@@ -22,8 +22,71 @@ def scope_name(uuid: str) -> str:
     return "machine-" + ("rkt-" + uuid.lower()).replace("-", "\\x2d") + ".scope"
 
 
-def pod_path(uuid: str) -> str:
-    return f"{SLICE}/{scope_name(uuid)}"
+def pod_path(uuid: str, parent: str | None = None) -> str:
+    """The pod's cgroup: in machine.slice, or under `parent`, the systemd service `rkt run` was
+    started in (rkt ran nspawn --keep-unit there: the pod is part of the unit)."""
+    return f"{parent or SLICE}/{scope_name(uuid)}"
+
+
+def service_cgroup(proc_cgroup: str = "/proc/self/cgroup") -> str | None:
+    """The cgroup of the systemd service this process runs in (`system.slice/x.service`),
+    from the hierarchy systemd tracks units by; None outside a service."""
+    try:
+        with open(proc_cgroup) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    paths = {}
+    for line in lines:
+        _id, controllers, path = line.split(":", 2)
+        paths[controllers] = path
+    path = paths.get("name=systemd", paths.get(""))
+    if not path or not path.rstrip("/").endswith(".service"):
+        return None
+    parts = [p for p in path.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        return None
+    return "/".join(parts)
+
+
+PARENT_FILE = "cgroup-parent"  # in the pod dir: where the pod's cgroups are, for gc
+RUN_LEAF = "rkt-run"
+
+
+def join_service(root: str = CGROUP_ROOT) -> str | None:
+    """For the waiting parent of `rkt run`, before it forks the pod: the service cgroup it runs
+    in, recorded in the pod dir for the supervisor and gc. On cgroup v2 it also moves itself
+    to a leaf of the service, since the pod's cgroups below need the service to hold no
+    process (cgroup v2's no-internal-process rule)."""
+    parent = service_cgroup()
+    if parent is None:
+        return None
+    record_parent(parent)
+    if os.path.exists(os.path.join(root, "cgroup.controllers")):
+        leaf = os.path.join(root, parent, RUN_LEAF)
+        make(leaf)
+        write(os.path.join(leaf, "cgroup.procs"), os.getpid())
+    return parent
+
+
+def record_parent(parent: str | None, pod_dir: str = ".") -> None:
+    if parent:
+        with open(os.path.join(pod_dir, PARENT_FILE), "w") as f:
+            f.write(parent + "\n")
+
+
+def recorded_parent(pod_dir: str = ".") -> str | None:
+    """The service cgroup the pod ran under (None: machine.slice); a file gc trusts only when it
+    names a service, so that no other cgroup can be made a pod's."""
+    try:
+        with open(os.path.join(pod_dir, PARENT_FILE)) as f:
+            parent = f.read().strip()
+    except OSError:
+        return None
+    parts = parent.split("/")
+    if not parent.endswith(".service") or any(p in ("", ".", "..") for p in parts):
+        return None
+    return parent
 
 
 def app_dir(name: str) -> str:

@@ -23,15 +23,18 @@ def helpers(tmp_path_factory) -> dict[str, bytes]:
 
 @pytest.fixture
 def image(tmp_path, helpers):
-    """image(exec, name=..., notify=None|bool, ports=[...], **manifest keys) -> ACI path."""
+    """image(exec, name=..., notify=None|bool, ports=[...], mount_points=[...],
+    event_handlers=[...], **manifest keys) -> ACI path."""
     count = [0]
 
     def make(exec_, name="example.com/sd", notify=None, ports=None, mount_points=None,
-             **extra) -> Path:
+             event_handlers=None, **extra) -> Path:
         count[0] += 1
         m = manifest(name, exec_=exec_, **extra)
         if mount_points:
             m["app"]["mountPoints"] = mount_points
+        if event_handlers:
+            m["app"]["eventHandlers"] = event_handlers
         if notify is not None:
             m["annotations"] = [{"name": "appc.io/executor/supports-systemd-notify",
                                  "value": "true" if notify else "false"}]
