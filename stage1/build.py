@@ -17,7 +17,8 @@ import sysconfig
 import tarfile
 
 NAME = "coreos.com/rkt/stage1-python"
-INTERFACE_VERSION = "5"
+# 6: takes --ipc (rkt 1.30's stage0 passes it only to interface versions above 5)
+INTERFACE_VERSION = "6"
 ENTRYPOINTS = {"run": ("init", "stage1.init"), "enter": ("enter", "stage1.enter"),
                "gc": ("gc", "stage1.gc"), "stop": ("stop", "stage1.stop")}
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}

@@ -116,31 +116,6 @@ def lock_prepared(opts, uuid_or_prefix: str) -> tuple[Pod, FileLock]:
     return pod, lock
 
 
-def stage1_args(opts, spec: "PodSpec", pod: Pod, dns_mode: str, mds_token: str | None) -> list[str]:
-    args = []
-    if opts.debug:
-        args.append("--debug")
-    args.append("--net=" + ",".join(spec.net or ["default"]))
-    if spec.interactive:
-        args.append("--interactive")
-    if spec.hostname:
-        args.append(f"--hostname={spec.hostname}")
-    args.append(f"--dns-conf-mode={dns_mode}")
-    args.append(f"--local-config={opts.local_config}")  # where stage1 finds net.d, as rkt
-    if opts.insecure_for("capabilities"):
-        args.append("--disable-capabilities-restriction")
-    if opts.insecure_for("paths"):
-        args.append("--disable-paths")
-    if opts.insecure_for("seccomp"):
-        args.append("--disable-seccomp")
-    if mds_token:
-        args.append(f"--mds-token={mds_token}")
-    if spec.ipc:
-        args.append(f"--ipc={spec.ipc}")
-    args.append(pod.uuid)
-    return args
-
-
 def _register_mds(pod: Pod) -> str:
     from rkt.mds import client
 
@@ -155,16 +130,17 @@ def _register_mds(pod: Pod) -> str:
 
 def exec_stage1(opts, spec: "PodSpec", pod: Pod, lock: FileLock) -> None:
     """Replace this process by the stage1 run entrypoint of a pod in `run/` locked by `lock`."""
-    from rkt.pod.stage1 import check_stage1
+    from rkt.pod import entrypoints
 
     try:
-        stage1_manifest = json.loads((pod.path / "stage1" / "manifest").read_bytes())
-    except (OSError, ValueError) as err:
-        raise RktError(f"pod {pod.uuid}: cannot read the stage1 manifest: {err}") from None
-    entry = check_stage1(stage1_manifest, "of the pod")
-    program = pod.path / "stage1" / "rootfs" / entry.lstrip("/")
+        stage1_manifest = entrypoints.read_manifest(pod.path)
+        entry = entrypoints.entrypoint_path(stage1_manifest, "run")
+        version = entrypoints.interface_version(stage1_manifest)
+    except RktError as err:
+        raise err.within(f"pod {pod.uuid}") from None
+    program = pod.path / "stage1" / "rootfs" / entry
     if not os.access(program, os.X_OK):
-        raise RktError(f"pod {pod.uuid}: stage1 run entrypoint {entry} is not executable")
+        raise RktError(f"pod {pod.uuid}: stage1 run entrypoint /{entry} is not executable")
     if spec.interactive and len(list((pod.path / "appsinfo").iterdir())) > 1:
         raise RktError("interactive option only supports pods with one app")
     dns_mode = poddir.write_dns_files(pod.path, spec)
@@ -172,7 +148,10 @@ def exec_stage1(opts, spec: "PodSpec", pod: Pod, lock: FileLock) -> None:
     overlays = []
     if poddir.uses_overlay(pod.path):
         overlays = poddir.overlay_mounts(pod.path, opts.dir)
-    args = stage1_args(opts, spec, pod, dns_mode, mds_token)
+    # --local-config: where stage1 finds net.d, as rkt
+    args = entrypoints.run_args(version, spec, pod.uuid, debug=opts.debug, insecure=opts.insecure,
+                                dns_conf_mode=dns_mode, mds_token=mds_token,
+                                local_config=str(opts.local_config))
     env = dict(os.environ)
     env["RKT_LOCK_FD"] = str(lock.inheritable())
     sys.stdout.flush()

@@ -121,21 +121,17 @@ def _default(store, config) -> str:
     return image_id
 
 
-def entrypoint(manifest_json: dict, name: str) -> str | None:
-    """The stage1 entrypoint path (relative to stage1/rootfs) named by annotation
-    `coreos.com/rkt/stage1/<name>`."""
-    for ann in manifest_json.get("annotations") or ():
-        if ann.get("name") == f"coreos.com/rkt/stage1/{name}":
-            return ann.get("value")
-    return None
-
-
 def check_stage1(manifest_json: dict, image_id: str) -> str:
-    run = entrypoint(manifest_json, "run")
-    if not run:
+    """That an image is a stage1 this rkt can run: its run entrypoint (path relative to its
+    rootfs) and interface version are readable, as `rkt.pod.entrypoints` reads them."""
+    from rkt.pod import entrypoints
+
+    if entrypoints.annotation(manifest_json, entrypoints.ANNOTATION_PREFIX + "run") is None:
         raise RktError(f"stage1 image {image_id[:39]}: no coreos.com/rkt/stage1/run annotation: "
                        "not a stage1 image")
-    if ".." in run.split("/"):
-        raise RktError(f"stage1 image {image_id[:39]}: run entrypoint {run!r} leaves its rootfs")
+    try:
+        run = entrypoints.entrypoint_path(manifest_json, "run")
+        entrypoints.interface_version(manifest_json)
+    except RktError as err:
+        raise err.within(f"stage1 image {image_id[:39]}") from None
     return run
-

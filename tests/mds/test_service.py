@@ -15,6 +15,7 @@ import uuid as uuidlib
 
 import pytest
 
+from rkt.errors import RktError
 from rkt.mds import client
 
 IMAGE_ID = "sha512-" + "ab" * 64
@@ -152,9 +153,8 @@ def test_registration_socket_is_root_only(mds):
 
 def test_register_without_service_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("RKT_MDS_SOCKET", str(tmp_path / "absent.sock"))
-    with pytest.raises(Exception) as err:
+    with pytest.raises(RktError, match="is `rkt metadata-service` running?"):
         register(pod_manifest())
-    assert "is `rkt metadata-service` running?" in str(err.value)
 
 
 def test_socket_activation(tmp_path, monkeypatch):

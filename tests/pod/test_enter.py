@@ -1,4 +1,4 @@
-"""M13 on the stage1 contract: `rkt enter` waits for the pid file, execs the stage1 enter
+"""`rkt enter` on the stage1 contract: it waits for the pid file, execs the stage1 enter
 entrypoint with `--pid --appname -- CMD` in the pod dir, and fails cleanly when the pod dies."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""M13/M14 with the real stage1: `rkt enter` into a running pod sees the app's rootfs and
+"""With the real stage1: `rkt enter` into a running pod sees the app's rootfs and
 environment; it fails cleanly once the pod is gone."""
 
 from __future__ import annotations

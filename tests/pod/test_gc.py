@@ -1,11 +1,10 @@
-"""M8: `rkt gc` marks exited pods and aborted prepares, expires prepared pods, and sweeps
+"""`rkt gc` marks exited pods and aborted prepares, expires prepared pods, and sweeps
 garbage past the grace period through the stage1 gc entrypoint; `--mark-only` only marks."""
 
 from __future__ import annotations
 
 import pytest
 
-from rkt.duration import format_duration, parse_duration
 from rkt.kernel import mounts_under
 from tests.pod.handmade import Holder, make_pod, pod_dirs
 
@@ -15,21 +14,6 @@ pytestmark = pytest.mark.root
 @pytest.fixture
 def log(tmp_path):
     return tmp_path / "stage1.log"
-
-
-def test_go_durations():
-    assert parse_duration("30m") == 1800
-    assert parse_duration("1h30m") == 5400
-    assert parse_duration("0s") == 0 and parse_duration("0") == 0
-    assert parse_duration("1.5s") == 1.5
-    assert parse_duration("10ms") == pytest.approx(0.01)
-    assert parse_duration("-1s") == -1
-    for bad in ("", "10", "1x", "m", "1h-5m", "h1"):
-        with pytest.raises(Exception):
-            parse_duration(bad)
-    assert format_duration(1800) == "30m0s"
-    assert format_duration(86400) == "24h0m0s"
-    assert format_duration(0) == "0s"
 
 
 def test_mark_only_then_sweep(rkt, log):

@@ -1,4 +1,4 @@
-"""M8 with real pods (rkt's TestGC): a finished pod, a prepared pod and an aborted prepare survive
+"""`rkt gc` of real pods (rkt's TestGC): a finished pod, a prepared pod and an aborted prepare survive
 `gc --mark-only=true`, and `gc --mark-only=false --expire-prepared=0 --grace-period=0` removes
 them all, leaving no pod dir, mount, process or cgroup."""
 

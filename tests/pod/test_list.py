@@ -1,4 +1,4 @@
-"""M12: `rkt list` and `rkt list --full`: one row per app, short or full UUID and image IDs,
+"""`rkt list` and `rkt list --full`: one row per app, short or full UUID and image IDs,
 image names read from the pod (still there after `rkt image rm`), JSON formats."""
 
 from __future__ import annotations
@@ -69,24 +69,3 @@ def test_list_json(rkt, log):
     assert [i["name"] for i in infos] == [pod]
     assert infos[0]["apps"][0]["exit_code"] == 1
     rkt.fails("list", "--format=xml", code=2)
-
-
-def test_humanized_times():
-    import datetime
-
-    from rkt.pod.status import format_time, humanize_time
-
-    now = datetime.datetime(2026, 1, 10, 12, 0, tzinfo=datetime.timezone.utc)
-    ago = lambda **kw: humanize_time(now - datetime.timedelta(**kw), now)  # noqa: E731
-    assert ago(seconds=0) == "now"
-    assert ago(seconds=1) == "1 second ago"
-    assert ago(seconds=45) == "45 seconds ago"
-    assert ago(minutes=1, seconds=30) == "1 minute ago"
-    assert ago(minutes=10) == "10 minutes ago"
-    assert ago(hours=5) == "5 hours ago"
-    assert ago(days=1) == "1 day ago"
-    assert ago(days=3) == "3 days ago"
-    assert ago(days=15) == "2 weeks ago"
-    assert humanize_time(None) == ""
-    stamp = format_time(datetime.datetime(2026, 1, 10, 12, 0, 0, 250000, tzinfo=datetime.timezone.utc))
-    assert ".25 " in stamp and stamp[:4] == "2026"

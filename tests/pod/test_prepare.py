@@ -1,4 +1,4 @@
-"""M7: `rkt prepare` prints the UUID of a prepared pod; conflicting flags are refused first."""
+"""`rkt prepare` prints the UUID of a prepared pod; conflicting flags are refused first."""
 
 import json
 

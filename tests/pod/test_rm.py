@@ -1,4 +1,4 @@
-"""M9: `rkt rm` removes exited, prepared and aborted pods now, refuses running and preparing
+"""`rkt rm` removes exited, prepared and aborted pods now, refuses running and preparing
 ones, and reports unknown or empty UUIDs."""
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ def test_run_execs_stage1_with_the_contract(rkt, stage1_script, busybox):
     pod = rkt.only_pod("run")
     rec = read_record(pod)
     uuid = pod.name
-    assert rec["args"] == (f"--net=host --hostname=h1 --dns-conf-mode=resolv=default,hosts=default "
-                           f"--local-config={rkt.local_config} --ipc=private {uuid}")
+    # rkt's order; no --dns-conf-mode when both modes are the default, as rkt
+    assert rec["args"] == f"--net=host --local-config={rkt.local_config} --hostname=h1 --ipc=private {uuid}"
     assert rec["cwd"] == str(pod)
     assert "rkt: exec " not in proc.stderr  # debug lines only with --debug
     assert rec["lockpath"] == str(pod) and rec["lock"] == "held"
@@ -52,6 +52,42 @@ def test_run_execs_stage1_with_the_contract(rkt, stage1_script, busybox):
     assert json.loads((pod / "appsinfo/busybox/manifest").read_bytes())["name"] == "example.com/busybox"
     # the pod is over: its lock is free, so it is "exited"
     assert "state=exited" in rkt("status", uuid).stdout
+
+
+@pytest.mark.parametrize("version, expected, warnings", [
+    (None, "--net=host", ["--hostname option is not supported by stage1",
+                          "--dns-conf-mode option not supported by stage1",
+                          "--ipc option is not supported by stage1"]),
+    ("3", "--net=host --hostname=h1 --disable-seccomp",
+     ["--dns-conf-mode option not supported by stage1", "--ipc option is not supported by stage1"]),
+    ("5", "--net=host --hostname=h1 --dns-conf-mode=resolv=stage0,hosts=default --disable-seccomp",
+     ["--ipc option is not supported by stage1"]),
+])
+def test_older_stage1_interfaces_get_only_their_flags(rkt, busybox, tmp_path, version, expected,
+                                                      warnings):
+    """As rkt 1.30's stage0 (measured): a flag newer than the stage1's interface version is not
+    passed; those the user asked for by name are reported."""
+    s1 = tmp_path / "s1.aci"
+    annotations = [{"name": "coreos.com/rkt/stage1/run", "value": "/run"}]
+    if version:
+        annotations.append({"name": "coreos.com/rkt/stage1/interface-version", "value": version})
+    script_stage1(s1, annotations=annotations)
+    proc = rkt("--insecure-options=image,seccomp", "run", f"--stage1-path={s1}", busybox,
+               "--net=host", "--hostname=h1", "--dns=1.2.3.4", "--ipc=private")
+    pod = rkt.only_pod("run")
+    args = read_record(pod)["args"].replace(f" --local-config={rkt.local_config}", "")
+    assert args == f"{expected} {pod.name}"
+    assert [line.removeprefix("rkt: warning: ") for line in proc.stderr.splitlines()
+            if line.startswith("rkt: warning: ")] == warnings
+
+
+def test_stage1_with_a_bad_interface_version_is_refused(rkt, busybox, tmp_path):
+    s1 = tmp_path / "s1.aci"
+    script_stage1(s1, annotations=[{"name": "coreos.com/rkt/stage1/run", "value": "/run"},
+                                   {"name": "coreos.com/rkt/stage1/interface-version", "value": "five"}])
+    proc = rkt.fails(INSECURE, "run", f"--stage1-path={s1}", busybox)
+    assert "interface-version 'five' is not a number" in proc.stderr
+    assert rkt.pod_dirs() == []
 
 
 def test_exit_code_of_stage1_is_rkts(rkt, busybox, tmp_path):

@@ -1,4 +1,4 @@
-"""M25: which stage1 runs: --stage1-path/-url/-name/-hash/-from-dir, stage1.d config, the default."""
+"""Which stage1 a pod runs under: --stage1-path/-url/-name/-hash/-from-dir, stage1.d config, the default."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""M11: `rkt status` prints the pod's state, times, pid and per-app exit codes; `--uuid-file`,
+"""`rkt status` prints the pod's state, times, pid and per-app exit codes; `--uuid-file`,
 `--wait`, `--format=json`."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""M6/M11 with the real stage1: status of a prepared pod via --uuid-file, and the app exit
-codes of a pod that ran; list (M12) keeps image names after `rkt image rm`; gc (M8) of real
+"""With the real stage1: status of a prepared pod via --uuid-file, and the app exit
+codes of a pod that ran; `rkt list` keeps image names after `rkt image rm`; `rkt gc` of real
 pods leaves no mounts, processes or cgroups."""
 
 from __future__ import annotations

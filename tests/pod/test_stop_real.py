@@ -1,4 +1,4 @@
-"""M10 with the real stage1: `rkt stop` (TERM) and `rkt stop --force` (KILL) of a running
+"""With the real stage1: `rkt stop` (TERM) and `rkt stop --force` (KILL) of a running
 `sleep` pod started by prepare + run-prepared; the pod reaches `exited`, gc leaves nothing."""
 
 from __future__ import annotations
