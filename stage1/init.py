@@ -168,51 +168,23 @@ def _ports_source() -> tuple[dict, dict]:
     """The pod manifest and its apps' image manifests' `app`s, for the published ports."""
     import json
 
-    pod = json.loads(read_all_file("pod"))
+    def load(path: str) -> dict:
+        try:
+            with open(path, "rb") as f:
+                data = json.loads(f.read())
+        except (OSError, ValueError) as err:
+            raise Stage1Error(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
+        if not isinstance(data, dict):
+            raise Stage1Error(f"{path} is not a JSON object")
+        return data
+
+    pod = load("pod")
     images = {}
     if pod.get("ports"):
         for entry in pod.get("apps") or ():
-            if not entry.get("app"):
-                image = json.loads(read_all_file(f"appsinfo/{entry.get('name')}/manifest"))
-                images[entry.get("name")] = image.get("app") or {}
+            if isinstance(entry, dict) and not entry.get("app"):
+                images[entry.get("name")] = load(f"appsinfo/{entry.get('name')}/manifest").get("app") or {}
     return pod, images
-
-
-def read_all_file(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        return read_all(fd)
-    finally:
-        os.close(fd)
-
-
-def _wait_started(pid: int, ready_r: int, notify_r: int, host_sock) -> bytes:
-    """Write `pid` once the apps run and pass the relay's messages to the host's
-    NOTIFY_SOCKET (we are the unit's main pid) until the relay ends; the ready pipe's first byte."""
-    import select
-    from stage1 import notify
-
-    first = None
-    poller = select.poll()
-    poller.register(ready_r, select.POLLIN)
-    poller.register(notify_r, select.POLLIN)
-    notifying = True
-    while first is None or notifying:
-        try:
-            events = dict(poller.poll())
-        except InterruptedError:
-            continue
-        if first is None and ready_r in events:  # pid before READY=1 reaches systemd
-            first = os.read(ready_r, 1)
-            poller.unregister(ready_r)
-            if first == b"r":
-                write_atomic("pid", str(pid))
-        if notify_r in events and not notify.forward(notify_r, host_sock):
-            poller.unregister(notify_r)
-            notifying = False
-    os.close(notify_r)
-    host_sock.close()
-    return first
 
 
 def run(argv: list[str]) -> int:
