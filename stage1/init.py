@@ -187,6 +187,35 @@ def _ports_source() -> tuple[dict, dict]:
     return pod, images
 
 
+def _wait_started(pid: int, ready_r: int, notify_r: int, host_sock) -> bytes:
+    """Write `pid` once the apps run and pass the relay's messages to the host's
+    NOTIFY_SOCKET (we are the unit's main pid) until the relay ends; the ready pipe's first byte."""
+    import select
+    from stage1 import notify
+
+    first = None
+    poller = select.poll()
+    poller.register(ready_r, select.POLLIN)
+    poller.register(notify_r, select.POLLIN)
+    notifying = True
+    while first is None or notifying:
+        try:
+            events = dict(poller.poll())
+        except InterruptedError:
+            continue
+        if first is None and ready_r in events:  # pid before READY=1 reaches systemd
+            first = os.read(ready_r, 1)
+            poller.unregister(ready_r)
+            if first == b"r":
+                write_atomic("pid", str(pid))
+        if notify_r in events and not notify.forward(notify_r, host_sock):
+            poller.unregister(notify_r)
+            notifying = False
+    os.close(notify_r)
+    host_sock.close()
+    return first
+
+
 def run(argv: list[str]) -> int:
     """The waiting parent: namespaces, fork PID 1, wait. It imports as little as it can, since
     it stays alive for the whole pod (the supervisor loads the pod)."""
