@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from rkt.cli import runflags
-from rkt.cli.util import ensure_superuser
 
 
 def main(opts, args: list[str]) -> int:
-    parsed = runflags.parse("prepare", args)
-    if parsed.help:
-        print(runflags.usage("prepare"))
+    parsed = runflags.command_line("prepare", args)
+    if parsed is None:
         return 0
-    ensure_superuser("prepare")
     from rkt.pod.run import prepare_pod
 
     pod, _ = prepare_pod(opts, parsed.spec, for_run=False)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from rkt.cli import runflags
-from rkt.cli.util import ensure_superuser
 
 
 def main(opts, args: list[str]) -> int:
-    parsed = runflags.parse("run", args)
-    if parsed.help:
-        print(runflags.usage("run"))
+    parsed = runflags.command_line("run", args)
+    if parsed is None:
         return 0
-    ensure_superuser("run")
     from rkt.pod.run import exec_stage1, prepare_pod
 
     pod, lock = prepare_pod(opts, parsed.spec, for_run=True)

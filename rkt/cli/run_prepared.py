@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from rkt.cli import runflags
-from rkt.cli.util import ensure_superuser
 
 
 def main(opts, args: list[str]) -> int:
-    parsed = runflags.parse("run-prepared", args)
-    if parsed.help:
-        print(runflags.usage("run-prepared"))
+    parsed = runflags.command_line("run-prepared", args)
+    if parsed is None:
         return 0
-    ensure_superuser("run-prepared")
     from rkt.pod.run import exec_stage1, lock_prepared
 
     pod, lock = lock_prepared(opts, parsed.uuid)
     exec_stage1(opts, parsed.spec, pod, lock)
-    return 254  # not reached
+    return 254  # not reached: exec_stage1 replaces the process or raises

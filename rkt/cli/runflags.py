@@ -15,9 +15,9 @@ import ipaddress
 from typing import Callable
 
 from rkt.cli import runvalues as rv
+from rkt.cli.rundraft import AppDraft, Draft
 from rkt.errors import UsageError
 from rkt.options import parse_bool
-from rkt.cli.rundraft import AppDraft, Draft
 from rkt.pod.spec import IPC_MODES, PULL_POLICIES, PodSpec, Stage1Ref
 
 
@@ -293,6 +293,19 @@ def usage(command: str) -> str:
         lines.append(f"      {name + kind:<34} {flag.help}")
     lines.append(f"  -h, --help{'':<28} help for {command}")
     return "\n".join(lines + ["", GLOBAL_HELP])
+
+
+def command_line(command: str, argv: list[str]) -> ParsedRun | None:
+    """What a run-family command's `main` starts with: its parsed argv, or None once `--help`
+    printed the usage; refuses non-root callers as rkt does."""
+    from rkt.cli.util import ensure_superuser
+
+    parsed = parse(command, argv)
+    if parsed.help:
+        print(usage(command))
+        return None
+    ensure_superuser(command)
+    return parsed
 
 
 def parse(command: str, argv: list[str]) -> ParsedRun:
