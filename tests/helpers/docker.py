@@ -87,6 +87,14 @@ def build_layout(root: Path, tag: str = "t1") -> Path:
     return layout
 
 
+def _die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: a registry never outlives a killed test run."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
 class Registry:
     """`docker-registry serve` on 127.0.0.1:<free port>; `auth` is a registry auth section."""
 
@@ -103,7 +111,8 @@ class Registry:
         self.config.write_text(json.dumps(config))  # YAML is a superset of JSON
         self.log = open(root / "registry.log", "wb")
         self.proc = subprocess.Popen(["docker-registry", "serve", str(self.config)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 20
         while True:
             try:

@@ -36,6 +36,15 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
+def read_all(resp, limit: int) -> bytes:
+    """The whole body (a Body's read returns what arrived), refused past `limit` bytes."""
+    body = resp.body(max_bytes=limit, progress=False)
+    chunks = []
+    while data := body.read(1 << 20):
+        chunks.append(data)
+    return b"".join(chunks)
+
+
 def _registry_errors(data: bytes) -> str:
     try:
         errors = json.loads(data).get("errors") or []
@@ -130,7 +139,7 @@ class Registry:
         resp = self.client.open(url, headers={"Authorization": basic} if basic else None,
                                 ok=_ANY_STATUS, what="token server")
         with resp:
-            data = resp.body(max_bytes=MAX_TOKEN, progress=False).read(MAX_TOKEN + 1)
+            data = read_all(resp, MAX_TOKEN)
             if resp.status in (401, 403):
                 why = "credentials rejected" if basic else "anonymous access refused"
                 raise RktError(f"{self._who()}: unauthorized: the token server says {why} "
@@ -149,7 +158,7 @@ class Registry:
     def _fail(self, resp, what: str, reference: str = ""):
         body = b""
         try:
-            body = resp.body(max_bytes=None, progress=False).read(1 << 16)
+            body = read_all(resp, 1 << 16)
         except RktError:
             pass
         detail = _registry_errors(body)
@@ -168,9 +177,16 @@ class Registry:
         raise RktError(f"{who}: {what}: HTTP {resp.status}" + (f": {detail}" if detail else ""))
 
     def _get(self, path: str, what: str, reference: str = "", headers: dict | None = None):
-        resp = self.client.open(f"{self.base}/v2/{self.repository}/{path}",
-                                headers={**self.auth, **(headers or {})}, ok=_ANY_STATUS,
+        url = f"{self.base}/v2/{self.repository}/{path}"
+        resp = self.client.open(url, headers={**self.auth, **(headers or {})}, ok=_ANY_STATUS,
                                 what=what)
+        challenge = resp.headers.get("www-authenticate", "")
+        if resp.status == 401 and challenge and not self.auth:
+            # a registry that let the ping through may still challenge for the repository
+            resp.close()
+            self._authenticate(challenge)
+            resp = self.client.open(url, headers={**self.auth, **(headers or {})},
+                                    ok=_ANY_STATUS, what=what)
         if resp.status != 200:
             with resp:
                 self._fail(resp, what, reference)
@@ -183,8 +199,7 @@ class Registry:
         for _ in range(4):
             with self._get(f"manifests/{reference}", "manifest", reference,
                            {"Accept": ACCEPT}) as resp:
-                data = resp.body(max_bytes=im.MAX_MANIFEST, progress=False).read(
-                    im.MAX_MANIFEST + 1)
+                data = read_all(resp, im.MAX_MANIFEST)
                 header_type = resp.headers.get("content-type", "").split(";")[0].strip()
             digest = im.sha256_digest(data)
             if reference.startswith("sha256:") and digest != reference:
@@ -203,9 +218,7 @@ class Registry:
 
     def blob(self, digest: str, max_bytes: int) -> bytes:
         with self._get(f"blobs/{digest}", f"blob {digest}") as resp:
-            data = resp.body(max_bytes=max_bytes, progress=False).read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise RktError(f"{self._who()}: blob {digest} larger than {max_bytes} bytes")
+            data = read_all(resp, max_bytes)
         if im.sha256_digest(data) != digest:
             raise RktError(f"{self._who()}: blob {digest}: digest mismatch")
         return data
