@@ -3,10 +3,12 @@
 first, one streaming pass of download + gpg + import into the store) against `curl` +
 `gpg --verify` + `tar -x` of the same file from the same server, measured in the same run.
 
-    python bench/fetch_bench.py [--mb 200] [--runs 3] [--compression gzip|none]
+    python bench/fetch_bench.py [--mb 400] [--runs 3] [--compression gzip|none]
 
 The server is tests/helpers/https.py on 127.0.0.1:443 with a CA made for the run; the image
-is `--mb` MB of files (half random, half text), signed with a throwaway ed25519 key.
+is `--mb` MB of files (half random, half text: about 200 MB gzipped by default), signed with
+a throwaway ed25519 key. A `local` column times `rkt fetch FILE` of the same ACI from disk,
+which separates the network's cost from the import's.
 Everything lives in a temporary directory under /tmp, removed at the end. Goal (issue 12):
 ours <= 1.1x the peer sum. Prints medians and the ratio; not a pass/fail test. Needs root.
 """
@@ -58,7 +60,7 @@ def timed(cmd: list[str], env: dict) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mb", type=int, default=200)
+    ap.add_argument("--mb", type=int, default=400, help="uncompressed MB of files")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--compression", default="gzip", choices=("gzip", "none"))
     args = ap.parse_args()
@@ -83,7 +85,8 @@ def main() -> None:
         key.export(trusted)
         size = aci.stat().st_size
         print(f"image: {size / 1e6:.1f} MB ({args.compression}), {args.runs} runs after a warm-up")
-        rows: dict[str, list[float]] = {"curl": [], "gpg": [], "tar": [], "sum": [], "ours": []}
+        rows: dict[str, list[float]] = {"curl": [], "gpg": [], "tar": [], "sum": [], "ours": [],
+                                        "local": []}
         for i in range(args.runs + 1):
             work = Path(tempfile.mkdtemp(dir=root))
             (work / "x").mkdir()
@@ -97,17 +100,23 @@ def main() -> None:
             ours = timed([sys.executable, "-m", "rkt", f"--dir={work / 'rkt'}",
                           f"--local-config={config}", f"--system-config={root / 'none'}",
                           "fetch", f"{NAME}:1.0"], env)
+            shutil.rmtree(work / "rkt")
+            local = timed([sys.executable, "-m", "rkt", f"--dir={work / 'rkt'}",
+                           f"--local-config={config}", f"--system-config={root / 'none'}",
+                           "fetch", str(aci)], env)
             shutil.rmtree(work)
             subprocess.run(["sync"])
             if i == 0:
                 continue
             for name, value in (("curl", curl), ("gpg", gpg), ("tar", tar),
-                                ("sum", curl + gpg + tar), ("ours", ours)):
+                                ("sum", curl + gpg + tar), ("ours", ours), ("local", local)):
                 rows[name].append(value * 1000)
         med = {k: statistics.median(v) for k, v in rows.items()}
-        print(f"{'curl':>7} {'gpg':>7} {'tar -x':>7} {'peer sum':>9} {'ours':>7} {'ratio':>6} {'MB/s':>6}")
+        print(f"{'curl':>7} {'gpg':>7} {'tar -x':>7} {'peer sum':>9} {'ours':>7} {'ratio':>6} "
+              f"{'MB/s':>6} {'local':>7}")
         print(f"{med['curl']:>7.0f} {med['gpg']:>7.0f} {med['tar']:>7.0f} {med['sum']:>9.0f} "
-              f"{med['ours']:>7.0f} {med['ours'] / med['sum']:>6.2f} {size / 1e3 / med['ours']:>6.0f}")
+              f"{med['ours']:>7.0f} {med['ours'] / med['sum']:>6.2f} {size / 1e3 / med['ours']:>6.0f} "
+              f"{med['local']:>7.0f}")
         print("ratio = rkt fetch / (curl + gpg --verify + tar -x), medians in ms; goal <= 1.10")
     finally:
         if server is not None:

@@ -371,8 +371,8 @@ class Response:
 
 
 class Body:
-    """The response body as a file object: `read(n)` returns what arrived (at most n), b""
-    at the end; over `max_bytes`, slower than the low-speed limit or cut short it raises."""
+    """The response body as a file object: `read(n)` returns n bytes (fewer only at the end,
+    b"" after it); over `max_bytes`, slower than the low-speed limit or cut short it raises."""
 
     def __init__(self, response: Response, *, max_bytes: int | None, what: str,
                  progress: bool | None, replay: Path | None = None, replay_bytes: int = 0,
@@ -413,10 +413,18 @@ class Body:
                 return data
             self._replay.close()
             self._replay = None
-        data = self._read_network(n)
-        if data and self.sink is not None:
-            self.sink.write(data)
-        return data
+        # Like a buffered file: n bytes, fewer only at the end (callers read small bodies
+        # with one read).
+        parts, got = [], 0
+        while got < n:
+            data = self._read_network(n - got)
+            if not data:
+                break
+            if self.sink is not None:
+                self.sink.write(data)
+            parts.append(data)
+            got += len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     readinto = None  # file-object users must go through read()
 
@@ -501,7 +509,8 @@ class Body:
                 self.sink.close()
             finally:
                 self.sink = None
-        if self.partial is not None and not keep_partial:
+        if self.partial is not None and (not keep_partial or _PartialMeta.load(self.partial) is None):
+            # Without an ETag or Last-Modified to resume against, a partial file is useless.
             self.partial.unlink(missing_ok=True)
             _PartialMeta.remove(self.partial)
         self.response.close()
