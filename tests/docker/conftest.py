@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import docker as dk
+from tests.helpers.https import TestCA
 
 USER, PASSWORD = "rkt-user", "s3cret-pass"
 
@@ -67,3 +68,13 @@ def token_registry(tmp_path_factory, storage, registry):
         reg.close()
     finally:
         tokens.close()
+
+
+@pytest.fixture(scope="session")
+def tls_registry(tmp_path_factory, storage, registry):
+    """The same images over HTTPS, with a certificate from a test CA (`.ca`)."""
+    ca = TestCA(tmp_path_factory.mktemp("registry-ca"))
+    reg = dk.Registry(tmp_path_factory.mktemp("tls-registry"), storage, tls=ca)
+    reg.ca = ca
+    yield reg
+    reg.close()

@@ -1,4 +1,5 @@
-"""Registry authentication against real registries: htpasswd basic auth and the token flow
+"""Registry TLS and authentication against real registries: HTTPS with a test CA, htpasswd
+basic auth and the token flow
 (a JWT token server signing with a test certificate the registry trusts), with credentials
 from rkt's auth.d `dockerAuth`, `$REGISTRY_AUTH_FILE` and `~/.docker/config.json`."""
 
@@ -79,3 +80,19 @@ def test_token_auth_bad_credentials(rkt, token_registry):
     docker_auth(rkt, token_registry.host, USER, "wrong")
     proc = rkt.fails(INSECURE, "fetch", f"docker://{token_registry.host}/private/app:t1")
     assert "credentials rejected" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def test_https_registry_verified_against_the_ca(rkt, tls_registry):
+    env = tls_registry.ca.env()
+    rkt("--insecure-options=image", "fetch", f"docker://{tls_registry.host}/test/app:oci", env=env)
+
+
+def test_https_registry_with_an_untrusted_certificate(rkt, tls_registry):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_DIR")}
+    proc = rkt.fails("--insecure-options=image", "fetch",
+                     f"docker://{tls_registry.host}/test/app:oci", env=env)
+    assert "TLS" in proc.stderr and "--insecure-options=tls" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+    rkt("--insecure-options=image,tls", "fetch", f"docker://{tls_registry.host}/test/app:oci",
+        env=env)

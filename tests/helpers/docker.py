@@ -96,9 +96,10 @@ def _die_with_parent() -> None:
 
 
 class Registry:
-    """`docker-registry serve` on 127.0.0.1:<free port>; `auth` is a registry auth section."""
+    """`docker-registry serve` on 127.0.0.1:<free port>; `auth` is a registry auth section,
+    `tls` a TestCA whose server certificate it then serves HTTPS with."""
 
-    def __init__(self, root: Path, storage: Path, auth: dict | None = None):
+    def __init__(self, root: Path, storage: Path, auth: dict | None = None, tls=None):
         root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -107,6 +108,8 @@ class Registry:
                   "http": {"addr": self.host}}
         if auth:
             config["auth"] = auth
+        if tls is not None:  # a tests.helpers.https.TestCA: serve HTTPS with its certificate
+            config["http"]["tls"] = {"certificate": str(tls.cert_file), "key": str(tls.key_file)}
         self.config = root / "config.yml"
         self.config.write_text(json.dumps(config))  # YAML is a superset of JSON
         self.log = open(root / "registry.log", "wb")
