@@ -72,9 +72,7 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
                        seccomp_disabled=ctx.disable_seccomp)
     except ValueError as err:
         raise AppError(str(err)) from None
-    k = kernel.current()
-    k.unshare(kernel.CLONE_NEWNS)
-    k.make_rslave("/")
+    kernel.current().private_mount_namespace()
     root = ctx.app_rootfs(app.name)
     if not os.path.isdir(root):
         raise AppError(f"rootfs {root} does not exist")

@@ -235,13 +235,12 @@ def run(argv: list[str]) -> int:
     if os.environ.get("NOTIFY_SOCKET"):
         from stage1 import notify
         host_notify = notify.connect_host(os.environ.pop("NOTIFY_SOCKET"))
-    flags = kernel.CLONE_NEWNS | kernel.CLONE_NEWUTS
+    flags = kernel.CLONE_NEWUTS
     if opts.ipc != "parent":
         flags |= kernel.CLONE_NEWIPC
     k = kernel.current()
     try:
-        k.unshare(flags)
-        k.make_rslave("/")
+        k.private_mount_namespace(also=flags)
         k.sethostname(opts.hostname or f"rkt-{opts.uuid}")
     except OSError as err:
         raise Stage1Error(f"cannot create the pod's namespaces: {err.strerror}") from None

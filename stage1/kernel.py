@@ -94,9 +94,12 @@ class Kernel:
         raise NotImplementedError
 
     # -- built from the calls above ---------------------------------------------------------
-    def make_rslave(self, path: str = "/") -> None:
-        """Stop mount events in this namespace from propagating back to the host (do this first)."""
-        self.mount(None, path, None, MS_REC | MS_SLAVE)
+    def private_mount_namespace(self, also: int = 0) -> None:
+        """Enter a new mount namespace (and those of the clone flags `also`) and make `/`
+        recursively slave in it before anything else, so that no mount or unmount made here
+        ever propagates back to the host."""
+        self.unshare(CLONE_NEWNS | also)
+        self.mount(None, "/", None, MS_REC | MS_SLAVE)
 
     def bind(self, source: str, target: str, *, recursive: bool = False, read_only: bool = False) -> None:
         self.mount(source, target, None, MS_BIND | (MS_REC if recursive else 0))

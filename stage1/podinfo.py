@@ -72,13 +72,12 @@ class Mount:
 
 class App:
     __slots__ = ("name", "exec", "user", "group", "supplementary_gids", "working_directory",
-                 "environment", "pre_start", "post_stop", "mounts", "isolators", "image_name",
-                 "ports", "notify")
+                 "environment", "pre_start", "post_stop", "mounts", "isolators", "ports",
+                 "notify")
 
-    def __init__(self, name, app: dict, image_name: str, mounts: list[Mount], notify: bool = False):
+    def __init__(self, name, app: dict, mounts: list[Mount], notify: bool = False):
         where = f"app {name!r}"
         self.name = name
-        self.image_name = image_name
         self.exec = app.get("exec") or []
         if not isinstance(self.exec, list) or not self.exec or \
                 not all(isinstance(a, str) for a in self.exec):
@@ -111,10 +110,10 @@ class App:
 
 
 class Pod:
-    __slots__ = ("apps", "volumes", "annotations", "raw")
+    __slots__ = ("apps", "volumes", "raw")
 
-    def __init__(self, apps, volumes, annotations, raw):
-        self.apps, self.volumes, self.annotations, self.raw = apps, volumes, annotations, raw
+    def __init__(self, apps, volumes, raw):
+        self.apps, self.volumes, self.raw = apps, volumes, raw
 
 
 def _read_json(path: str, what: str) -> dict:
@@ -159,11 +158,10 @@ def _load(pod_dir: str) -> Pod:
         if not isinstance(app, dict):
             raise PodError(f"app {name!r}: neither the pod nor the image defines an app")
         mounts = _mounts(name, entry, app, volumes)
-        apps.append(App(name, app, str(image.get("name", "")), mounts,
-                        notify=supports_notify(image)))
+        apps.append(App(name, app, mounts, notify=supports_notify(image)))
     if not apps:
         raise PodError("pod manifest: no apps")
-    return Pod(apps, volumes, raw.get("annotations") or [], raw)
+    return Pod(apps, volumes, raw)
 
 
 def _mounts(name: str, entry: dict, app: dict, volumes: dict) -> list[Mount]:

@@ -14,6 +14,7 @@ import select
 import signal
 
 from stage1 import logs, notify
+from stage1.files import say
 
 _IN = select.POLLIN | select.POLLPRI
 _END = select.POLLHUP | select.POLLERR | select.POLLNVAL
@@ -118,6 +119,6 @@ def start(not_ours: list[int], **kwargs) -> int:
         signal.alarm(0)
         Relay(**kwargs).run()
     except BaseException as err:  # noqa: BLE001 - a forked child must never return
-        os.write(2, f"stage1: relay: {type(err).__name__}: {err}\n".encode())
+        say(f"relay: {type(err).__name__}: {err}")
         code = 254
     os._exit(code)

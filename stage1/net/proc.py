@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from stage1.files import read_all
+
 
 def run(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: str = "stdout",
         other: str = "stderr") -> tuple[int, bytes]:
@@ -38,13 +40,8 @@ def run(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: st
                 pass
     finally:
         os.close(in_w)
-    chunks = []
     try:
-        while True:
-            chunk = os.read(out_r, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        output = read_all(out_r)
     finally:
         os.close(out_r)
     while True:
@@ -54,4 +51,4 @@ def run(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: st
         except InterruptedError:
             continue
     code = os.waitstatus_to_exitcode(status)
-    return (128 - code if code < 0 else code), b"".join(chunks)
+    return (128 - code if code < 0 else code), output

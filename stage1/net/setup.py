@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 
+from stage1.files import write_atomic
 from stage1.net import cni, dns, portfwd
 from stage1.net.netns import NetNS, create as create_netns
 
@@ -132,10 +133,7 @@ class PodNetwork:
 
 
 def _save(pod_dir: str, records: list[dict]) -> None:
-    path = os.path.join(pod_dir, RECORDS)
-    with open(path + ".tmp", "w") as f:
-        json.dump(records, f)
-    os.rename(path + ".tmp", path)
+    write_atomic(os.path.join(pod_dir, RECORDS), json.dumps(records))
 
 
 def _load_records(pod_dir: str) -> list[dict]:

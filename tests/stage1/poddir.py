@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import tarfile
+import time
 import uuid as _uuid
 from pathlib import Path
 
@@ -114,3 +115,23 @@ class PodDir:
     def entry(self, name: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run([self.entrypoint(name), *args], cwd=self.path, capture_output=True,
                               text=True, timeout=timeout)
+
+
+SH = "/bin/sh"
+
+
+def sh(name: str, script: str, **kw) -> dict:
+    return app_entry(name, [SH, "-c", script], **kw)
+
+
+def run_ok(pod: PodDir, *flags, **kw) -> subprocess.CompletedProcess:
+    r = pod.run(*flags, **kw)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    return r
+
+
+def wait_for(path: Path, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)

@@ -186,8 +186,7 @@ def test_devices_mounted_into_the_app_are_allowed(pod, tmp_path):
         try:
             os.dup2(out_w, 1)
             os.dup2(out_w, 2)
-            s.unshare(kernel.CLONE_NEWNS)
-            s.make_rslave("/")
+            s.private_mount_namespace()
             s.mount("/dev/kmsg", str(node), None, kernel.MS_BIND)
             s.mount(None, str(node), None, kernel.MS_BIND | kernel.MS_REMOUNT | kernel.MS_RDONLY)
             os.write(ready_w, b"r")

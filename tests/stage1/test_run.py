@@ -1,4 +1,5 @@
-"""The run entrypoint on hand-built pod directories: real namespaces, mounts and processes."""
+"""The run entrypoint on hand-built pod directories: apps, their lifecycle and the pod's
+namespaces, with real namespaces, mounts and processes."""
 
 from __future__ import annotations
 
@@ -8,20 +9,9 @@ import time
 import pytest
 
 from tests.helpers.aci import Entry
-from tests.stage1.poddir import app_entry
+from tests.stage1.poddir import SH, app_entry, run_ok, sh, wait_for
 
 pytestmark = pytest.mark.root
-SH = "/bin/sh"
-
-
-def sh(name, script, **kw):
-    return app_entry(name, [SH, "-c", script], **kw)
-
-
-def run_ok(pod, *flags, **kw):
-    r = pod.run(*flags, **kw)
-    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
-    return r
 
 
 def test_success_writes_pid_and_status(make_pod):
@@ -167,20 +157,6 @@ def test_unknown_user_fails_clearly(make_pod):
     assert r.stderr == "stage1: app \"a\": user 'nobody-here' not found in the image's /etc/passwd\n"
 
 
-def test_filesystem_layout(make_pod):
-    script = ("for n in null zero full random urandom tty console; do test -c /dev/$n || echo no $n; done;"
-              "test -c /dev/pts/ptmx || echo no ptmx; test \"$(readlink /dev/ptmx)\" = pts/ptmx || echo ptmx;"
-              "test -d /dev/shm || echo no shm; test \"$(readlink /dev/fd)\" = /proc/self/fd || echo fd;"
-              "test \"$(readlink /dev/stdout)\" = /proc/self/fd/1 || echo stdout;"
-              "test \"$(readlink /etc/mtab)\" = ../proc/self/mounts || echo mtab;"
-              "test -d /proc/self || echo proc; test -d /sys/kernel || echo sys;"
-              "touch /sys/x 2>/dev/null && echo sys-rw; echo ok > /dev/null || echo devnull;"
-              "touch /dev/shm/x || echo shm-ro; grep -q ' / ' /proc/self/mounts || echo noroot;"
-              "echo done")
-    pod = make_pod([sh("a", script)])
-    assert run_ok(pod, "--net=host").stdout == "done\n"
-
-
 def test_pid_namespace(make_pod):
     pod = make_pod([sh("a", "echo $$; ps -o pid,args > /tmp/ps; cat /tmp/ps")])
     lines = run_ok(pod, "--net=host").stdout.splitlines()
@@ -192,90 +168,6 @@ def test_pid_namespace(make_pod):
     assert "stage1/rootfs/init" in procs[1]
     assert sum("{rkt-relay}" in args for args in procs.values()) == 1, procs
     assert procs[app_pid].startswith("/bin/sh -c")
-
-
-def test_hostname_and_hosts(make_pod):
-    pod = make_pod([sh("a", "hostname; cat /etc/hostname; cat /etc/hosts")])
-    out = run_ok(pod, "--net=host").stdout
-    name = f"rkt-{pod.uuid}"
-    assert out.startswith(f"{name}\n{name}\n")
-    assert "127.0.0.1" in out and "localhost" in out and name in out.split("\n", 2)[2]
-
-
-def test_custom_hostname(make_pod):
-    pod = make_pod([sh("a", "hostname; cat /etc/hostname")])
-    assert run_ok(pod, "--hostname=myhost").stdout == "myhost\nmyhost\n"
-
-
-def test_image_hosts_kept_unless_stage0_wrote_one(make_pod):
-    files = {"etc/hosts": b"10.1.2.3 fromimage\n"}
-    pod = make_pod([sh("a", "cat /etc/hosts", files=files)])
-    assert run_ok(pod, "--net=host").stdout == "10.1.2.3 fromimage\n"
-    pod2 = make_pod([sh("a", "cat /etc/hosts", files=files)])
-    (pod2.stage1_rootfs / "etc").mkdir()
-    (pod2.stage1_rootfs / "etc" / "rkt-hosts").write_text("10.9.9.9 fromstage0\n")
-    assert run_ok(pod2, "--net=host").stdout == "10.9.9.9 fromstage0\n"
-
-
-def test_resolv_conf_modes(make_pod):
-    files = {"etc/resolv.conf": b"nameserver 10.0.0.1\n"}
-    pod = make_pod([sh("a", "cat /etc/resolv.conf", files=files)])
-    assert run_ok(pod, "--net=host").stdout == "nameserver 10.0.0.1\n"
-    pod = make_pod([sh("a", "cat /etc/resolv.conf", files=files)])
-    (pod.stage1_rootfs / "etc").mkdir()
-    (pod.stage1_rootfs / "etc" / "rkt-resolv.conf").write_text("nameserver 8.8.8.8\n")
-    assert run_ok(pod, "--net=host", "--dns-conf-mode=resolv=stage0,hosts=default").stdout == \
-        "nameserver 8.8.8.8\n"
-    pod = make_pod([sh("a", "cat /etc/resolv.conf", files=files)])
-    with open("/etc/resolv.conf") as f:
-        assert run_ok(pod, "--net=host", "--dns-conf-mode=resolv=host").stdout == f.read()
-
-
-def test_host_volumes_rw_and_ro(make_pod, tmp_path):
-    rw, ro = tmp_path / "rw", tmp_path / "ro"
-    rw.mkdir()
-    ro.mkdir()
-    (ro / "f").write_text("data")
-    vols = [{"name": "rw", "kind": "host", "source": str(rw)},
-            {"name": "ro", "kind": "host", "source": str(ro), "readOnly": True}]
-    pod = make_pod([sh("a", "echo hi > /mnt/rw/out; cat /mnt/ro/f; echo x > /mnt/ro/g || echo denied",
-                       mounts=[{"volume": "rw", "path": "/mnt/rw"},
-                               {"volume": "ro", "path": "/mnt/ro"}])], volumes=vols)
-    r = run_ok(pod, "--net=host")
-    assert r.stdout == "datadenied\n"
-    assert (rw / "out").read_text() == "hi\n"
-    assert not (ro / "g").exists()
-
-
-def test_empty_volume_mode_and_owner(make_pod):
-    vol = {"name": "e", "kind": "empty", "mode": "0700", "uid": 1000, "gid": 1500}
-    pod = make_pod([sh("a", "stat -c '%a %u %g' /e; touch /e/x", user="1000", group="1000",
-                       mounts=[{"volume": "e", "path": "/e"}])], volumes=[vol])
-    assert run_ok(pod, "--net=host").stdout == "700 1000 1500\n"
-
-
-def test_implicit_empty_volume_for_mount_point(make_pod):
-    app = sh("a", "touch /data/x && echo ok", mountPoints=[{"name": "data", "path": "/data"}])
-    pod = make_pod([app])
-    assert run_ok(pod, "--net=host").stdout == "ok\n"
-    assert (pod.path / "sharedVolumes" / "data" / "x").exists()
-
-
-def test_symlinked_mount_target_resolved_inside_rootfs(make_pod, tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "f").write_text("vol")
-    host_target = tmp_path / "hostdir"  # the symlink points here on the host: must stay untouched
-    files = {"link": Entry(kind="symlink", target=str(host_target)),
-             "rel": Entry(kind="symlink", target="../../real")}
-    pod = make_pod([sh("a", "cat /link/v/f; cat /rel/w/f",
-                       files=files,
-                       mounts=[{"volume": "s", "path": "/link/v"}, {"volume": "s", "path": "/rel/w"}])],
-                   volumes=[{"name": "s", "kind": "host", "source": str(src)}])
-    assert run_ok(pod, "--net=host").stdout == "volvol"
-    assert not host_target.exists()
-    assert (pod.rootfs("a") / str(host_target).lstrip("/") / "v").is_dir()
-    assert (pod.rootfs("a") / "real" / "w").is_dir()
 
 
 def test_net_none_has_only_loopback_up(make_pod):
@@ -314,211 +206,10 @@ def test_bad_flag(make_pod):
     assert (r.returncode, r.stderr) == (254, "stage1: unknown flag --bogus\n")
 
 
-def _wait_for(path, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.02)
-
-
-@pytest.mark.parametrize("force,code", [(False, 128 + 15), (True, 128 + 9)])
-def test_stop(make_pod, force, code):
-    pod = make_pod([sh("a", "sleep 100", eventHandlers=[
-        {"name": "post-stop", "exec": [SH, "-c", "touch /stopped"]}])])
-    proc = pod.spawn("--net=host")
-    try:
-        _wait_for(pod.path / "pid")
-        r = pod.entry("stop", *(["--force"] if force else []), pod.uuid)
-        assert r.returncode == 0, r.stderr
-        assert proc.wait(timeout=15) == code
-    finally:
-        proc.kill()
-        proc.communicate()
-    if force:  # the kernel killed every pod process: no status, no post-stop
-        assert pod.status("a") is None
-    else:
-        assert pod.status("a") == str(code)
-        assert (pod.rootfs("a") / "stopped").exists()
-
-
-def test_sigterm_to_rkt_run_stops_the_pod(make_pod):
-    pod = make_pod([sh("a", "sleep 100")])
-    proc = pod.spawn("--net=host")
-    try:
-        _wait_for(pod.path / "pid")
-        proc.terminate()
-        assert proc.wait(timeout=15) == 128 + 15
-    finally:
-        proc.kill()
-        proc.communicate()
-
-
-def test_stop_of_exited_pod_is_fine(make_pod):
-    pod = make_pod([app_entry("a", ["/bin/true"])])
-    run_ok(pod, "--net=host")
-    assert pod.entry("stop", pod.uuid).returncode == 0
-
-
-def test_gc_entrypoint(make_pod):
-    pod = make_pod([app_entry("a", ["/bin/true"])])
-    run_ok(pod, "--net=host")
-    r = pod.entry("gc", pod.uuid)
-    assert (r.returncode, r.stderr) == (0, "")
-
-
-def test_enter(make_pod):
-    pod = make_pod([sh("a", "echo started > /tmp/up; sleep 100", user="user", group="user",
-                       supplementaryGIDs=[1500], workingDirectory="/home/user",
-                       files={"tmp": Entry(kind="dir", mode=0o1777)},
-                       environment=[{"name": "FOO", "value": "bar"}])])
-    proc = pod.spawn("--net=host")
-    try:
-        _wait_for(pod.path / "pid")
-        _wait_for(pod.rootfs("a") / "tmp" / "up")
-        pid = (pod.path / "pid").read_text()
-        r = pod.entry("enter", f"--pid={pid}", "--appname=a", "--",
-                      SH, "-c", "id; pwd; echo $FOO $AC_APP_NAME; hostname; cat /tmp/up; "
-                                "ps -o args | grep -c '^sleep 100$'; grep CapBnd /proc/self/status")
-        assert r.returncode == 0, r.stderr
-        lines = r.stdout.splitlines()
-        assert lines[0].startswith("uid=1000(user) gid=1000(user) groups=")
-        assert lines[1:6] == ["/home/user", "bar a", f"rkt-{pod.uuid}", "started", "1"]
-        caps = int(lines[6].split()[1], 16)
-        assert caps and not caps & (1 << 21)  # no CAP_SYS_ADMIN: the app's bounding set
-        app_pid = (pod.stage1_rootfs / "rkt" / "pids" / "a").read_text().strip()
-        with open(f"/proc/{app_pid}/cgroup") as f:
-            app_cgroups = f.read()
-        r = pod.entry("enter", f"--pid={pid}", "--appname=a", "--", "/bin/cat", "/proc/self/cgroup")
-        assert r.stdout == app_cgroups
-        r = pod.entry("enter", f"--pid={pid}", "--appname=a", "--", "/bin/sh", "-c", "exit 9")
-        assert r.returncode == 9
-        r = pod.entry("enter", f"--pid={pid}", "--appname=zz", "--", "/bin/true")
-        assert (r.returncode, r.stderr) == (254, 'stage1: app "zz" is not in the pod\n')
-    finally:
-        pod.entry("stop", "--force", pod.uuid)
-        proc.wait(timeout=15)
-        proc.communicate()
-
-
-def test_enter_exited_app_fails(make_pod):
-    pod = make_pod([app_entry("a", ["/bin/true"])])
-    run_ok(pod, "--net=host")
-    pid = (pod.path / "pid").read_text()
-    r = pod.entry("enter", f"--pid={pid}", "--appname=a", "--", "/bin/true")
-    assert (r.returncode, r.stderr) == (254, 'stage1: app "a" is not running (it has exited)\n')
-
-
-def _pty_run(pod, flags, send=None, timeout=15):
-    import pty
-    import select
-    import subprocess
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(pod.run_cmd(*flags), cwd=pod.path, stdin=slave, stdout=slave,
-                            stderr=slave, start_new_session=True,
-                            preexec_fn=lambda: __import__("fcntl").ioctl(0, __import__("termios").TIOCSCTTY, 0))
-    os.close(slave)
-    out = b""
-    deadline = time.monotonic() + timeout
-    sent = False
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if send and not sent and b"READY" in out:
-                os.write(master, send)
-                sent = True
-            if proc.poll() is not None and not ready:
-                break
-        return proc.wait(timeout=5), out.decode(errors="replace")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-
-
-def test_interactive_gets_the_terminal(make_pod):
-    pod = make_pod([sh("a", "test -t 0 && test -t 1 && echo TTY")])
-    code, out = _pty_run(pod, ["--net=host", "--interactive"], send=None)
-    assert "TTY" in out, out
-    pod = make_pod([sh("a", "echo READY; read line; echo got:$line")])
-    code, out = _pty_run(pod, ["--net=host", "--interactive"], send=b"hello\n")
-    assert code == 0 and "got:hello" in out, out
-
-
-def test_interactive_ctrl_c_reaches_the_app(make_pod):
-    pod = make_pod([sh("a", "echo READY; sleep 100")])
-    code, out = _pty_run(pod, ["--net=host", "--interactive"], send=b"\x03")
-    assert code == 128 + 2, out
-
-
-def test_non_interactive_stdin_is_dev_null(make_pod):
-    pod = make_pod([sh("a", "cat; readlink /proc/self/fd/0")])
-    r = run_ok(pod, "--net=host", stdin=None)
-    assert r.stdout == "/dev/null\n"
-
-
-def test_interactive_needs_one_app(make_pod):
-    pod = make_pod([app_entry("a", ["/bin/true"]), app_entry("b", ["/bin/true"])])
-    r = pod.run("--interactive")
-    assert (r.returncode, r.stderr) == (
-        254, "stage1: interactive mode only works with pods of exactly one app\n")
-
-
-def test_image_symlinks_never_steer_etc_writes_to_the_host(make_pod, tmp_path):
-    victim = tmp_path / "victim"
-    victim.write_text("untouched")
-    files = {"etc/hostname": Entry(kind="symlink", target=str(victim)),
-             "etc/hosts": Entry(kind="symlink", target="/proc/sys/kernel/hostname"),
-             "etc/resolv.conf": Entry(kind="symlink", target=str(victim) + "2")}
-    pod = make_pod([sh("a", "cat /etc/hostname; cat /etc/resolv.conf", files=files)])
-    with open("/proc/sys/kernel/hostname") as f:
-        host_name = f.read()
-    with open("/etc/resolv.conf") as f:
-        host_resolv = f.read()
-    r = run_ok(pod, "--net=host", "--dns-conf-mode=resolv=host")
-    assert r.stdout == f"rkt-{pod.uuid}\n{host_resolv}"
-    assert victim.read_text() == "untouched" and not os.path.exists(str(victim) + "2")
-    with open("/proc/sys/kernel/hostname") as f:
-        assert f.read() == host_name
-
-
-def test_device_node_in_image_is_replaced_not_written(make_pod):
-    files = {"etc/hostname": Entry(kind="chr", major=1, minor=3, mode=0o666)}  # /dev/null's numbers
-    pod = make_pod([sh("a", "test -f /etc/hostname && cat /etc/hostname", files=files)])
-    assert run_ok(pod, "--net=host").stdout == f"rkt-{pod.uuid}\n"
-
-
-def test_mount_target_cannot_escape_the_rootfs(make_pod, tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    pod = make_pod([sh("a", "test -d /escape && echo inside",
-                       mounts=[{"volume": "s", "path": "/../../../../escape"}])],
-                   volumes=[{"name": "s", "kind": "host", "source": str(src)}])
-    assert run_ok(pod, "--net=host").stdout == "inside\n"
-    assert not os.path.exists("/escape")
-
-
-def test_missing_volume_source_fails_clearly(make_pod, tmp_path):
-    pod = make_pod([app_entry("a", ["/bin/true"], mounts=[{"volume": "s", "path": "/s"}])],
-                   volumes=[{"name": "s", "kind": "host", "source": str(tmp_path / "nope")}])
-    r = pod.run("--net=host")
-    assert r.returncode == 254
-    assert r.stderr == f'stage1: app "a": volume \'s\': source {tmp_path / "nope"} does not exist\n'
-
-
 def test_many_pods_leave_nothing_behind(make_pod):
     for _ in range(8):
         pod = make_pod([sh("a", "exit 0"), app_entry("b", ["/bin/true"])])
         run_ok(pod, "--net=none")
-    # the make_pod fixture checks mounts, processes and cgroups for every pod on teardown
 
 
 def test_pod_lock_held_while_running_and_not_leaked_to_apps(make_pod):
@@ -526,7 +217,7 @@ def test_pod_lock_held_while_running_and_not_leaked_to_apps(make_pod):
     pod = make_pod([sh("a", "ls /proc/self/fd; sleep 100")])
     proc = pod.spawn("--net=host")
     try:
-        _wait_for(pod.path / "pid")
+        wait_for(pod.path / "pid")
         fd = os.open(pod.path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             with pytest.raises(BlockingIOError):
@@ -567,17 +258,6 @@ def test_debug_reports_app_lifecycle(make_pod):
     assert r.returncode == 4
     assert 'stage1: debug: app "a" ready: host pid ' in r.stderr
     assert 'stage1: debug: app "a" exited with 4\n' in r.stderr
-
-
-def test_gc_and_stop_reject_bad_arguments(make_pod):
-    pod = make_pod([app_entry("a", ["/bin/true"])])
-    r = pod.entry("gc", "../x")
-    assert r.returncode == 254 and r.stderr.startswith("stage1: gc of pod '../x': ") and \
-        "Traceback" not in r.stderr
-    r = pod.entry("stop")
-    assert (r.returncode, r.stderr) == (254, "stage1: usage: stop [--force] UUID\n")
-    r = pod.entry("stop", pod.uuid)  # never ran: no pid file
-    assert r.returncode == 254 and r.stderr.startswith(f"stage1: cannot stop pod {pod.uuid}: ")
 
 
 def test_sigterm_during_setup_is_not_lost(make_pod):

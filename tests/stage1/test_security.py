@@ -193,8 +193,7 @@ def test_capability_names():
 def private_mounts_then(setup):
     """Seccomp tests that try mount(2) run with full caps: keep any mount inside a private ns."""
     def run():
-        s.unshare(kernel.CLONE_NEWNS)
-        s.make_rslave("/")
+        s.private_mount_namespace()
         setup()
     return run
 
@@ -346,8 +345,7 @@ def rootfs(tmp_path):
 def in_app_root(root, disabled=False):
     """The app's mount namespace: private, /proc and /sys mounted, protected, chrooted."""
     def setup():
-        s.unshare(kernel.CLONE_NEWNS | kernel.CLONE_NEWUTS)  # UTS: a write that gets through is harmless
-        s.make_rslave("/")
+        s.private_mount_namespace(also=kernel.CLONE_NEWUTS)  # UTS: a write that gets through is harmless
         flags = kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC
         s.mount("proc", f"{root}/proc", "proc", flags)
         s.mount("sysfs", f"{root}/sys", "sysfs", flags)
@@ -411,8 +409,7 @@ def test_proc_and_sys_behind_image_symlinks_are_still_protected(rootfs):
     (rootfs / "sys").symlink_to("/../s")
 
     def setup():
-        s.unshare(kernel.CLONE_NEWNS | kernel.CLONE_NEWUTS)
-        s.make_rslave("/")
+        s.private_mount_namespace(also=kernel.CLONE_NEWUTS)
         s.mount("proc", f"{rootfs}/p", "proc", kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC)
         s.mount("sysfs", f"{rootfs}/s", "sysfs", kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC)
         protect.protect_paths(str(rootfs), False)
@@ -432,8 +429,7 @@ def test_symlinks_in_the_image_do_not_steer_protection(rootfs, tmp_path):
     (rootfs / "sys" / "firmware").symlink_to(outside)
 
     def check():
-        s.unshare(kernel.CLONE_NEWNS)
-        s.make_rslave("/")
+        s.private_mount_namespace()
         protect.protect_paths(str(rootfs), False)
         (outside / "still-writable").write_text("yes")
         assert os.listdir(outside) == ["still-writable"]
