@@ -63,7 +63,7 @@ def test_rootfs_has_whiteouts_and_opaque_dirs_applied(rkt, registry, tmp_path):
 def test_rkt_run_a_registry_image(rkt, registry):
     ref = f"docker://{registry.host}/test/app:oci"
     try:
-        proc = rkt(INSECURE, "run", ref, timeout=120)
+        proc = rkt(INSECURE, "run", "--net=none", ref, timeout=120)
         lines = proc.stdout.splitlines()
         assert any(l.startswith("uid=1234(app) gid=2345") for l in lines), proc.stdout
         assert "/opq" in lines and "FOO=bar" in lines
