@@ -69,6 +69,9 @@ def build(out: str, python: str | None = None) -> None:
                 tf.addfile(info, io.BytesIO(data))
         add("manifest", json.dumps(manifest(rkt_version(repo)), indent=2).encode())
         add("rootfs", mode=0o755)
+        # as rkt's stage1 images: rkt's stage0 in overlay mode touches rkt/status before the run
+        for directory in ("opt", "opt/stage2", "rkt", "rkt/status"):
+            add(f"rootfs/{directory}", mode=0o755)
         for path, data in sorted(files.items()):
             add(f"rootfs/{path}", data, 0o755)
     os.rename(tmp, out)
