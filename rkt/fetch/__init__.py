@@ -58,7 +58,7 @@ def fetch(opts, store, ref: str, *, signature: str | os.PathLike | None = None,
     kind, value = classify(ref)
     if kind == "path":
         # A file is read whatever the pull policy, as in rkt.
-        return fetch_file(opts, store, Path(value), signature=signature)
+        return fetch_file(opts, store, Path(value), signature=signature, pull_policy=pull_policy)
     if kind == "id":
         return store.resolve(value).id
     if kind == "name" and pull_policy != "update":
@@ -81,11 +81,11 @@ def fetch(opts, store, ref: str, *, signature: str | os.PathLike | None = None,
         return image_id
 
 
-def fetch_file(opts, store, path: Path, *, signature=None) -> str:
+def fetch_file(opts, store, path: Path, *, signature=None, pull_policy: str = "new") -> str:
     src = _open_regular(path)
     with src:
         try:
-            return _import_file(opts, store, path, src, signature)
+            return _import_file(opts, store, path, src, signature, pull_policy)
         except RktError as err:
             raise err.within(f"fetching {path}") from None
 
@@ -112,9 +112,9 @@ def _open_regular(path: Path):
     return os.fdopen(fd, "rb")
 
 
-def _import_file(opts, store, path: Path, src, signature) -> str:
+def _import_file(opts, store, path: Path, src, signature, pull_policy: str) -> str:
     if opts.insecure_for("image"):
-        return store.import_aci(src)
+        return store.import_aci(src, verify=_with_dependencies(opts, store, None, pull_policy))
     asc = Path(signature) if signature else Path(f"{path}.asc")
     if not asc.exists():
         raise RktError(f"signature file {asc} not found: sign the image, pass "
@@ -124,9 +124,26 @@ def _import_file(opts, store, path: Path, src, signature) -> str:
     same_file = Path(f"/proc/{os.getpid()}/fd/{src.fileno()}")
     check = _SignatureCheck(opts, same_file, asc, _peek_name(same_file), shown_as=path)
     try:
-        return store.import_aci(src, verify=check)
+        return store.import_aci(src, verify=_with_dependencies(opts, store, check, pull_policy))
     finally:
         check.join()
+
+
+def _with_dependencies(opts, store, verify, pull_policy: str):
+    """The import's verify hook, plus: dependencies missing from the store are fetched by
+    discovery (as rkt does for any image) before the image is committed."""
+    def hook(result) -> None:
+        if verify is not None:
+            verify(result)
+        from rkt.fetch.deps import missing
+
+        if pull_policy != "never" and missing(store, result.manifest):
+            from rkt.fetch import names
+            from rkt.fetch.deps import fetch_dependencies
+
+            with names.remote_fetcher(opts, store, pull_policy="new") as fetcher:
+                fetch_dependencies(fetcher, result.manifest, 0)
+    return hook
 
 
 class _SignatureCheck:

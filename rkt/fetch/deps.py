@@ -9,15 +9,21 @@ from rkt.errors import RktError
 MAX_DEPTH = 32
 
 
+def _stored(store, dep) -> bool:
+    if dep.image_id:
+        return store.get(dep.image_id) is not None
+    return store.find(dep.image_name, {l.name: l.value for l in dep.labels}) is not None
+
+
+def missing(store, manifest) -> list:
+    """The manifest's dependencies not in the store (no network, no heavy imports)."""
+    return [dep for dep in manifest.dependencies if not _stored(store, dep)]
+
+
 def fetch_dependencies(fetcher, manifest, depth: int) -> None:
     store = fetcher.store
-    for dep in manifest.dependencies:
+    for dep in missing(store, manifest):
         labels = {l.name: l.value for l in dep.labels}
-        if dep.image_id:
-            if store.get(dep.image_id) is not None:
-                continue
-        elif store.find(dep.image_name, labels) is not None:
-            continue
         if depth + 1 > MAX_DEPTH:
             raise RktError(f"dependencies of {manifest.name} nest deeper than {MAX_DEPTH}")
         from rkt.fetch.names import fetch_by_name  # names -> remote -> deps: import late

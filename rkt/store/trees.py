@@ -66,8 +66,7 @@ class TreeStore:
         if dep.image_id:
             info = self.index.get(dep.image_id)
             if info is None:
-                raise RktError(f'dependency "{what}" is not in the store (fetching dependencies '
-                               "remotely is not supported yet; fetch it first)")
+                raise RktError(f'dependency "{what}" is not in the store; fetch it first')
             if info.name != dep.image_name:
                 raise RktError(f'dependency "{what}": the stored image with that ID is named '
                                f'"{info.name}"')
@@ -78,8 +77,7 @@ class TreeStore:
             if info is None:
                 wanted = ",".join(f"{k}={v}" for k, v in labels.items())
                 raise RktError(f'dependency "{dep.image_name}{"," + wanted if wanted else ""}" is '
-                               "not in the store (fetching dependencies remotely is not supported "
-                               "yet; fetch it first)")
+                               "not in the store; fetch it first")
         if dep.size and info.size > dep.size:
             raise RktError(f'dependency "{what}": image is {info.size} bytes, more than its '
                            f"declared size {dep.size}")

@@ -209,3 +209,20 @@ def test_dependency_render_and_progress_bar_on_a_tty(rkt, server, ca_env, gpg_ke
     assert any((t / "etc" / "base").exists() and (t / "etc" / "hello").exists() for t in trees)
     quiet = rkt("fetch", "localhost/app:1.0.0", env=ca_env)
     assert "Downloading" not in quiet.stderr
+
+
+def test_local_file_dependency_fetched_by_discovery(rkt, server, ca_env, gpg_key, tmp_path):
+    from tests.helpers.aci import make_aci
+
+    base = publish(server, tmp_path, "localhost/base", version="1", key=gpg_key,
+                   files={"etc/base": b"base\n"})
+    app = tmp_path / "app.aci"
+    make_aci(app, manifest("localhost/app", "1.0.0", dependencies=[
+        {"imageName": "localhost/base", "labels": [{"name": "version", "value": "1"}]}]))
+    gpg_key.sign(app)
+    trust(rkt, gpg_key, "localhost")
+    err = rkt.fails("fetch", "--pull-policy=never", app, env=ca_env).stderr
+    assert "not in the store" in err and not server.log
+    rkt("fetch", app, env=ca_env)
+    assert server.requested(base["aci_route"])
+    assert "localhost/base" in rkt("image", "list", "--no-legend").stdout
