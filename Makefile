@@ -82,7 +82,7 @@ install-systemd:
 		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; fi
 
 stage1: $(STAGE1_ACI)
-$(STAGE1_ACI): build/.installed stage1/build.py rkt/__init__.py
+$(STAGE1_ACI): build/.installed $(shell find stage1 -name "*.py" 2>/dev/null) rkt/__init__.py
 	@$(PY) -m stage1.build $@
 
 # The main job on an embedded default: a busybox ACI built from Debian's busybox-static, run in a pod.

@@ -1,9 +1,12 @@
 """Build the stage1 ACI: `python -m stage1.build OUT.aci`.
 
-Like rkt's "host" flavor, our stage1 image carries no interpreter: its rootfs holds four tiny
-entrypoint scripts (`/init`, `/enter`, `/gc`, `/stop`) that start the installing venv's Python
-with `-I -S` (no site import: fast start) and put this repository and the venv's site-packages
-on sys.path, both fixed at build time.
+Like rkt's "host" flavor the image carries no interpreter, but it carries all of its own code:
+this package, sources and bytecode, as one uncompressed zip (`/stage1.zip`; one file for stage0
+to copy into each pod), and four tiny entrypoint scripts (`/init`, `/enter`, `/gc`, `/stop`)
+that run it with the installed base interpreter (`-I -S`: nothing from the environment or
+site-packages). No path of the source checkout or of a venv is written anywhere in the image,
+so moving or deleting either after `make install` leaves every pod runnable. The rootfs also
+ships the directories rkt's stage0 expects of a stage1 (`/rkt/status`, `/opt/stage2`).
 """
 
 from __future__ import annotations
@@ -11,17 +14,23 @@ from __future__ import annotations
 import io
 import json
 import os
+import py_compile
 import re
 import sys
-import sysconfig
 import tarfile
+import tempfile
+import zipfile
 
 NAME = "coreos.com/rkt/stage1-python"
 # 6: takes --ipc (rkt 1.30's stage0 passes it only to interface versions above 5)
 INTERFACE_VERSION = "6"
 ENTRYPOINTS = {"run": ("init", "stage1.init"), "enter": ("enter", "stage1.enter"),
                "gc": ("gc", "stage1.gc"), "stop": ("stop", "stage1.stop")}
+ARCHIVE = "stage1.zip"
+# rkt's stage0 touches rkt/status (setupStage1Image) and renders apps under opt/stage2
+DIRS = ("rkt", "rkt/status", "opt", "opt/stage2")
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def rkt_version(repo: str) -> str:
@@ -43,19 +52,49 @@ def manifest(version: str) -> dict:
             "annotations": annotations}
 
 
-def script(module: str, python: str, paths: list[str]) -> bytes:
+def base_interpreter() -> str:
+    """The installed interpreter behind the running one: a venv's python is a link into the
+    checkout's `.venv`, its base is where Python itself is installed."""
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    return os.path.realpath(base)
+
+
+def script(module: str, python: str) -> bytes:
+    # the archive sits beside the script in the stage1 rootfs, wherever stage0 put that
     return (f"#!{python} -IS\n"
             "import sys\n"
-            f"sys.path[:0] = {paths!r}\n"
+            f"sys.path[:0] = [__file__.rpartition('/')[0] + '/{ARCHIVE}']\n"
             f"from {module} import main\n"
             "main()\n").encode()
 
 
+def package_archive(package_dir: str) -> bytes:
+    """This package as a zip: each module's source and its unchecked-hash bytecode beside it
+    (zipimport's layout), so imports never stat a source or write a cache."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf, \
+            tempfile.TemporaryDirectory() as tmp:
+        for root, dirs, files in os.walk(package_dir):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(f for f in files if f.endswith(".py")):
+                src = os.path.join(root, name)
+                rel = "stage1/" + os.path.relpath(src, package_dir)
+                if rel == "stage1/build.py":
+                    continue  # builds images; never runs inside one
+                with open(src, "rb") as f:
+                    zf.writestr(zipfile.ZipInfo(rel, _ZIP_TIME), f.read())
+                pyc = os.path.join(tmp, "m.pyc")
+                py_compile.compile(src, cfile=pyc, dfile=rel, doraise=True,
+                                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+                with open(pyc, "rb") as f:
+                    zf.writestr(zipfile.ZipInfo(rel + "c", _ZIP_TIME), f.read())
+    return out.getvalue()
+
+
 def build(out: str, python: str | None = None) -> None:
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    python = python or sys.executable
-    paths = [repo, sysconfig.get_paths()["purelib"]]
-    files = {path: script(module, python, paths) for path, module in ENTRYPOINTS.values()}
+    package = os.path.dirname(os.path.abspath(__file__))
+    repo = os.path.dirname(package)
+    python = python or base_interpreter()
     tmp = out + ".tmp"
     with tarfile.open(tmp, "w:gz", format=tarfile.PAX_FORMAT) as tf:
         def add(name, data=None, mode=0o644):
@@ -69,11 +108,11 @@ def build(out: str, python: str | None = None) -> None:
                 tf.addfile(info, io.BytesIO(data))
         add("manifest", json.dumps(manifest(rkt_version(repo)), indent=2).encode())
         add("rootfs", mode=0o755)
-        # as rkt's stage1 images: rkt's stage0 in overlay mode touches rkt/status before the run
-        for directory in ("opt", "opt/stage2", "rkt", "rkt/status"):
-            add(f"rootfs/{directory}", mode=0o755)
-        for path, data in sorted(files.items()):
-            add(f"rootfs/{path}", data, 0o755)
+        for d in DIRS:
+            add(f"rootfs/{d}", mode=0o755)
+        add(f"rootfs/{ARCHIVE}", package_archive(package))
+        for path, module in sorted(ENTRYPOINTS.values()):
+            add(f"rootfs/{path}", script(module, python), 0o755)
     os.rename(tmp, out)
 
 

@@ -1,4 +1,4 @@
-"""The `coreos.com/rkt/stage1/gc` entrypoint: `[--debug] UUID`, cwd = the pod dir.
+"""The `coreos.com/rkt/stage1/gc` entrypoint: `[--debug] [--local-config DIR] UUID`, cwd = the pod dir.
 
 Everything stage1 creates outside the pod directory must go here. Our namespaces die with the
 pod's processes and our mounts live only in those namespaces, so what remains is the pod's
@@ -14,10 +14,24 @@ import sys
 from stage1.files import say
 
 
+def parse_args(argv: list[str]) -> list[str]:
+    """The positional arguments; rkt's stage0 passes `--local-config DIR` to interface
+    version 5 stage1s (as two arguments), which our gc does not need: networks are undone
+    from the pod's own records in `net/`."""
+    args, rest = [], list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--local-config" and rest:
+            rest.pop(0)
+        elif arg != "--debug" and not arg.startswith("--local-config="):
+            args.append(arg)
+    return args
+
+
 def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "--debug"]
+    args = parse_args(sys.argv[1:])
     if len(args) != 1 or args[0].startswith("-"):
-        say("usage: gc [--debug] UUID")
+        say("usage: gc [--debug] [--local-config DIR] UUID")
         os._exit(254)
     from stage1 import security
     from stage1.cgroups import tree

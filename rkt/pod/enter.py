@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from rkt import report
 from rkt.errors import RktError
-from rkt.pod import entrypoints
+from rkt.pod import entrypoints, poddir
 from rkt.pod import pods as podlib
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ def enter(pod: "Pod", app: str | None, command: list[str]) -> None:
     sys.stderr.flush()
     try:
         os.chdir(pod.path)
+        poddir.join_pod_mounts(pod.path, pid)
         os.execv(path, argv)
     except OSError as err:
         raise RktError(f"cannot run stage1 enter entrypoint {path}: {err.strerror}") from None

@@ -106,7 +106,8 @@ def prepare_app(store, pod_path: Path, app: str, image_id: str, overlay: bool) -
     info = pod_path / "appsinfo" / app
     info.mkdir(parents=True, mode=0o755)
     _write(info / "treeStoreID", tree.id)
-    _write(info / "manifest", store.manifest_bytes(image_id))
+    manifest = store.manifest_bytes(image_id)
+    _write(info / "manifest", manifest)
     target = app_rootfs(pod_path, app)
     if overlay:
         for sub in ("upper", "work"):
@@ -115,6 +116,8 @@ def prepare_app(store, pod_path: Path, app: str, image_id: str, overlay: bool) -
     else:
         target.parent.mkdir(parents=True, mode=0o755)
         copy_tree(tree.path / "rootfs", target)
+    # rkt's stage1s read each app's image manifest beside its rootfs (common.ImageManifestPath)
+    _write(target.parent / "manifest", manifest)
 
 
 def prepare(store, pod_path: Path, stage1_id: str, pod_manifest: dict, image_ids: list[str],
@@ -197,6 +200,27 @@ def mount_overlays(overlays: list[tuple[str, Path]]) -> None:
             kernel.current().mount("overlay", target, "overlay", 0, options)
         except OSError as err:
             raise RktError(f"cannot mount the overlay at {target}: {err.strerror}") from None
+
+
+def join_pod_mounts(pod_path: Path, pid: int) -> None:
+    """Join the mount namespace of the pod's process `pid` and return to the pod dir, when
+    its app overlays live only there (we mount them in a private namespace, rkt on the host):
+    a stage1 that enters by path, as rkt's fly does through /proc/PID/root, then sees them."""
+    if not uses_overlay(pod_path):
+        return
+    try:
+        fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as err:
+        raise RktError(f"cannot open the mount namespace of the pod's process {pid}: "
+                       f"{err.strerror}") from None
+    try:
+        kernel.current().setns(fd, kernel.CLONE_NEWNS)
+        os.chdir(pod_path)  # setns moved our cwd to that namespace's root
+    except OSError as err:
+        raise RktError(f"cannot join the mount namespace of the pod's process {pid}: "
+                       f"{err.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def write_dns_files(pod_path: Path, spec) -> str:
