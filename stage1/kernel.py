@@ -41,6 +41,7 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+PR_SET_MM, PR_SET_MM_ARG_END = 35, 9
 
 # statvfs f_flag bits a bind remount must carry over (a remount resets what it does not name)
 KEEP_ON_REMOUNT = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC))
@@ -68,6 +69,10 @@ class Kernel:
         raise NotImplementedError
 
     def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+        raise NotImplementedError
+
+    def set_cmdline(self, argv: list[str]) -> None:
+        """Show `argv` as this process's /proc/self/cmdline (what ps prints)."""
         raise NotImplementedError
 
     def capget(self, pid: int = 0) -> tuple[int, int, int]:
@@ -152,6 +157,9 @@ class RecordingKernel(Kernel):
     def prctl(self, option, arg2=0, arg3=0, arg4=0, arg5=0):
         self._note("prctl", option, arg2, arg3, arg4, arg5)
         return 0
+
+    def set_cmdline(self, argv):
+        self._note("set_cmdline", list(argv))
 
     def capget(self, pid=0):
         self._note("capget", pid)
@@ -273,6 +281,9 @@ _BPF_PROG_LOAD, _BPF_PROG_ATTACH = 5, 8
 _BPF_PROG_TYPE_CGROUP_DEVICE, _BPF_CGROUP_DEVICE, _BPF_F_ALLOW_MULTI = 15, 6, 2
 
 
+_ARGV_AREA: tuple[int, int] | None = None  # this process's original argv memory
+
+
 class _CapHeader(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
@@ -370,6 +381,25 @@ class Linux(Kernel):
         os.setgroups(list(groups))
         os.setgid(gid)
         os.setuid(uid)
+
+    def set_cmdline(self, argv):
+        # The interpreter's argv (the script's host path, flags) is rewritten in place, as
+        # setproctitle does, and its end moved with PR_SET_MM (root has CAP_SYS_RESOURCE).
+        # The original area is kept, so that a forked child can write a longer title.
+        global _ARGV_AREA
+        if _ARGV_AREA is None:
+            with open("/proc/self/stat", "rb") as f:
+                fields = f.read().rpartition(b")")[2].split()
+            _ARGV_AREA = (int(fields[45]), int(fields[46]))  # arg_start, arg_end
+        start, end = _ARGV_AREA
+        data = b"\0".join(os.fsencode(a) for a in argv)[:end - start - 1] + b"\0"
+        ctypes.memset(start, 0, end - start)
+        ctypes.memmove(start, data, len(data))
+        if self._libc.prctl(PR_SET_MM, PR_SET_MM_ARG_END, start + len(data), 0, 0) != 0:
+            # no CAP_SYS_RESOURCE: setproctitle's layout, one string the kernel reads up to
+            # its NUL because the area's last byte is not one
+            ctypes.memmove(start, data.replace(b"\0", b" ")[:-1], len(data) - 1)
+            ctypes.memset(end - 1, 0x20, 1)
 
     def link_up(self, name="lo"):
         ifreq = ctypes.create_string_buffer(40)  # struct ifreq: 16-byte name + union (flags first)

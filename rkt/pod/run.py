@@ -154,6 +154,9 @@ def exec_stage1(opts, spec: "PodSpec", pod: Pod, lock: FileLock) -> None:
                                 local_config=str(opts.local_config))
     env = dict(os.environ)
     env["RKT_LOCK_FD"] = str(lock.inheritable())
+    # as rkt's stage0 (empty: no SELinux labels here); stage1s may read them
+    env.setdefault("RKT_SELINUX_CONTEXT", "")
+    env.setdefault("RKT_SELINUX_MOUNT_CONTEXT", "")
     sys.stdout.flush()
     sys.stderr.flush()
     poddir.mount_overlays(overlays)

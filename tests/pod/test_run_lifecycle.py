@@ -44,7 +44,8 @@ def test_run_execs_stage1_with_the_contract(rkt, stage1_script, busybox):
     assert rec["rootfs"].endswith("opt/stage2/busybox/rootfs ok")
     for rel in ("pod", "pod-created", "stage1/manifest", "stage1/rootfs/run", "stage1TreeStoreID",
                 "appsinfo/busybox/treeStoreID", "appsinfo/busybox/manifest", "overlay/busybox/upper",
-                "overlay/busybox/work", "stage1/rootfs/opt/stage2/busybox/rootfs"):
+                "overlay/busybox/work", "stage1/rootfs/opt/stage2/busybox/rootfs",
+                "stage1/rootfs/opt/stage2/busybox/manifest"):
         assert (pod / rel).exists(), rel
     tree = (pod / "appsinfo/busybox/treeStoreID").read_text()
     assert (rkt.dir / "cas" / "tree" / tree / "rootfs" / "bin" / "busybox").exists()
