@@ -40,12 +40,12 @@ def fetch_docker(opts, store, ref: str, *, pull_policy: str = "new") -> str:
                 raise RktError(f'image "{ref}" is not in the store and --pull-policy=never')
         from rkt.fetch.docker import registry
 
-        reg, image = registry.resolve(opts, parsed, ref)
+        reg, image = registry.resolve(opts, store, parsed, ref)
         try:
             existing = find_converted(store, image)
             if existing is not None:
                 return existing
-            image = registry.download_layers(reg, store, image)
+            image = open_layers(image)  # all downloaded before the conversion starts
         finally:
             reg.close()
     else:
@@ -56,6 +56,23 @@ def fetch_docker(opts, store, ref: str, *, pull_policy: str = "new") -> str:
         if existing is not None:
             return existing
     return convert_into_store(store, image)
+
+
+def open_layers(image):
+    """The image with every layer opened now (downloaded, for a registry): an error shows
+    before any conversion, and a concurrent `image gc` cannot take a cached layer away."""
+    import dataclasses
+
+    files = []
+    try:
+        for layer in image.layers:
+            files.append(layer.open())
+    except BaseException:
+        for f in files:
+            f.close()
+        raise
+    return dataclasses.replace(image, layers=tuple(
+        dataclasses.replace(layer, open=lambda f=f: f) for layer, f in zip(image.layers, files)))
 
 
 def find_converted(store, image) -> str | None:

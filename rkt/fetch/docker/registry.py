@@ -10,7 +10,6 @@ it streams, and layers land in the layer cache (rkt.fetch.docker.cache) before c
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import json
 import re
@@ -251,9 +250,10 @@ class Registry:
         return out
 
 
-def resolve(opts, ref, shown: str) -> tuple[Registry, im.DockerImage]:
-    """The connected registry and the image `ref` (a parsed Reference) names; its layers are
-    not fetched yet (`download_layers`), so an image already converted costs two requests."""
+def resolve(opts, store, ref, shown: str) -> tuple[Registry, im.DockerImage]:
+    """The connected registry and the image `ref` (a parsed Reference) names. Only the
+    manifest and config are fetched: opening a layer downloads it (into the layer cache), so
+    an image already converted costs no layer transfer."""
     reg = Registry(opts, ref.registry, ref.repository)
     try:
         reg.connect()
@@ -264,21 +264,7 @@ def resolve(opts, ref, shown: str) -> tuple[Registry, im.DockerImage]:
         reg.close()
         raise
     layers = tuple(im.Layer(d["digest"], str(d.get("mediaType", "")), int(d.get("size") or 0),
-                            lambda d=d: d) for d in descs)
+                            lambda d=d: reg.download_layer(store, d)) for d in descs)
     return reg, im.DockerImage(name=ref.aci_name, tag=ref.version, registry=ref.registry,
                                repository=ref.repository, digest=digest, original=str(ref),
                                config=config, layers=layers)
-
-
-def download_layers(reg: Registry, store, image: im.DockerImage) -> im.DockerImage:
-    """The image with every layer in the layer cache and opened (so gc cannot take it)."""
-    files = []
-    try:
-        for layer in image.layers:
-            files.append(reg.download_layer(store, layer.open()))
-    except BaseException:
-        for f in files:
-            f.close()
-        raise
-    return dataclasses.replace(image, layers=tuple(
-        dataclasses.replace(layer, open=lambda f=f: f) for layer, f in zip(image.layers, files)))
