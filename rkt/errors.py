@@ -1,11 +1,11 @@
 """The one error type every layer raises; the CLI turns it into a single `rkt: ...` line.
 
-Exit codes follow rkt: 254 for rkt's own failures, 2 for bad command-line usage.
+Exit codes follow rkt: 254 for every failure of rkt's own, command-line usage included.
 App exit codes are passed through by `rkt run` and never travel as exceptions.
 """
 
 EXIT_FAILURE = 254
-EXIT_USAGE = 2
+EXIT_USAGE = 254
 
 
 class RktError(Exception):
@@ -34,6 +34,13 @@ class UsageError(RktError):
     """Bad command-line usage (unknown flag, conflicting flags, missing argument)."""
 
     exit_code = EXIT_USAGE
+
+
+class FlagError(UsageError):
+    """A flag the parser refused (unknown, missing value, bad value): printed as rkt prints
+    cobra's flag errors, `Error: ...` after the command's help page (`help_page`)."""
+
+    help_page: str | None = None
 
 
 class ManifestError(RktError):

@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from rkt import report
-from rkt.errors import EXIT_FAILURE, RktError, UsageError
+from rkt.errors import EXIT_FAILURE, FlagError, RktError
 from rkt.options import GlobalOptions, split_global_options
 
 # name -> module with `main(opts: GlobalOptions, args: list[str]) -> int`
@@ -46,58 +46,83 @@ FAST_HELP = {
     "run-prepared": "Run a prepared application pod in rkt",
 }
 
-GLOBAL_HELP = """\
-Global Flags:
-      --debug                     print out more debug information to stderr
-      --dir string                rkt data directory (default "/var/lib/rkt")
-      --insecure-options string   comma-separated list of security features to disable.
-                                  Allowed values: "none", "image", "tls", "ondisk", "http",
-                                  "pubkey", "capabilities", "paths", "seccomp",
-                                  "all-fetch", "all-run", "all" (default "none")
-      --local-config string       local configuration directory (default "/etc/rkt")
-      --system-config string      system configuration directory (default "/usr/lib/rkt")
-      --trust-keys-from-https     automatically trust gpg keys fetched from https
-      --user-config string        user configuration directory
-"""
+
+def _all_summaries() -> dict[str, str]:
+    return {**{n: h for n, (_, h) in CLICK_COMMANDS.items()}, **FAST_HELP}
 
 
 def usage() -> str:
-    lines = ["Usage:", "  rkt [command]", "", "Available Commands:"]
-    names = {**{n: h for n, (_, h) in CLICK_COMMANDS.items()}, **FAST_HELP}
-    lines += [f"  {name:<17}{names[name]}" for name in sorted(names)]
-    lines += ["", GLOBAL_HELP, 'Use "rkt [command] --help" for more information about a command.']
-    return "\n".join(lines)
+    """`rkt help`: the root page, listing `image` subcommands one by one as rkt does."""
+    from rkt.cli import helptext
+    from rkt.cli.image import SUBCOMMANDS
+
+    commands = []
+    for name, summary in sorted(_all_summaries().items()):
+        if name == "image":
+            commands += [(f"image {n}", h) for n, h in sorted(SUBCOMMANDS.items()) if n != "fetch"]
+        else:
+            commands.append((name, summary))
+    commands.append(("help", "Help about any command"))
+    return helptext.page("rkt", "rkt, the application container runner", "rkt [command]",
+                         helptext.ROOT_DESCRIPTION, commands=commands, root=True)
 
 
-def resolve_command(word: str) -> str:
+def resolve_command(word: str) -> str | None:
     """Full command name for `word`, accepting unique prefixes as rkt (cobra) did."""
     names = [*FAST_COMMANDS, *CLICK_COMMANDS]
     if word in names:
         return word
     matches = [n for n in names if n.startswith(word)]
-    if len(matches) == 1:
-        return matches[0]
-    raise UsageError(f'unknown command "{word}" for "rkt"' + (
-        f" (ambiguous: {', '.join(sorted(matches))})" if matches else ""))
+    return matches[0] if len(matches) == 1 else None
+
+
+def _command_first(args: list[str]) -> tuple[str | None, list[str]]:
+    """The command word and its arguments, with flags written before the command name moved
+    after it: cobra finds the command past leading flags (a `--flag value` without `=` takes
+    the next word), so `rkt --set-env=A=b run img` is `rkt run --set-env=A=b img`."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--" or not arg.startswith("-") or arg == "-":
+            break
+        if "=" not in arg and arg not in ("-h", "--help", "-v", "--version") and (
+                arg.startswith("--") or len(arg) == 2):
+            i += 1
+        i += 1
+    if i >= len(args) or args[i] == "--":
+        return None, args
+    return args[i], args[:i] + args[i + 1:]
 
 
 def dispatch(opts: GlobalOptions, args: list[str]) -> int:
-    if not args or args[0] in ("-h", "--help", "help"):
-        if len(args) > 1 and args[0] == "help":
-            return dispatch(opts, [args[1], "--help", *args[2:]])
-        print(usage())
+    from rkt.cli import helptext
+
+    if args and args[0] == "help":
+        if len(args) > 1:
+            return dispatch(opts, [*args[1:], "--help"])
+        print(usage(), end="")
         return 0
-    if args[0] in ("-v", "--version"):
+    if args and args[0] in ("-v", "--version"):
         args = ["version"]
-    if args[0].startswith("-"):
-        raise UsageError(f"unknown flag: {args[0]}")
-    name = resolve_command(args[0])
+    word, rest = _command_first(args)
+    if word is None:
+        if not rest or any(a in ("-h", "--help") for a in rest):
+            print(usage(), end="")
+            return 0
+        error = FlagError(f"unknown flag: {rest[0].partition('=')[0]}" if rest[0].startswith("--")
+                          else f"unknown shorthand flag: {rest[0][1:2]!r} in {rest[0]}")
+        error.help_page = usage()
+        raise error
+    name = resolve_command(word)
+    if name is None:
+        helptext.unknown_command(word)
+        return EXIT_FAILURE
     if name in FAST_COMMANDS:
-        return importlib.import_module(FAST_COMMANDS[name]).main(opts, args[1:])
+        return importlib.import_module(FAST_COMMANDS[name]).main(opts, rest)
     from rkt.cli._click import invoke
 
     module, _ = CLICK_COMMANDS[name]
-    return invoke(importlib.import_module(module).command, name, opts, args[1:])
+    return invoke(importlib.import_module(module).command, name, opts, rest)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,6 +132,11 @@ def main(argv: list[str] | None = None) -> None:
         opts, rest = split_global_options(argv)
         report.install(report.Console(debug=opts.debug))
         code = dispatch(opts, rest)
+    except FlagError as err:
+        from rkt.cli.helptext import print_usage_error
+
+        print_usage_error(err.message, err.help_page)
+        code = err.exit_code
     except RktError as err:
         print(f"rkt: {err}", file=sys.stderr)
         code = err.exit_code

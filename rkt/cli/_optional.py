@@ -12,6 +12,8 @@ import click
 
 def optional_value_command(bare: dict[str, str]) -> type[click.Command]:
     class OptionalValueCommand(click.Command):
+        bare_values = bare  # the help page shows them as `--flag[="default"]`
+
         def parse_args(self, ctx, args):
             rewritten = []
             for i, arg in enumerate(args):

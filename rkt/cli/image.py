@@ -22,13 +22,36 @@ SUBCOMMANDS = {
 }
 
 
+HELP = """Operate on image(s) in the local store.
+
+This subcommand operates on image(s) in the local store.
+
+The "cat-manifest", "export", "extract", "render", and "rm" subcommands
+take the ID or image name to reference images in the local store.
+
+The ID can be specified using the long or short version, i.e. "sha512-78c08a541997",
+or "sha512-78c08a5419979fff71e615f27aad75b84362a3cd9a13703b9d47ec27d1cfd029".
+
+The image name can be specified including the version tag as stored in the local store,
+i.e. "quay.io/coreos/etcd:latest", or "quay.io/coreos/etcd:v3.0.13".
+
+The version tag may be left out, i.e. "quay.io/coreos/etcd"."""
+
+
 class LazyImageGroup(click.Group):
+    summaries = SUBCOMMANDS
+
     def list_commands(self, ctx):
-        return sorted(SUBCOMMANDS)
+        return sorted(n for n in SUBCOMMANDS if n != "fetch")
+
+    def full_name(self, name: str) -> str | None:
+        """The subcommand `name` stands for, accepting unique prefixes as cobra does."""
+        matches = [n for n in SUBCOMMANDS if n == name] or [n for n in SUBCOMMANDS if n.startswith(name)]
+        return matches[0] if len(matches) == 1 else None
 
     def get_command(self, ctx, name):
-        matches = [n for n in SUBCOMMANDS if n == name] or [n for n in SUBCOMMANDS if n.startswith(name)]
-        if len(matches) != 1:
+        matches = [self.full_name(name)] if self.full_name(name) else []
+        if not matches:
             return None
         if matches[0] == "fetch":  # hidden alias of `rkt fetch`, as in rkt
             return importlib.import_module("rkt.cli.fetch").command
@@ -37,6 +60,6 @@ class LazyImageGroup(click.Group):
 
 
 @click.group(cls=LazyImageGroup, context_settings=CONTEXT_SETTINGS,
-             help="Operate on image(s) in the local store")
+             help=HELP)
 def command() -> None:
     pass

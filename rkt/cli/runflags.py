@@ -16,7 +16,7 @@ from typing import Callable
 
 from rkt.cli import runvalues as rv
 from rkt.cli.rundraft import AppDraft, Draft
-from rkt.errors import UsageError
+from rkt.errors import FlagError, UsageError
 from rkt.options import parse_bool
 from rkt.pod.spec import IPC_MODES, PULL_POLICIES, PodSpec, Stage1Ref
 
@@ -268,12 +268,27 @@ COMMAND_FLAGS: dict[str, dict[str, Flag]] = {
     "run-prepared": dict(NET_FLAGS),
 }
 
-USAGE_LINES = {
-    "run": "rkt run [--volume=name,kind=host,...] [--mount volume=VOL,target=PATH] IMAGE "
-           "[-- image-args...[---]]...",
-    "prepare": "rkt prepare [--volume=name,kind=host,...] [--mount volume=VOL,target=PATH] IMAGE "
-               "[-- image-args...[---]]...",
-    "run-prepared": "rkt run-prepared UUID",
+_IMAGE_HELP = """IMAGE should be a string referencing an image; either a hash, local file on
+disk, or URL. They will be checked in that order and the first match will be
+used."""
+
+_ARGS_HELP = """An "--" may be used to inhibit rkt prepare's parsing of subsequent arguments,
+which will instead be appended to the preceding image app's exec arguments. End
+the image arguments with a lone "---" to resume argument parsing."""
+
+DESCRIPTIONS = {
+    "run": "\n\n".join([_IMAGE_HELP, """Volumes are made available to the container via --volume. Mounts bind volumes
+into each image's root within the container via --mount. --mount is
+position-sensitive; occurring before any images applies to all images, occurring
+after any images applies only to the nearest preceding image. Per-app mounts
+take precedence over global ones if they have the same path.""", """An "--" may be used to inhibit rkt run's parsing of subsequent arguments, which
+will instead be appended to the preceding image app's exec arguments. End the
+image arguments with a lone "---" to resume argument parsing."""]),
+    "prepare": "\n\n".join(["""Prepares the pod and returns its UUID for a subsequent call to run-prepared.
+
+Prepare is useful to get the UUID of the pod before running or when preparing
+takes a long time.""", _IMAGE_HELP, _ARGS_HELP]),
+    "run-prepared": "Runs a previously prepared pod by its UUID",
 }
 
 # rkt/run.go: any of these with --pod-manifest is a conflict
@@ -283,16 +298,21 @@ _POD_MANIFEST_CONFLICTS = {"--port", "--store-only", "--no-store", "--inherit-en
 
 
 def usage(command: str) -> str:
-    from rkt.cli import FAST_HELP, GLOBAL_HELP
+    """The command's help page, in rkt's layout (shared with the click commands)."""
+    from rkt.cli import FAST_HELP, helptext
 
-    flags = COMMAND_FLAGS[command]
-    lines = [FAST_HELP.get(command, ""), "", "Usage:", f"  {USAGE_LINES[command]}", "", "Flags:"]
-    for name in sorted(flags):
-        flag = flags[name]
-        kind = "" if flag.boolean else f"={flag.metavar}"
-        lines.append(f"      {name + kind:<34} {flag.help}")
-    lines.append(f"  -h, --help{'':<28} help for {command}")
-    return "\n".join(lines + ["", GLOBAL_HELP])
+    options = [helptext.Option(name, flag.help, "false" if flag.boolean else flag.optional_value or "",
+                               boolean=flag.boolean,
+                               optional=flag.optional_value)
+               for name, flag in COMMAND_FLAGS[command].items()]
+    return helptext.page(command, FAST_HELP[command], helptext.USAGE[command], DESCRIPTIONS[command],
+                         options)
+
+
+def _flag_error(message: str, command: str) -> FlagError:
+    error = FlagError(message)
+    error.help_page = usage(command)
+    return error
 
 
 def command_line(command: str, argv: list[str]) -> ParsedRun | None:
@@ -302,7 +322,7 @@ def command_line(command: str, argv: list[str]) -> ParsedRun | None:
 
     parsed = parse(command, argv)
     if parsed.help:
-        print(usage(command))
+        print(usage(command), end="")
         return None
     ensure_superuser(command)
     return parsed
@@ -347,8 +367,8 @@ def parse(command: str, argv: list[str]) -> ParsedRun:
             name, eq, inline = arg.partition("=")
             flag = flags.get(name)
             if flag is None:
-                raise UsageError(f"unknown flag: {name}" if name.startswith("--")
-                                 else f"unknown shorthand flag: {arg!r}")
+                raise _flag_error(f"unknown flag: {name}" if name.startswith("--")
+                                  else f"unknown shorthand flag: {arg[1:2]!r} in {arg}", command)
             if eq:
                 value = inline
             elif flag.boolean:
@@ -359,8 +379,14 @@ def parse(command: str, argv: list[str]) -> ParsedRun:
                 value = argv[i]
                 i += 1
             else:
-                raise UsageError(f"flag needs an argument: {name}")
-            flag.set(f, name, value)
+                raise _flag_error(f"flag needs an argument: {name}", command)
+            try:
+                flag.set(f, name, value)
+            except FlagError:
+                raise
+            except UsageError as err:  # pflag reports a value its setter refused this way
+                raise _flag_error(f'invalid argument "{value}" for {name}={value}: {err.message}',
+                                  command) from None
             f.seen.add(name)
             continue
         if command == "run-prepared":

@@ -397,7 +397,7 @@ def test_bad_volume_from_string(text, message):
     with pytest.raises(UsageError) as e:
         Volume.from_string(text)
     assert message in str(e.value)
-    assert e.value.exit_code == 2
+    assert e.value.exit_code == 254
 
 
 # --- fuzz: any JSON in any place gives a ManifestError, never another exception -----------------

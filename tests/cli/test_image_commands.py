@@ -44,7 +44,7 @@ def test_image_list_table_json_fields_sort(rkt, two):
     assert entries[0]["size"] > 0 and isinstance(entries[0]["import_time"], int)
     pretty = rkt("image", "list", "--format=json-pretty").stdout
     assert json.loads(pretty) == entries and "\n\t{" in pretty
-    assert "unknown field" in rkt.fails("image", "list", "--fields=id,colour", code=2).stderr
+    assert "unknown field" in rkt.fails("image", "list", "--fields=id,colour", code=254).stderr
 
 
 def test_image_refs_resolve(rkt, two):

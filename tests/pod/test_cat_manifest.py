@@ -29,7 +29,7 @@ def test_cat_manifest(rkt, tmp_path):
 
 
 def test_cat_manifest_errors(rkt, tmp_path):
-    rkt.fails("cat-manifest", code=2)
+    rkt.fails("cat-manifest", code=254)
     proc = rkt.fails("cat-manifest", "0f746094-3438-42bc-ab37-3cf85f132e60")
     assert "no matches found" in proc.stderr
     pod = make_pod(rkt.dir, "prepared", tmp_path / "log")

@@ -62,4 +62,4 @@ def test_enter_fails_cleanly_when_pod_dies(rkt, log):
     proc = rkt.fails("enter", pod)
     assert "isn't currently running" in proc.stderr
     assert not log.exists()
-    rkt.fails("enter", code=2)
+    rkt.fails("enter", code=254)

@@ -97,9 +97,9 @@ def test_gc_unmounts_leftovers_and_never_deletes_through_a_mount(rkt, log, tmp_p
 
 
 def test_gc_bad_flags(rkt):
-    proc = rkt.fails("gc", "--grace-period=soon", code=2)
+    proc = rkt.fails("gc", "--grace-period=soon", code=254)
     assert "--grace-period" in proc.stderr
-    rkt.fails("gc", "--expire-prepared=1d", code=2)
+    rkt.fails("gc", "--expire-prepared=1d", code=254)
 
 
 def test_gc_deletes_even_when_stage1_gc_fails_or_is_missing(rkt, log):

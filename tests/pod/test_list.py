@@ -68,4 +68,4 @@ def test_list_json(rkt, log):
     infos = json.loads(rkt("list", "--format=json-pretty").stdout)
     assert [i["name"] for i in infos] == [pod]
     assert infos[0]["apps"][0]["exit_code"] == 1
-    rkt.fails("list", "--format=xml", code=2)
+    rkt.fails("list", "--format=xml", code=254)

@@ -28,6 +28,6 @@ def test_conflicting_flags_with_pod_manifest(rkt, busybox, tmp_path, flags):
     proc = rkt.fails("prepare", f"--pod-manifest={manifest}", *(
         [str(busybox), *flags] if flags[0] in ("--exec=/bin/true", "--user=1", "--group=1",
                                                "--caps-retain=CAP_KILL", "--caps-remove=CAP_KILL")
-        else flags), code=2)
+        else flags), code=254)
     assert "conflicting flags set with --pod-manifest (see --help)" in proc.stderr
     assert rkt.pod_dirs() == []

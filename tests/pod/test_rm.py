@@ -67,8 +67,8 @@ def test_rm_invalid(rkt, log, tmp_path):
     uuid_file.write_text("")
     proc = rkt.fails("rm", f"--uuid-file={uuid_file}")
     assert "empty UUID" in proc.stderr
-    rkt.fails("rm", code=2)
-    rkt.fails("rm", f"--uuid-file={uuid_file}", nonexistent, code=2)
+    rkt.fails("rm", code=254)
+    rkt.fails("rm", f"--uuid-file={uuid_file}", nonexistent, code=254)
     # a good pod among bad ones is still removed, and the command still fails
     good = make_pod(rkt.dir, "prepared", log)
     proc = rkt.fails("rm", nonexistent, good)

@@ -146,7 +146,7 @@ def test_run_prepared_errors(rkt, stage1_script, busybox):
     assert "empty UUID" in rkt.fails("run-prepared", "").stderr
     uuid = prepare(rkt, stage1_script, busybox).stdout.strip()
     assert uuid
-    proc = rkt.fails("run-prepared", "--exec=/bin/x", uuid, code=2)
+    proc = rkt.fails("run-prepared", "--exec=/bin/x", uuid, code=254)
     assert "unknown flag: --exec" in proc.stderr
 
 
@@ -271,7 +271,7 @@ def test_pod_manifest_flag(rkt, stage1_script, busybox, tmp_path):
     assert written["apps"][0]["app"]["exec"] == ["/bin/sh", "-c", "echo hello from busybox"]
     assert read_record(rkt.only_pod("run"))["rootfs"].endswith("opt/stage2/custom/rootfs ok")
     proc = rkt.fails(INSECURE, "run", f"--stage1-path={stage1_script}", f"--pod-manifest={path}",
-                     busybox, code=2)
+                     busybox, code=254)
     assert "conflicting flags set with --pod-manifest (see --help)" in proc.stderr
     bad = tmp_path / "bad.json"
     bad.write_text('{"acKind": "PodManifest", "acVersion": "0.8.11", "apps": [{"name": "x"}]}')

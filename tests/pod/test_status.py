@@ -78,9 +78,9 @@ def test_status_json(rkt, log):
 
 
 def test_status_errors(rkt, log):
-    rkt.fails("status", code=2)
-    rkt.fails("status", "--format=yaml", "abc", code=2)
-    rkt.fails("status", "--wait=later", "abc", code=2)
+    rkt.fails("status", code=254)
+    rkt.fails("status", "--format=yaml", "abc", code=254)
+    rkt.fails("status", "--wait=later", "abc", code=254)
     proc = rkt.fails("status", "0f746094")
     assert 'no matches found for "0f746094"' in proc.stderr
     bad = make_pod(rkt.dir, "run", log, exit_codes={"app": 0})

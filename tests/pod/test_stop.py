@@ -44,7 +44,7 @@ def test_stop_uuid_file_and_errors(rkt, log, tmp_path):
         holder.wait()
     finally:
         holder.stop()
-    rkt.fails("stop", code=2)
+    rkt.fails("stop", code=254)
     uuid_file = tmp_path / "uuid"
     uuid_file.write_text(exited)
     proc = rkt.fails("stop", f"--uuid-file={uuid_file}")

@@ -187,7 +187,7 @@ def test_image_gc_keeps_what_pods_use(rkt, tmp_path):
     assert sorted(r[0] for r in state["rows"]) == sorted(ids[:2])
     assert state["trees"] == [trees[0]]
     assert f'"{ids[2]}"' in out
-    assert "--grace-period: invalid duration" in rkt.fails("image", "gc", "--grace-period=soon", code=2).stderr
+    assert "--grace-period: invalid duration" in rkt.fails("image", "gc", "--grace-period=soon", code=254).stderr
     # image rm takes the image away, but not the tree a pod still runs from
     rkt("image", "rm", ids[0])
     assert store_state(rkt.dir)["trees"] == [trees[0]]

@@ -141,13 +141,13 @@ def test_one_bad_key_stores_none(rkt, gpg_key):
 
 def test_usage_errors(rkt, gpg_key):
     key = key_file(rkt, gpg_key)
-    assert "--root required" in one_line(rkt.fails("trust", key, code=2).stderr)
+    assert "--root required" in one_line(rkt.fails("trust", key, code=254).stderr)
     assert "mutually exclusive" in one_line(
-        rkt.fails("trust", "--root", "--prefix", "example.com", key, code=2).stderr)
-    assert "omit https://" in one_line(rkt.fails("trust", "--prefix", "https://example.com", key, code=2).stderr)
-    assert "AC Identifier" in one_line(rkt.fails("trust", "--prefix", "Example.com", key, code=2).stderr)
-    rkt.fails("trust", code=2)
-    rkt.fails("trust", "--root", code=2)
+        rkt.fails("trust", "--root", "--prefix", "example.com", key, code=254).stderr)
+    assert "omit https://" in one_line(rkt.fails("trust", "--prefix", "https://example.com", key, code=254).stderr)
+    assert "AC Identifier" in one_line(rkt.fails("trust", "--prefix", "Example.com", key, code=254).stderr)
+    rkt.fails("trust", code=254)
+    rkt.fails("trust", "--root", code=254)
 
 
 def test_http_key_url_needs_insecure_allow_http(rkt):
