@@ -97,8 +97,8 @@ class RemoteFetcher:
             raise RktError(f"image {req.aci_url} is not in the store and --pull-policy=never")
         debug(self.client.config, f"remote fetching from URL {_q(req.aci_url)}")
         signature, deferred = self._signature(req)
-        if signature is not None and req.name:
-            self._check_signer(req.name, signature, req.pubkeys)
+        if signature is not None:
+            self._check_signer(req.name, signature, req.pubkeys, req.aci_url)
         partial = self._partial_path(req.aci_url)
         from rkt.lock import FileLock
 
@@ -157,20 +157,22 @@ class RemoteFetcher:
             body = resp.body(max_bytes=MAX_SIGNATURE_BYTES, what="signature", progress=False)
             return b"".join(iter(lambda: body.read(65536), b"")), False
 
-    def _check_signer(self, name: str, signature: bytes, pubkeys: tuple[str, ...]) -> None:
+    def _check_signer(self, name: str | None, signature: bytes, pubkeys: tuple[str, ...],
+                      url: str) -> None:
         """Refuse early (before the image is requested) a signature by a key not trusted for
-        `name`; with --trust-keys-from-https, discovered keys are trusted first if none is."""
+        `name` (for a plain URL, whose image name is not known yet: by no key at all); with
+        --trust-keys-from-https, discovered keys are trusted first if none is."""
         from rkt.trust.keystore import Keystore
         from rkt.trust.openpgp import signature_issuer
 
         keystore = Keystore(self.opts)
-        trusted = keystore.trusted_keys(name)
-        if not trusted and self.opts.trust_keys_from_https and pubkeys:
+        trusted = keystore.trusted_keys(name) if name else keystore.all_keys()
+        if name and not trusted and self.opts.trust_keys_from_https and pubkeys:
             from rkt.fetch.discovery import fetch_pubkeys
 
-            for url, key in fetch_pubkeys(self.client, pubkeys):
+            for key_url, key in fetch_pubkeys(self.client, pubkeys):
                 path = keystore.add(key, prefix=name)
-                debug(self.client.config, f"trusted key {key.fingerprint} from {url} for "
+                debug(self.client.config, f"trusted key {key.fingerprint} from {key_url} for "
                       f"prefix {name} at {path}")
             trusted = keystore.trusted_keys(name)
         fingerprint, key_id = signature_issuer(signature)
@@ -178,13 +180,20 @@ class RemoteFetcher:
         if not signer:
             return  # gpg will judge (and name) it
         for entry in trusted:
-            key = entry.load()
+            try:
+                key = entry.load()
+            except RktError:
+                continue  # a broken key file is reported by the full check, if it matters
             for fp in (key.fingerprint, *key.subkey_fingerprints):
                 if fp == fingerprint or fp.endswith(key_id or "-"):
                     return
-        raise RktError(f"image {name} is signed by untrusted key {signer.upper()}: no key trusted "
-                       f"for prefix {name} (or a parent prefix, or root) matches; trust its key "
-                       f"with: rkt trust --prefix {name}")
+        if name:
+            raise RktError(f"image {name} is signed by untrusted key {signer.upper()}: no key "
+                           f"trusted for prefix {name} (or a parent prefix, or root) matches; "
+                           f"trust its key with: rkt trust --prefix {name}")
+        raise RktError(f"image {url} is signed by untrusted key {signer.upper()}: no key in the "
+                       "trust store matches; trust its key with: rkt trust --prefix "
+                       "<image name> <key file or URL>")
 
     def _import(self, req: Request, body, signature, deferred: bool, partial: Path,
                 depth: int) -> str:

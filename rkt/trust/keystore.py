@@ -117,6 +117,20 @@ class Keystore:
                     found.setdefault(fp, TrustedKey(path, fp, scope))
         return list(found.values())
 
+    def all_keys(self) -> list[TrustedKey]:
+        """Every key in the store, whatever its prefix (to name an unknown signer early,
+        before the image that tells its name is downloaded)."""
+        found = []
+        for base in (self.local, self.system):
+            found += [TrustedKey(path, fp, "") for fp, path, empty in self._entries(base / "root.d")
+                      if not empty]
+            top = base / "prefix.d"
+            for directory, _, _ in os.walk(top):
+                scope = os.path.relpath(directory, top)
+                found += [TrustedKey(path, fp, scope)
+                          for fp, path, empty in self._entries(Path(directory)) if not empty]
+        return found
+
     def keys_for(self, image_name: str) -> list[Path]:
         return [k.path for k in self.trusted_keys(image_name)]
 

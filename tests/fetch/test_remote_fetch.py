@@ -226,3 +226,18 @@ def test_local_file_dependency_fetched_by_discovery(rkt, server, ca_env, gpg_key
     rkt("fetch", app, env=ca_env)
     assert server.requested(base["aci_route"])
     assert "localhost/base" in rkt("image", "list", "--no-legend").stdout
+
+
+def test_url_fetch_untrusted_signer_never_downloads_the_image(rkt, server, ca_env, gpg_key,
+                                                              other_gpg_key, tmp_path):
+    pub = publish(server, tmp_path, "localhost/app", key=other_gpg_key, page=False)
+    trust(rkt, gpg_key, "localhost/app")
+    err = rkt.fails("fetch", server.url(pub["aci_route"]), env=ca_env).stderr
+    assert other_gpg_key.fingerprint.upper() in err and "rkt trust --prefix" in err
+    assert not server.requested(pub["aci_route"])
+    # A key trusted for another prefix passes the early check; gpg's check against the
+    # image's own name then refuses it, and nothing is stored.
+    trust(rkt, other_gpg_key, "localhost/other")
+    err = rkt.fails("fetch", server.url(pub["aci_route"]), env=ca_env).stderr
+    assert "localhost/app" in err and len(err.strip().splitlines()) == 1
+    assert rkt("image", "list", "--no-legend").stdout.strip() == ""
