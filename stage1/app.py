@@ -84,6 +84,8 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
         for mount in app.mounts:
             mounts.mount_volume(root, mount, ctx.volume_source(mount.volume))
         security.protect_paths(root, ctx.disable_paths)
+        if app.read_only_rootfs:
+            mounts.seal_root(root)
         mounts.pivot(root)
     except mounts.MountError as err:
         raise AppError(str(err)) from None

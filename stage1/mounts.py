@@ -187,6 +187,16 @@ def prepare_root(root: str, *, console: str) -> None:
     setup_dev(resolve_in_root(root, "/dev"), console)
 
 
+def seal_root(root: str) -> None:
+    """readOnlyRootFS: make the rootfs mount itself read-only, last, once every mount point
+    and /etc file is in place. Only that mount changes: /proc, /dev (with /dev/shm and
+    /dev/pts), the read-only /sys and each volume are mounts of their own and keep their mode."""
+    try:
+        kernel.current().remount_read_only(root)
+    except OSError as err:
+        raise MountError(f"cannot make the rootfs {root} read-only: {os.strerror(err.errno)}") from None
+
+
 def pivot(root: str) -> None:
     """Make `root` the filesystem root and detach the old one (safe: we are rslave)."""
     try:

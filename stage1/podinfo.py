@@ -35,7 +35,8 @@ def valid_uuid(value: str) -> bool:
 
 
 class Volume:
-    __slots__ = ("name", "kind", "source", "read_only", "recursive", "mode", "uid", "gid")
+    __slots__ = ("name", "kind", "source", "read_only", "recursive", "mode", "uid", "gid",
+                 "read_only_set")
 
     def __init__(self, raw: dict, where: str):
         name = raw.get("name")
@@ -49,6 +50,8 @@ class Volume:
         if kind == "host" and not self.source.startswith("/"):
             raise PodError(f"{where}: volume {name!r}: source must be an absolute path")
         self.read_only = bool(raw.get("readOnly"))
+        # an explicit readOnly (true or false) overrides the image mountPoint's, as in rkt
+        self.read_only_set = raw.get("readOnly") is not None
         self.recursive = raw.get("recursive") is not False
         mode = raw.get("mode", "0755")
         try:
@@ -73,11 +76,13 @@ class Mount:
 class App:
     __slots__ = ("name", "exec", "user", "group", "supplementary_gids", "working_directory",
                  "environment", "pre_start", "post_stop", "mounts", "isolators", "ports",
-                 "notify")
+                 "notify", "read_only_rootfs")
 
-    def __init__(self, name, app: dict, mounts: list[Mount], notify: bool = False):
+    def __init__(self, name, app: dict, mounts: list[Mount], notify: bool = False,
+                 read_only_rootfs: bool = False):
         where = f"app {name!r}"
         self.name = name
+        self.read_only_rootfs = read_only_rootfs  # the runtime app's readOnlyRootFS
         self.exec = app.get("exec") or []
         if not isinstance(self.exec, list) or not self.exec or \
                 not all(isinstance(a, str) for a in self.exec):
@@ -158,16 +163,24 @@ def _load(pod_dir: str) -> Pod:
         if not isinstance(app, dict):
             raise PodError(f"app {name!r}: neither the pod nor the image defines an app")
         mounts = _mounts(name, entry, app, volumes)
-        apps.append(App(name, app, mounts, notify=supports_notify(image)))
+        apps.append(App(name, app, mounts, notify=supports_notify(image),
+                        read_only_rootfs=entry.get("readOnlyRootFS") is True))
     if not apps:
         raise PodError("pod manifest: no apps")
     return Pod(apps, volumes, raw)
 
 
 def _mounts(name: str, entry: dict, app: dict, volumes: dict) -> list[Mount]:
-    """The app's mounts; an image mountPoint no mount fills gets an implicit empty volume (as rkt)."""
-    mount_points = {mp["name"]: mp for mp in app.get("mountPoints") or []}
-    ro_paths = {mp["path"] for mp in mount_points.values() if mp.get("readOnly")}
+    """The app's mounts, as rkt's GenerateMounts: the runtime app's mounts first; then each
+    image mountPoint whose path no mount fills, from the pod volume of its name, else from an
+    implicit empty volume `<app>-<mountPoint>`. A mount is read-only when the volume says so,
+    else when the image's mountPoint of the same name (or path) says so."""
+    import posixpath
+    mount_points = [mp for mp in app.get("mountPoints") or [] if isinstance(mp, dict)]
+
+    def read_only(vol: Volume, mp_ro: bool) -> bool:
+        return vol.read_only if vol.read_only_set else mp_ro
+
     mounts, filled = [], set()
     for m in entry.get("mounts") or []:
         path = m.get("path")
@@ -179,16 +192,24 @@ def _mounts(name: str, entry: dict, app: dict, volumes: dict) -> list[Mount]:
             vol = volumes.get(m.get("volume"))
             if vol is None:
                 raise PodError(f"app {name!r}: mount of undefined volume {m.get('volume')!r}")
-        filled.add(m.get("volume"))
-        mounts.append(Mount(vol, path, vol.read_only or path in ro_paths))
-    for mp_name, mp in mount_points.items():
-        if mp_name in filled:
-            continue
-        vol = volumes.get(mp_name)
+        filled.add(posixpath.normpath(path))
+        mp_ro = any(mp.get("readOnly") for mp in mount_points
+                    if mp.get("name") == vol.name or mp.get("path") == path)
+        mounts.append(Mount(vol, path, read_only(vol, mp_ro)))
+    for mp in mount_points:
+        path = mp.get("path")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise PodError(f"app {name!r}: mount point path {path!r} is not absolute")
+        if posixpath.normpath(path) in filled:
+            continue  # a mount at this path fills it, whatever its volume's name
+        filled.add(posixpath.normpath(path))
+        vol = volumes.get(mp.get("name"))
         if vol is None:
-            vol = Volume({"name": mp_name, "kind": "empty"}, f"app {name!r}")
-            volumes[mp_name] = vol
-        mounts.append(Mount(vol, mp["path"], vol.read_only or bool(mp.get("readOnly"))))
+            implicit = f"{name}-{mp.get('name')}"
+            vol = volumes.get(implicit) or Volume({"name": implicit, "kind": "empty"},
+                                                  f"app {name!r}")
+            volumes[implicit] = vol
+        mounts.append(Mount(vol, path, read_only(vol, bool(mp.get("readOnly")))))
     return mounts
 
 

@@ -91,7 +91,7 @@ def test_implicit_empty_volume_for_mount_point(make_pod):
     app = sh("a", "touch /data/x && echo ok", mountPoints=[{"name": "data", "path": "/data"}])
     pod = make_pod([app])
     assert run_ok(pod, "--net=host").stdout == "ok\n"
-    assert (pod.path / "sharedVolumes" / "data" / "x").exists()
+    assert (pod.path / "sharedVolumes" / "a-data" / "x").exists()  # rkt's <app>-<mountPoint>
 
 
 def test_symlinked_mount_target_resolved_inside_rootfs(make_pod, tmp_path):

@@ -79,10 +79,34 @@ def test_podinfo_reads_apps_mounts_and_implicit_volumes(tmp_path):
     (a,) = pod.apps
     assert a.pre_start == [["/a"]] and a.post_stop == [["/b"]]
     assert [(m.volume.name, m.volume.kind, m.path, m.read_only) for m in a.mounts] == \
-        [("logs", "host", "/logs", False), ("data", "empty", "/data", True)]
+        [("logs", "host", "/logs", False), ("a-data", "empty", "/data", True)]
     env = podinfo.app_environment(a, "http://m/t")
     assert env == {"A": "1", "PATH": podinfo.DEFAULT_PATH, "AC_APP_NAME": "a",
                    "AC_METADATA_URL": "http://m/t", "container": "rkt"}
+
+
+def test_podinfo_a_mount_fills_the_mount_point_at_its_path_whatever_its_volume(tmp_path):
+    # rkt's GenerateMounts: a mount at a mountPoint's path fills it; no implicit volume on top
+    app = {"exec": ["/bin/x"], "user": "0", "group": "0",
+           "mountPoints": [{"name": "data", "path": "/data"}, {"name": "ro", "path": "/ro", "readOnly": True}]}
+    pod = _pod(tmp_path, [{"name": "a", "app": app,
+                           "mounts": [{"volume": "vol2", "path": "/data/"}, {"volume": "rw", "path": "/ro"}]}],
+               volumes=[{"name": "vol2", "kind": "host", "source": "/srv"},
+                        {"name": "rw", "kind": "host", "source": "/srv", "readOnly": False}])
+    assert [(m.volume.name, m.path, m.read_only) for m in pod.apps[0].mounts] == \
+        [("vol2", "/data/", False), ("rw", "/ro", False)]
+    assert set(pod.volumes) == {"vol2", "rw"}
+
+
+def test_podinfo_mount_point_by_name_and_read_only_rootfs(tmp_path):
+    app = {"exec": ["/bin/x"], "user": "0", "group": "0",
+           "mountPoints": [{"name": "data", "path": "/data", "readOnly": True}]}
+    pod = _pod(tmp_path, [{"name": "a", "app": app, "readOnlyRootFS": True},
+                          {"name": "b", "app": app}],
+               volumes=[{"name": "data", "kind": "host", "source": "/srv"}])
+    a, b = pod.apps
+    assert [(m.volume.name, m.read_only) for m in a.mounts] == [("data", True)]
+    assert a.read_only_rootfs and not b.read_only_rootfs
 
 
 def test_podinfo_uses_the_image_app_when_the_pod_has_none(tmp_path):
