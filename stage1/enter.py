@@ -140,6 +140,7 @@ def run(argv: list[str]) -> int:
 
 
 def main() -> None:
+    kernel.set_title("stage1", "enter", os.path.basename(os.getcwd()))  # cwd: the pod dir
     try:
         code = run(sys.argv[1:])
     except EnterError as err:

@@ -239,7 +239,7 @@ def run(argv: list[str]) -> int:
     if opts.ipc != "parent":
         flags |= kernel.CLONE_NEWIPC
     k = kernel.current()
-    _set_title(k, "run", opts.uuid)
+    kernel.set_title("stage1", "run", opts.uuid)
     try:
         k.private_mount_namespace(also=flags)
         k.sethostname(opts.hostname or f"rkt-{opts.uuid}")
@@ -305,15 +305,6 @@ def run(argv: list[str]) -> int:
     return os.WEXITSTATUS(status)
 
 
-def _set_title(k, role: str, uuid: str) -> None:
-    """`stage1 <role> <uuid>` in ps: not the interpreter, the pod dir's host path and the
-    flags stage0 passed."""
-    try:
-        k.set_cmdline(["stage1", role, uuid])
-    except (OSError, ValueError, IndexError):
-        pass  # cosmetic: never a reason to fail a pod
-
-
 def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
     """PID 1 of the pod: load the pod and hand over to the supervisor."""
     code = 254
@@ -323,7 +314,7 @@ def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda signum, _frame: pending.append(signum))
     signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
-    _set_title(kernel.current(), "init", opts.uuid)
+    kernel.set_title("stage1", "init", opts.uuid)
     try:
         os.setpgid(0, 0)
         from stage1 import podinfo

@@ -241,6 +241,15 @@ def mountinfo(path: str = "/proc/self/mountinfo") -> list[MountInfo]:
     return result
 
 
+def set_title(*words: str) -> None:
+    """What ps shows for this process, e.g. `stage1 init <uuid>`, instead of the interpreter,
+    the pod dir's host path and stage0's flags. Cosmetic: never a reason to fail."""
+    try:
+        current().set_cmdline(list(words))
+    except (OSError, ValueError, IndexError):
+        pass
+
+
 def proc_dir(pid: int) -> str:
     """/proc/<pid> for `pid` as this process sees it, also when /proc belongs to an outer pid
     namespace (stage1's supervisor is PID 1 of the pod but still sees the host's /proc)."""

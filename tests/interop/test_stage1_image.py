@@ -59,6 +59,13 @@ def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").replace(b"\0", b" ").decode()
 
 
+def _readable_cmdline(proc: Path) -> str | None:
+    try:
+        return _cmdline(int(proc.name))
+    except OSError:
+        return None
+
+
 @pytest.mark.root
 def test_pod_pid1_shows_no_host_path(tmp_path, our_stage1, apps):
     rkt = Rkt(tmp_path / "rkt")
@@ -82,6 +89,18 @@ def test_pod_pid1_shows_no_host_path(tmp_path, our_stage1, apps):
         for pid in (pid1, parent):
             comm = Path(f"/proc/{pid}/comm").read_text()
             assert "/" not in comm and str(tmp_path) not in _cmdline(pid)
+        enter = subprocess.Popen(rkt.cmd("enter", uuid, "/bin/sleep", "3"), cwd=REPO,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:  # the entrypoint waits for the command with the same kind of title
+            titled = []
+            while not titled and enter.poll() is None:
+                titled = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                          and _readable_cmdline(p) == f"stage1 enter {uuid}"]
+                time.sleep(0.05)
+            assert titled, enter.communicate()
+        finally:
+            enter.kill()
+            enter.communicate()
         rkt("stop", uuid)
         run.communicate(timeout=60)
     finally:
