@@ -19,13 +19,13 @@ _SHORT_ID = len("sha512-") + 12  # rkt's image list trims IDs to 12 hex digits
 
 
 def human_bytes(n: int) -> str:
-    """go-humanize IBytes: `512 B`, `1.5 KiB`, `20 MiB`."""
+    """go-humanize IBytes as vendored in rkt 1.30, without a space: `5B`, `1.5KiB`, `20MiB`."""
     if n < 10:
-        return f"{n} B"
+        return f"{n}B"
     units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
     exp = min(int(math.floor(math.log(n) / math.log(1024))), len(units) - 1)
     value = math.floor(n / 1024 ** exp * 10 + 0.5) / 10
-    return f"{value:.1f} {units[exp]}" if value < 10 else f"{value:.0f} {units[exp]}"
+    return f"{value:.1f}{units[exp]}" if value < 10 else f"{value:.0f}{units[exp]}"
 
 
 _MINUTE, _HOUR, _DAY = 60, 3600, 86400
@@ -102,10 +102,10 @@ def command(fields: str, sort_by: str, order: str, no_legend: bool, full: bool, 
 
     if fmt:
         entries = [{"id": i.id, "name": name(i), "import_time": i.import_time,
-                    "last_used_time": i.last_used, "size": i.size + i.tree_size,
-                    "latest": i.latest} for i in images]
-        click.echo(json.dumps(entries, indent="\t") if fmt == "json-pretty"
-                   else json.dumps(entries, separators=(",", ":")))
+                    "last_used_time": i.last_used, "size": i.size + i.tree_size} for i in images]
+        # rkt's v1.ImageListEntry; an empty store is Go's nil slice, `null`
+        click.echo(json.dumps(entries or None, indent="\t") if fmt == "json-pretty"
+                   else json.dumps(entries or None, separators=(",", ":")))
         return
     now = time.time()
     cells = {

@@ -27,7 +27,8 @@ def command(no_legend: bool, full: bool, fmt: str) -> int:
         raise UsageError(f"--format: unknown format {fmt!r} (use json or json-pretty)")
     if fmt:
         infos, problems = status.list_json(opts)
-        print(status.dump_json(infos, fmt == "json-pretty"))
+        # no pods is Go's nil slice in rkt: `null`, which scripts test for
+        print(status.dump_json(infos or None, fmt == "json-pretty"))
     else:
         rows, problems = status.list_rows(opts, full)
         table = format_table(status.list_headers(full), rows, legend=not no_legend)

@@ -14,13 +14,11 @@ def ensure_superuser(command: str) -> None:
 
 
 def format_table(headers: list[str], rows: list[list[str]], legend: bool = True) -> str:
-    """Tab-aligned columns like rkt's tabwriter output (padding 1, tab separated)."""
+    """Columns as rkt prints them: each cell ends with a tab, aligned by Go's tabwriter with
+    tab padding (so `cut -f` and `awk` see the cells rkt's users script against)."""
+    from rkt.cli.helptext import tabwrite
+
     table = ([headers] if legend else []) + rows
     if not table:
         return ""
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    out = []
-    for row in table:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + [row[-1]]
-        out.append("\t".join(cells).rstrip())
-    return "\n".join(out)
+    return tabwrite("\n".join("\t".join(row) for row in table))

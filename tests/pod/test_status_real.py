@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tests.helpers.table import table_rows
 from tests.pod.realpods import cgroups_of, gone, prepare, status
 
 pytestmark = pytest.mark.root
@@ -28,14 +29,13 @@ def test_status_and_list_of_real_pods(rkt, real_stage1, busybox, tmp_path):
     assert fields["app-busybox"] == "3"
     assert int(fields["pid"]) > 0
 
-    row = rkt("list", "--no-legend", "--full").stdout.split("\t")
-    assert [c.strip() for c in row[:5]] == [pod, "busybox", "example.com/busybox:1.0.0",
-                                            row[3].strip(), "exited"]
+    row = table_rows(rkt("list", "--no-legend", "--full").stdout)[0]
+    assert row[:5] == [pod, "busybox", "example.com/busybox:1.0.0", row[3], "exited"]
     image_id = json.loads(rkt("status", "--format=json", pod).stdout)["apps"][0]["image_id"]
-    assert row[3].strip() == image_id[:19]
+    assert row[3] == image_id[:19]
     rkt("image", "rm", image_id)
-    row = rkt("list", "--no-legend").stdout.split("\t")
-    assert [c.strip() for c in row[:4]] == [pod[:8], "busybox", "example.com/busybox:1.0.0", "exited"]
+    row = table_rows(rkt("list", "--no-legend").stdout)[0]
+    assert row[:4] == [pod[:8], "busybox", "example.com/busybox:1.0.0", "exited"]
 
     rkt("gc", "--mark-only")
     assert (rkt.dir / "pods" / "exited-garbage" / pod).is_dir()
