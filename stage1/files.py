@@ -23,5 +23,10 @@ def write_atomic(path: str, text: str) -> None:
 
 
 def say(message: str) -> None:
-    """stage1's one-line message on stderr (a raw write: safe in PID 1 and after fork)."""
-    os.write(2, f"stage1: {message}\n".encode())
+    """stage1's one-line message on stderr (a raw write: safe in PID 1 and after fork). A
+    console that is gone (its reader closed it, `rkt run` was killed) loses the message; it
+    never stops the pod."""
+    try:
+        os.write(2, f"stage1: {message}\n".encode())
+    except OSError:
+        pass

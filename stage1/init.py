@@ -305,6 +305,22 @@ def run(argv: list[str]) -> int:
     return os.WEXITSTATUS(status)
 
 
+def _stop_with_parent(ready_fd: int) -> bool:
+    """The pod ends with `rkt run`, as rkt's did (nspawn's container init had PDEATHSIG=SIGKILL;
+    fly execs the app itself): when the waiting parent dies, even by SIGKILL, the kernel sends
+    us SIGTERM and the pod stops as on `rkt stop` (apps TERMed, KILLed after the grace period,
+    post-stop handlers, exit codes recorded). False when the parent is already gone (an error
+    on our end of its pipe): the caller stops the pod at once."""
+    import select
+    try:
+        kernel.current().prctl(kernel.PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        return True
+    poller = select.poll()
+    poller.register(ready_fd, select.POLLOUT)
+    return not any(event & select.POLLERR for _fd, event in poller.poll(0))
+
+
 def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
     """PID 1 of the pod: load the pod and hand over to the supervisor."""
     code = 254
@@ -313,6 +329,8 @@ def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
     pending: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda signum, _frame: pending.append(signum))
+    if not _stop_with_parent(ready_fd):
+        pending.append(signal.SIGTERM)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
     kernel.set_title("stage1", "init", opts.uuid)
     try:

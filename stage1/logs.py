@@ -10,6 +10,7 @@ next records, the last one F); a file that outgrows its bound is rotated to `<ap
 from __future__ import annotations
 
 import os
+import select
 import time
 
 LOG_DIR = "logs"
@@ -18,6 +19,8 @@ MAX_RECORD = 16384  # longer lines are split into P records (the journal gets th
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 JOURNAL_MAX = 65536
 _PRIORITY = {"stdout": b"6", "stderr": b"3"}  # info, err
+CONSOLE_WAIT_MS = 1000  # how long a console that takes nothing may hold the apps' output up
+_PIPE_BUF = 4096  # a pipe that polls writable takes this much without blocking
 
 
 def max_bytes(raw: str | None) -> int:
@@ -120,11 +123,12 @@ class Output:
         os.makedirs(LOG_DIR, mode=0o750, exist_ok=True)
         self.files = {name: LogFile(f"{LOG_DIR}/{name}.log", limit) for name in app_names}
         self.journal = journal
+        self.consoles = {1: Console(1), 2: Console(2)}
 
     def emit(self, app: str, stream: str, text: bytes, complete: bool) -> None:
         """One line (complete) or the piece read so far of a longer one; the console gets the
         bytes exactly as the app wrote them."""
-        _write_all(1 if stream == "stdout" else 2, text + b"\n" if complete else text)
+        self.consoles[1 if stream == "stdout" else 2].write(text + b"\n" if complete else text)
         self.files[app].append(stream, text, complete)
         if self.journal is not None:
             self.journal.send(app, stream, text, complete)
@@ -155,11 +159,31 @@ class LineReader:
         output.emit(self.app, self.stream, line, complete)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    while data:
-        try:
-            data = data[os.write(fd, data):]
-        except InterruptedError:
-            continue
-        except OSError:
-            return  # the console is gone (closed pipe): the log keeps everything
+class Console:
+    """fd 1 or 2 of `rkt run`. It may be gone (a closed pipe: EPIPE, SIGPIPE is ignored) or
+    stalled (its reader stopped reading, e.g. after `kill -9` of `rkt run`): then lines skip it
+    instead of blocking the relay and, through their full pipes, the apps; the log file keeps
+    everything. A stalled console is tried again without waiting at every line."""
+
+    def __init__(self, fd: int):
+        self.fd, self.stalled = fd, False
+        self.poller = select.poll()
+        self.poller.register(fd, select.POLLOUT)
+
+    def write(self, data: bytes) -> None:
+        while data:
+            try:
+                events = self.poller.poll(0 if self.stalled else CONSOLE_WAIT_MS)
+            except InterruptedError:
+                continue
+            if not events or events[0][1] & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
+                self.stalled = True
+                return
+            try:
+                data = data[os.write(self.fd, data[:_PIPE_BUF]):]
+            except InterruptedError:
+                continue
+            except OSError:
+                self.stalled = True
+                return
+        self.stalled = False

@@ -285,7 +285,7 @@ class Supervisor:
             _reap_everything()
             code = 254
         else:
-            os.write(ready_fd, b"r")
+            _tell_parent(ready_fd, b"r")
             os.write(self.relay_control, b"s")  # readiness counts from here, after the pid
             for signum in pending:
                 self._forward(signum)
@@ -293,9 +293,18 @@ class Supervisor:
             self._finish_relay()
             code = self.first_failure or 0
         # the waiting parent removes these once our pid namespace is gone (no import needed there)
-        os.write(ready_fd, b"\0" + "\0".join(self.cgroup_dirs).encode())
+        _tell_parent(ready_fd, b"\0" + "\0".join(self.cgroup_dirs).encode())
         os.close(ready_fd)
         return code
+
+
+def _tell_parent(ready_fd: int, data: bytes) -> None:
+    """Write to the waiting parent of `rkt run`; when it was killed (kill -9) nobody reads,
+    and the pod ends on its own (`rkt gc` removes what the parent would have)."""
+    try:
+        os.write(ready_fd, data)
+    except BrokenPipeError:
+        pass
 
 
 def _reap_everything() -> None:
