@@ -3,14 +3,13 @@
 Everything above it asks `current()` for a `Kernel` and makes its mount, unshare, setns,
 pivot_root, prctl, capability, identity and bpf(2) calls through it. `Linux` makes the real
 calls; `RecordingKernel` only writes them down, so that mount ordering, capability sets and
-protected paths are unit-tested without root (youki's Syscall seam). Reading /proc (mountinfo,
-a pid seen from inside a pid namespace) lives here too: it is how stage1 looks at the kernel.
+protected paths are unit-tested without root (youki's Syscall seam). What stage1 reads from
+/proc is in `stage1.procfs`.
 """
 
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 
 # clone/unshare/setns flags
@@ -202,46 +201,6 @@ def use(kernel: Kernel | None) -> Kernel | None:
     return previous
 
 
-# --- reading the kernel's /proc --------------------------------------------------------------
-
-class MountInfo:
-    """One line of /proc/<pid>/mountinfo."""
-
-    __slots__ = ("mount_point", "options", "fstype", "super_options")
-
-    def __init__(self, mount_point: str, options: str, fstype: str, super_options: str):
-        self.mount_point, self.options = mount_point, options
-        self.fstype, self.super_options = fstype, super_options
-
-
-def _unescape(field: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as octal escapes."""
-    if "\\" not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        octal = field[i + 1:i + 4]
-        if field[i] == "\\" and len(octal) == 3 and all(c in "01234567" for c in octal):
-            out.append(chr(int(octal, 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
-def mountinfo(path: str = "/proc/self/mountinfo") -> list[MountInfo]:
-    with open(path) as f:
-        lines = f.read().splitlines()
-    result = []
-    for line in lines:
-        fields = line.split()
-        sep = fields.index("-")
-        result.append(MountInfo(_unescape(fields[4]), fields[5], fields[sep + 1],
-                                fields[sep + 3] if len(fields) > sep + 3 else ""))
-    return result
-
-
 def set_title(*words: str) -> None:
     """What ps shows for this process, e.g. `stage1 init <uuid>`, instead of the interpreter,
     the pod dir's host path and stage0's flags. Cosmetic: never a reason to fail."""
@@ -249,33 +208,6 @@ def set_title(*words: str) -> None:
         current().set_cmdline(list(words))
     except (OSError, ValueError, IndexError):
         pass
-
-
-def proc_dir(pid: int) -> str:
-    """/proc/<pid> for `pid` as this process sees it, also when /proc belongs to an outer pid
-    namespace (stage1's supervisor is PID 1 of the pod but still sees the host's /proc)."""
-    if pid in (0, os.getpid()):
-        return "/proc/self"
-    me = os.readlink("/proc/self")
-    if me == str(os.getpid()):
-        return f"/proc/{pid}"
-    own_ns = os.readlink("/proc/self/ns/pid")
-    candidates = []
-    for task in os.listdir(f"/proc/{me}/task"):
-        try:
-            with open(f"/proc/{me}/task/{task}/children") as f:
-                candidates += f.read().split()
-        except OSError:
-            pass
-    for candidate in candidates + [p for p in os.listdir("/proc") if p.isdigit()]:
-        try:
-            with open(f"/proc/{candidate}/status") as f:
-                nspid = next((line.split()[1:] for line in f if line.startswith("NSpid:")), [])
-            if nspid and nspid[-1] == str(pid) and os.readlink(f"/proc/{candidate}/ns/pid") == own_ns:
-                return f"/proc/{candidate}"
-        except OSError:
-            continue
-    raise OSError(errno.ESRCH, f"no process {pid}")
 
 
 # --- the real thing ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
-from stage1 import kernel
+from stage1 import kernel, procfs
 from stage1.cgroups import tree
 
 STANDARD_DEVICES = (
@@ -38,9 +38,9 @@ def device_rules(devices) -> list[str]:
 def mounted_devices(pid: int) -> list[str]:
     """devices.allow lines for the device nodes mounted in the mount namespace of `pid`
     (read-only mounts allow reading only)."""
-    proc = kernel.proc_dir(pid)
+    proc = procfs.proc_dir(pid)
     rules = []
-    for mount in kernel.mountinfo(f"{proc}/mountinfo"):
+    for mount in procfs.mountinfo(f"{proc}/mountinfo"):
         try:
             rule = _rule(f"{proc}/root{mount.mount_point}", "ro" in mount.options.split(","))
         except OSError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from stage1 import kernel
+from stage1 import procfs
 from stage1.cgroups import tree
 
 MEMORY = "resource/memory"
@@ -140,4 +140,4 @@ def limits_from(isolators) -> Limits:
 
 def set_oom_score_adj(pid: int, value: int) -> None:
     """Write /proc/<pid>/oom_score_adj (pid 0: this process); lowering it needs CAP_SYS_RESOURCE."""
-    tree.write(f"{kernel.proc_dir(pid)}/oom_score_adj", int(value))
+    tree.write(f"{procfs.proc_dir(pid)}/oom_score_adj", int(value))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from stage1 import kernel
+from stage1 import procfs
 from stage1.cgroups import devices as _devices, limits as _limits, tree
 from stage1.cgroups.manager import Manager
 from stage1.cgroups.v1 import V1
@@ -17,7 +17,7 @@ def detect(mountinfo: str = "/proc/self/mountinfo", root: str = tree.CGROUP_ROOT
     """v2 when the unified hierarchy is mounted at `root` itself; otherwise v1 with whatever
     hierarchies are mounted (a hybrid host's cgroup2 at root/unified is only joined by enter)."""
     hierarchies: dict[str, str] = {}
-    for mount in kernel.mountinfo(mountinfo):
+    for mount in procfs.mountinfo(mountinfo):
         if mount.fstype == "cgroup2":
             if mount.mount_point == root:
                 return V2(root)

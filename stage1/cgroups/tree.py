@@ -10,6 +10,8 @@ import errno
 import os
 import time
 
+from stage1.files import write_atomic
+
 CGROUP_ROOT = "/sys/fs/cgroup"
 SLICE = "machine.slice"
 
@@ -71,8 +73,7 @@ def join_service(root: str = CGROUP_ROOT) -> str | None:
 
 def record_parent(parent: str | None, pod_dir: str = ".") -> None:
     if parent:
-        with open(os.path.join(pod_dir, PARENT_FILE), "w") as f:
-            f.write(parent + "\n")
+        write_atomic(os.path.join(pod_dir, PARENT_FILE), parent + "\n")
 
 
 def recorded_parent(pod_dir: str = ".") -> str | None:
