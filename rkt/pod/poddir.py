@@ -23,6 +23,8 @@ from rkt.fsutil import copy_tree
 STAGE2 = Path("stage1/rootfs/opt/stage2")
 _TREE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 OVERLAY_PREPARED = "overlay-prepared"
+POD_LOCK = "pod.lck"  # rkt's lock for changing a pod's apps; created as rkt does, unused here
+DIR_PERM, FILE_PERM = 0o750, 0o640  # rkt's common.DefaultRegular{Dir,File}Perm
 
 
 def app_rootfs(pod_path: Path, app: str) -> Path:
@@ -77,7 +79,15 @@ def copy_small_tree(src: Path, dest: Path) -> None:
         _copy_attrs(s, d, st, False)
 
 
-def _write(path: Path, data: bytes | str, mode: int = 0o640) -> None:
+def _mkdirs(path: Path, mode: int = DIR_PERM) -> None:
+    """mkdir -p with `mode` on every directory it creates, as Go's os.MkdirAll (rkt's modes)."""
+    if path.is_dir():
+        return
+    _mkdirs(path.parent, mode)
+    path.mkdir(mode=mode)
+
+
+def _write(path: Path, data: bytes | str, mode: int = FILE_PERM) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode() if isinstance(data, str) else data
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
@@ -89,7 +99,7 @@ def copy_stage1(store, stage1_id: str, pod_path: Path) -> dict:
     """Copy the stage1 tree into the pod; its manifest (JSON)."""
     tree = store.render(stage1_id)
     stage1 = pod_path / "stage1"
-    stage1.mkdir(mode=0o755)
+    stage1.mkdir(mode=DIR_PERM)
     try:
         copy_small_tree(tree.path / "rootfs", stage1 / "rootfs")
     except OSError as err:
@@ -104,17 +114,20 @@ def copy_stage1(store, stage1_id: str, pod_path: Path) -> dict:
 def prepare_app(store, pod_path: Path, app: str, image_id: str, overlay: bool) -> None:
     tree = store.render(image_id)
     info = pod_path / "appsinfo" / app
-    info.mkdir(parents=True, mode=0o755)
+    _mkdirs(info)
     _write(info / "treeStoreID", tree.id)
     manifest = store.manifest_bytes(image_id)
     _write(info / "manifest", manifest)
     target = app_rootfs(pod_path, app)
+    _mkdirs(target.parent)
     if overlay:
-        for sub in ("upper", "work"):
-            (pod_path / "overlay" / app / sub).mkdir(parents=True, mode=0o755)
-        target.mkdir(parents=True, mode=0o755)
+        # the overlay's root takes the upper dir's mode: the image's rootfs mode, as rkt
+        image_mode = stat.S_IMODE((tree.path / "rootfs").stat().st_mode)
+        _mkdirs(pod_path / "overlay" / app)
+        (pod_path / "overlay" / app / "upper").mkdir(mode=image_mode)
+        (pod_path / "overlay" / app / "work").mkdir(mode=DIR_PERM)
+        target.mkdir(mode=image_mode)
     else:
-        target.parent.mkdir(parents=True, mode=0o755)
         copy_tree(tree.path / "rootfs", target)
     # rkt's stage1s read each app's image manifest beside its rootfs (common.ImageManifestPath)
     _write(target.parent / "manifest", manifest)
@@ -129,7 +142,8 @@ def prepare(store, pod_path: Path, stage1_id: str, pod_manifest: dict, image_ids
     for ra, image_id in zip(pod_manifest["apps"], image_ids):
         prepare_app(store, pod_path, ra["name"], image_id, overlay)
     if overlay:
-        _write(pod_path / OVERLAY_PREPARED, "")
+        _write(pod_path / OVERLAY_PREPARED, "", 0o644)
+    _write(pod_path / POD_LOCK, "", 0o600)
     _write(pod_path / "pod", json.dumps(pod_manifest))
 
 

@@ -78,7 +78,7 @@ def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock 
                 raise RktError(f"cannot prepare pod {pod.uuid}:{where}: {err.strerror}") from None
             for image_id in {stage1_id, *image_ids}:
                 store.mark_used(image_id)
-            (pod.path / pods.POD_CREATED_FILE).touch()
+            (pod.path / pods.POD_CREATED_FILE).touch(mode=0o640)  # rkt's mode
             if for_run:
                 pod.rename_to("run")
                 pod.state = pods.RUNNING

@@ -132,3 +132,21 @@ def test_our_pod_dir_has_what_rkt_stage1s_read(ns, reference, apps):
     assert (stage2 / "rootfs" / "bin" / "busybox").is_file()
     assert (pod / "pgid").is_file()  # fly's own file: fly ran here
     _gc_all(ns, "ours")
+
+
+def test_prepared_pod_dir_matches_rkts(ns, our_stage1, apps):
+    """Every file and directory rkt 1.30's prepare leaves in a pod dir, with its mode, is in
+    ours (ours also holds the stage1 rootfs and overlay dirs, which rkt makes at run time)."""
+    layouts = {}
+    for who, cmd in (("ref", ns.ref), ("ours", ns.rkt)):
+        proc = _check(ns.run(cmd("--insecure-options=image", "prepare", "--quiet",
+                                 f"--stage1-path={our_stage1}", apps["exit7"])), "prepare")
+        uuid = proc.stdout.strip().splitlines()[-1]
+        pod = next(p for p in _pods(ns, who) if p.name == uuid)
+        layouts[who] = {str(p.relative_to(pod)): oct(p.stat().st_mode & 0o7777)
+                        for p in pod.rglob("*") if not str(p.relative_to(pod)).startswith(
+                            ("stage1/rootfs", "overlay/"))}
+        _check(ns.run(cmd("rm", uuid)), "rm")
+    missing = {path: mode for path, mode in layouts["ref"].items()
+               if layouts["ours"].get(path) != mode}
+    assert not missing, f"rkt's {missing}, ours {layouts['ours']}"
