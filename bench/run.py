@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make bench`: run every benchmark in turn with the venv's Python; each prints its own table.
 
-    python bench/run.py [NAME...]     (names: import, pod, fetch, net, docker; default: all)
+    python bench/run.py [NAME...]     (names: import, pod, fetch, net, docker, tree; default: all)
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "fetch": "fetch_bench.py",
     "net": "net_bench.py",
     "docker": "docker_bench.py",
+    "tree": "tree_check_bench.py",
 }
 
 

@@ -95,9 +95,15 @@ def _write(path: Path, data: bytes | str, mode: int = FILE_PERM) -> None:
         f.write(raw)
 
 
-def copy_stage1(store, stage1_id: str, pod_path: Path) -> dict:
+def _tree(store, image_id: str, check: bool):
+    """The image's rendered tree; with `check` (unless --insecure-options=ondisk, as rkt) a
+    tree changed on disk since its render is rendered again first."""
+    return store.render_checked(image_id) if check else store.render(image_id)
+
+
+def copy_stage1(store, stage1_id: str, pod_path: Path, check: bool = True) -> dict:
     """Copy the stage1 tree into the pod; its manifest (JSON)."""
-    tree = store.render(stage1_id)
+    tree = _tree(store, stage1_id, check)
     stage1 = pod_path / "stage1"
     stage1.mkdir(mode=DIR_PERM)
     try:
@@ -111,8 +117,9 @@ def copy_stage1(store, stage1_id: str, pod_path: Path) -> dict:
     return json.loads(manifest)
 
 
-def prepare_app(store, pod_path: Path, app: str, image_id: str, overlay: bool) -> None:
-    tree = store.render(image_id)
+def prepare_app(store, pod_path: Path, app: str, image_id: str, overlay: bool,
+                check: bool = True) -> None:
+    tree = _tree(store, image_id, check)
     info = pod_path / "appsinfo" / app
     _mkdirs(info)
     _write(info / "treeStoreID", tree.id)
@@ -134,13 +141,13 @@ def prepare_app(store, pod_path: Path, app: str, image_id: str, overlay: bool) -
 
 
 def prepare(store, pod_path: Path, stage1_id: str, pod_manifest: dict, image_ids: list[str],
-            overlay: bool) -> None:
+            overlay: bool, check_trees: bool = True) -> None:
     from rkt.pod.stage1 import check_stage1
 
-    stage1_manifest = copy_stage1(store, stage1_id, pod_path)
+    stage1_manifest = copy_stage1(store, stage1_id, pod_path, check_trees)
     check_stage1(stage1_manifest, stage1_id)
     for ra, image_id in zip(pod_manifest["apps"], image_ids):
-        prepare_app(store, pod_path, ra["name"], image_id, overlay)
+        prepare_app(store, pod_path, ra["name"], image_id, overlay, check_trees)
     if overlay:
         _write(pod_path / OVERLAY_PREPARED, "", 0o644)
     _write(pod_path / POD_LOCK, "", 0o600)

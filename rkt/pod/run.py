@@ -72,7 +72,8 @@ def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock 
                 report.warn(f"overlay filesystem not usable ({why_not}), disabling overlay support")
                 overlay = False
             try:
-                poddir.prepare(store, pod.path, stage1_id, pod_json, image_ids, overlay=overlay)
+                poddir.prepare(store, pod.path, stage1_id, pod_json, image_ids, overlay=overlay,
+                               check_trees="ondisk" not in opts.insecure)
             except OSError as err:
                 where = f" {err.filename}" if err.filename else ""
                 raise RktError(f"cannot prepare pod {pod.uuid}:{where}: {err.strerror}") from None

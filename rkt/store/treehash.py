@@ -1,9 +1,18 @@
-"""A content hash of a rendered tree, recorded at render time and re-checked by `image verify`.
+"""A content hash of a rendered tree, recorded at render time and re-checked by `image verify`,
+and the cheap stat digest `rkt run` checks before it uses a tree.
 
 The hash covers, for every entry under the tree (sorted walk, symlinks never followed): its
 path, type, permission bits, owner, size, content digest, symlink target, device number and
 xattrs. Modification times are left out, as rkt's tree hash did: they change on every render
 without the tree being different.
+
+The stat digest covers, for the same entries, the inode number, type and mode, owner, size,
+mtime and ctime (ns). Any change made through the filesystem after the render sets the
+changed inode's ctime to the current time (a write, truncate, chmod, chown, xattr, link,
+unlink or rename; utimes too, and userspace cannot set ctime back), and an entry replaced or
+added changes the inode set, so the digest differs: a damaged tree is caught by a stat walk
+instead of reading every byte. What it cannot see is damage below the filesystem (bit rot of
+the medium); `rkt image verify` reads the contents.
 """
 
 from __future__ import annotations
@@ -13,19 +22,13 @@ import os
 import stat
 
 # Files of a tree directory that describe the render rather than being part of it.
-BOOKKEEPING = frozenset({"hash", "rendered", "image"})
+BOOKKEEPING = frozenset({"hash", "rendered", "image", "stat", "stat.tmp"})
 
 
-def _file_digest(path: str) -> str:
-    # sha256 for contents: twice sha512's speed here (SHA extensions), and the hash guards
-    # against damage, not forgery (whoever can rewrite the tree can rewrite `hash` too).
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def hash_tree(root: str | os.PathLike) -> tuple[str, int]:
-    """(hex sha512 of the tree description, total bytes of regular files)."""
-    entries: list[tuple[str, str, os.stat_result]] = []  # (rel, path, lstat) in walk order
+def _entries(root: str) -> list[tuple[str, str, os.stat_result]]:
+    """(relative path, path, lstat) of every entry under `root`, sorted walk, symlinks not
+    followed, the top level's bookkeeping files left out."""
+    entries: list[tuple[str, str, os.stat_result]] = []
 
     def walk(directory: str, rel: str) -> None:
         with os.scandir(directory) as it:
@@ -40,7 +43,29 @@ def hash_tree(root: str | os.PathLike) -> tuple[str, int]:
             if stat.S_ISDIR(st.st_mode):
                 walk(path, child)
 
-    walk(os.fspath(root), "")
+    walk(root, "")
+    return entries
+
+
+def stat_digest(root: str | os.PathLike) -> str:
+    """Hex sha256 of every entry's identity and change times (see the module docstring)."""
+    digest = hashlib.sha256()
+    for rel, _, st in _entries(os.fspath(root)):
+        digest.update(f"{rel}\0{st.st_ino}\0{st.st_mode:o}\0{st.st_uid}\0{st.st_gid}\0{st.st_size}\0"
+                      f"{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _file_digest(path: str) -> str:
+    # sha256 for contents: twice sha512's speed here (SHA extensions), and the hash guards
+    # against damage, not forgery (whoever can rewrite the tree can rewrite `hash` too).
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def hash_tree(root: str | os.PathLike) -> tuple[str, int]:
+    """(hex sha512 of the tree description, total bytes of regular files)."""
+    entries = _entries(os.fspath(root))
 
     # Contents are hashed in parallel (hashlib releases the GIL), once per inode.
     first_path: dict[tuple[int, int], str] = {}

@@ -18,7 +18,7 @@ from rkt.fsutil import fsync_dir, sync_tree
 from rkt.lock import FileLock
 from rkt.store import layering, layout
 from rkt.store.db import ImageInfo
-from rkt.store.treehash import hash_tree
+from rkt.store.treehash import hash_tree, stat_digest
 
 MAX_DEPENDENCY_DEPTH = 32
 
@@ -145,6 +145,43 @@ class TreeStore:
                 return False
             return hash_tree(path)[0] == recorded
 
+    def tree_intact(self, tree_id: str) -> bool:
+        """Whether a rendered tree is as it was sealed, by its stat digest (a stat walk, see
+        rkt.store.treehash); a tree sealed before digests existed gets the full hash check,
+        and its digest is recorded when it passes."""
+        path = self.tree_path(tree_id)
+        with self._tree_lock(tree_id) as lock:
+            lock.shared()
+            if not (path / "rendered").exists():
+                return False
+            try:
+                recorded = (path / "stat").read_text().strip()
+            except FileNotFoundError:
+                recorded = None
+            except OSError:
+                return False
+            if recorded is not None:
+                return stat_digest(path) == recorded
+            try:
+                if hash_tree(path)[0] != (path / "hash").read_text().strip():
+                    return False
+            except OSError:
+                return False
+            _write_stat_digest(path)
+            return True
+
+    def render_checked(self, image_id: str) -> Tree:
+        """`render`, then, as rkt before it runs a tree (unless --insecure-options=ondisk): a
+        tree changed on disk since its render is rendered again."""
+        from rkt import report
+
+        tree = self.render(image_id)
+        if self.tree_intact(tree.id):
+            return tree
+        report.warn(f"tree cache is in a bad state: {tree.id} changed on disk since it was "
+                    "rendered; rebuilding it")
+        return self.render(image_id, rebuild=True)
+
     def verify_image(self, image_id: str) -> tuple[Tree, str]:
         """Check the image's render: ("ok" | "rendered" | "repaired"); a damaged one is redone."""
         tree_id = self.tree_id(image_id)
@@ -205,10 +242,18 @@ def seal_tree(tree_dir: Path, image_id: str) -> int:
     digest, size = hash_tree(tree_dir)
     (tree_dir / "hash").write_text(digest)
     (tree_dir / "image").write_text(image_id)
+    _write_stat_digest(tree_dir)
     sync_tree(tree_dir)
     (tree_dir / "rendered").touch()
     fsync_dir(tree_dir)
     return size
+
+
+def _write_stat_digest(tree_dir: Path) -> None:
+    """Record the tree's stat digest (written by rename: a reader never sees half of it)."""
+    tmp = tree_dir / "stat.tmp"
+    tmp.write_text(stat_digest(tree_dir))
+    os.rename(tmp, tree_dir / "stat")
 
 
 def _members(blob: Path):
