@@ -76,8 +76,8 @@ def fetch(opts, store, ref: str, *, signature: str | os.PathLike | None = None,
         else:
             name, labels = parse_image_string(value)
             image_id = names.fetch_by_name(fetcher, name, labels)
-        if store.manifest(image_id).dependencies:
-            store.render(image_id)  # as rkt: the tree a run needs, made at fetch time
+        if os.geteuid() == 0 and store.manifest(image_id).dependencies:
+            store.render(image_id)  # as rkt (as root): the tree a run needs, made at fetch time
         return image_id
 
 

@@ -137,9 +137,13 @@ class RemoteFetcher:
         if self.signature is not None:
             try:
                 with open(self.signature, "rb") as f:
-                    return f.read(MAX_SIGNATURE_BYTES + 1)[:MAX_SIGNATURE_BYTES + 1], False
+                    data = f.read(MAX_SIGNATURE_BYTES + 1)
             except OSError as err:
                 raise RktError(f"signature file {self.signature}: {err.strerror}") from None
+            if len(data) > MAX_SIGNATURE_BYTES:
+                raise RktError(f"signature file {self.signature}: larger than "
+                               f"{MAX_SIGNATURE_BYTES} bytes, not a detached signature")
+            return data, False
         if req.asc_url is None:
             raise RktError(f"image {req.aci_url}: no signature URL; pass --signature=FILE or "
                            "skip verification with --insecure-options=image")

@@ -241,3 +241,13 @@ def test_url_fetch_untrusted_signer_never_downloads_the_image(rkt, server, ca_en
     err = rkt.fails("fetch", server.url(pub["aci_route"]), env=ca_env).stderr
     assert "localhost/app" in err and len(err.strip().splitlines()) == 1
     assert rkt("image", "list", "--no-legend").stdout.strip() == ""
+
+
+def test_local_signature_for_a_remote_image(rkt, server, ca_env, gpg_key, tmp_path):
+    pub = publish(server, tmp_path, "localhost/app", key=gpg_key, page=False)
+    asc = tmp_path / "local.asc"
+    asc.write_bytes(gpg_key.sign(pub["aci"]).read_bytes())
+    del server.routes[pub["asc_route"]]
+    trust(rkt, gpg_key, "localhost/app")
+    rkt("fetch", f"--signature={asc}", server.url(pub["aci_route"]), env=ca_env)
+    assert not server.requested(pub["asc_route"])
