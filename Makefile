@@ -95,8 +95,10 @@ run: install build/.deps-demo
 test: install build/.test-installed
 	@$(PY) -m pytest -q -p no:cacheprovider tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests ran"; rc=0; fi; exit $$rc
 
+# pod and scale benchmarks, their summary table and build/bench.png (BENCH="pod scale import ...")
+BENCH ?= pod scale
 bench: install build/.test-installed
-	@$(PY) bench/run.py
+	@$(PY) bench/run.py --png build/bench.png --json build/bench.json $(BENCH)
 
 # appc conformance: the ACE validator pod and actool checks (also run by `make test`).
 conformance: install build/.test-installed

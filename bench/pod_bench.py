@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Pod start-to-exit latency: `rkt run --net=host` of a stored busybox image running /bin/true,
-side by side with `runc run` and `systemd-nspawn` on the same rootfs, measured in the same run
-(shared/reference/peer-baselines.md §1 has the method). Also the memory of the rkt-side
-processes that stay alive while a pod runs.
+side by side with runc, crun (if installed), systemd-nspawn and the host's `true` on the same
+rootfs, measured in the same run (shared/reference/peer-baselines.md §1 has the method); the
+time split by phase; the memory of the rkt-side processes while pods run; 20 pods at once.
 
-    python bench/pod_bench.py [--runs N]
+    python bench/pod_bench.py [--runs N] [--concurrent N] [--json FILE]
 
-Goals (issue "Pods"): rkt <= 1.5x runc, rkt <= 0.5x systemd-nspawn, resident rkt-side memory
-<= 10 MiB. Prints medians and ratios; not a pass/fail test.
+Phases come from RKT_BENCH_PHASES (stage0's `rkt.report.phase`, stage1's `files.phase`):
+start+parse (interpreter, imports, flags), resolve (stage1 and app images), manifest (pod
+manifest), render (pod dir), exec prep (DNS files, overlays), stage1 start (the second
+interpreter), stage1 setup (namespaces, mounts, until the apps run), app, teardown.
+Goals (issue 10): rkt <= 1.5x runc; PSS <= 10 MiB for one pod, <= 6 MiB per further pod.
 """
 
 from __future__ import annotations
@@ -23,31 +26,35 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchlib import percentile, rkt_cmd, save, timed  # noqa: E402
 from tests.helpers.aci import busybox_aci  # noqa: E402
 
-RKT = REPO / ".venv" / "bin" / "rkt"
+IMAGE = "busybox-bench"
+# (name of the span, mark it starts at, mark it ends at); "start"/"end" are the bench's own
+PHASES = [("start+parse", "start", "parse"), ("resolve", "parse", "resolve"),
+          ("manifest", "resolve", "manifest"), ("render", "manifest", "render"),
+          ("exec prep", "render", "exec"), ("stage1 start", "exec", "stage1"),
+          ("stage1 setup", "stage1", "app"), ("app", "app", "exit"), ("teardown", "exit", "end")]
 
 
-def timed(cmd: list[str], runs: int, warmup: int = 2, **kw) -> list[float]:
-    samples = []
-    for i in range(warmup + runs):
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
-        elapsed = (time.perf_counter() - start) * 1000
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.decode()[-500:]}")
-        if i >= warmup:
-            samples.append(elapsed)
-    return samples
+def now_ns() -> int:
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+def read_marks(path: Path) -> dict[str, int]:
+    marks = {}
+    for line in path.read_text().splitlines():
+        name, _, ns = line.partition(" ")
+        marks.setdefault(name, int(ns))
+    return marks
 
 
 def runc_bundle(work: Path, rootfs: Path) -> Path:
     bundle = work / "bundle"
     bundle.mkdir()
-    (bundle / "rootfs").symlink_to(rootfs)
     subprocess.run(["runc", "spec"], cwd=bundle, check=True)
     spec = json.loads((bundle / "config.json").read_text())
     spec["process"]["terminal"] = False
@@ -57,26 +64,38 @@ def runc_bundle(work: Path, rootfs: Path) -> Path:
     return bundle
 
 
-def resident_memory(rkt: list[str]) -> tuple[int, int]:
-    """(RSS, PSS) in KiB summed over the rkt-side processes of a running pod (not the app)."""
-    proc = subprocess.Popen([*rkt, "run", "--net=host", "busybox-bench", "--exec=/bin/sleep",
-                             "--", "3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.5)
+def phase_split(rkt: list[str], work: Path, runs: int) -> dict[str, float]:
+    """Median ms of each phase over `runs` runs."""
+    spans: dict[str, list[float]] = {name: [] for name, _, _ in PHASES}
+    for i in range(runs):
+        marks_file = work / f"phases-{i}"
+        env = {**os.environ, "RKT_BENCH_PHASES": str(marks_file)}
+        start = now_ns()
+        subprocess.run([*rkt, "run", "--net=host", IMAGE], env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        marks = {"start": start, **read_marks(marks_file), "end": now_ns()}
+        for name, begin, end in PHASES:
+            if begin in marks and end in marks:
+                spans[name].append((marks[end] - marks[begin]) / 1e6)
+    return {name: statistics.median(v) for name, v in spans.items() if v}
 
-    def children(pid: int) -> list[int]:
-        kids = []
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            text = (task / "children").read_text().split()
-            kids += [int(k) for k in text]
-        return kids
 
+def _children(pid: int) -> list[int]:
+    kids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def runtime_memory(roots: list[int]) -> tuple[int, int]:
+    """(RSS, PSS) in KiB summed over the processes under `roots`, the apps (sleep) excluded."""
     rss = pss = 0
-    todo = [proc.pid]
+    todo = list(roots)
     while todo:
         pid = todo.pop()
         try:
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            kids = children(pid)
+            kids = _children(pid)
             if comm != "sleep":
                 for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                     if line.startswith("Rss:"):
@@ -86,47 +105,115 @@ def resident_memory(rkt: list[str]) -> tuple[int, int]:
         except (FileNotFoundError, ProcessLookupError):  # exited while we looked
             continue
         todo += kids
-    proc.wait()
     return rss, pss
+
+
+def memory(rkt: list[str]) -> dict[str, float]:
+    """PSS of one running pod's runtime processes, and the marginal PSS of a second pod."""
+    def start() -> subprocess.Popen:
+        return subprocess.Popen([*rkt, "run", "--net=host", IMAGE, "--exec=/bin/sleep", "--", "4"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    first = start()
+    time.sleep(2)
+    rss1, pss1 = runtime_memory([first.pid])
+    first.wait()
+    pods = [start(), start()]
+    time.sleep(2.5)
+    rss2, pss2 = runtime_memory([p.pid for p in pods])
+    for p in pods:
+        p.wait()
+    return {"rss_mib": rss1 / 1024, "pss_mib": pss1 / 1024,
+            "pss_2pods_mib": pss2 / 1024, "pss_marginal_mib": (pss2 - pss1) / 1024}
+
+
+def concurrent(rkt: list[str], work: Path, count: int) -> dict:
+    """`count` pods started at once, each exiting with its own code; start latency (spawn to
+    the apps running) as p50/p95, and whether every exit code came through."""
+    procs = []
+    for i in range(count):
+        marks = work / f"conc-{i}"
+        env = {**os.environ, "RKT_BENCH_PHASES": str(marks)}
+        procs.append((i % 7, marks, now_ns(), subprocess.Popen(
+            [*rkt, "run", "--net=host", IMAGE, "--exec=/bin/sh", "--", "-c", f"exit {i % 7}"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
+    latencies, wrong = [], []
+    for want, marks, started, proc in procs:
+        _, err = proc.communicate(timeout=300)
+        if proc.returncode != want:
+            wrong.append(f"want {want} got {proc.returncode}: {err.decode().strip()[-200:]}")
+        if marks.exists() and "app" in (m := read_marks(marks)):
+            latencies.append((m["app"] - started) / 1e6)
+    if not latencies:
+        return {"pods": count, "started": 0, "wrong_exit_codes": wrong}
+    return {"pods": count, "started": len(latencies), "wrong_exit_codes": wrong,
+            "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+            "max_ms": max(latencies)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--concurrent", type=int, default=20)
+    parser.add_argument("--json", help="merge the results into this JSON file")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("pod_bench: needs root")
     work = Path(tempfile.mkdtemp(prefix="rkt-bench-"))
+    rkt = rkt_cmd(work)
     try:
         aci = work / "busybox.aci"
-        busybox_aci(aci, name="busybox-bench", exec_=["/bin/true"], compression="none")
-        rkt = [str(RKT), f"--dir={work / 'data'}", f"--local-config={work / 'etc'}",
-               f"--system-config={work / 'lib'}", "--insecure-options=image"]
+        busybox_aci(aci, name=IMAGE, exec_=["/bin/true"], compression="none")
         subprocess.run([*rkt, "fetch", str(aci)], check=True, capture_output=True)
         rootfs = work / "rootfs"
-        subprocess.run([*rkt, "image", "render", "--rootfs-only", "busybox-bench", str(rootfs)],
+        subprocess.run([*rkt, "image", "render", "--rootfs-only", IMAGE, str(rootfs)],
                        check=True, capture_output=True)
         (rootfs / "usr").mkdir(exist_ok=True)  # systemd-nspawn refuses a tree without /usr
         bundle = runc_bundle(work, rootfs)
-
-        results = {
-            "rkt run --net=host": timed([*rkt, "run", "--net=host", "busybox-bench"], args.runs),
-            "runc run": timed(["runc", "run", "--bundle", str(bundle), "rkt-bench"], args.runs),
-            "systemd-nspawn": timed(["systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D",
-                                     str(rootfs), "/bin/true"], args.runs),
+        commands = {
+            "rkt run --net=host": [*rkt, "run", "--net=host", IMAGE],
+            "runc run": ["runc", "run", "--bundle", str(bundle), "rkt-bench"],
+            "systemd-nspawn": ["systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D",
+                               str(rootfs), "/bin/true"],
+            "host true": ["/bin/true"],
         }
+        if shutil.which("crun"):
+            commands["crun run"] = ["crun", "run", "--bundle", str(bundle), "rkt-bench-crun"]
+        # interleaved rounds: a load spike on this shared machine hits every command alike
+        rounds = [{name: timed(cmd, 1, warmup=1 if r == 0 else 0) for name, cmd in commands.items()}
+                  for r in range(args.runs)]
+        runs = {name: {"wall_ms": statistics.median(r[name]["wall_ms"] for r in rounds),
+                       "cpu_ms": statistics.median(r[name]["cpu_ms"] for r in rounds),
+                       "n": args.runs} for name in commands}
         subprocess.run([*rkt, "gc", "--grace-period=0s"], capture_output=True)
-        med = {name: statistics.median(s) for name, s in results.items()}
-        for name, samples in results.items():
-            print(f"{name:<22} median {med[name]:7.1f} ms  (min {min(samples):.1f}, max {max(samples):.1f}, n={len(samples)})")
-        rkt_ms = med["rkt run --net=host"]
-        print(f"ratio rkt/runc           {rkt_ms / med['runc run']:.2f}   (goal <= 1.5)")
-        print(f"ratio rkt/systemd-nspawn {rkt_ms / med['systemd-nspawn']:.2f}   (goal <= 0.5)")
-        rss, pss = resident_memory(rkt)
-        print(f"rkt-side memory while a pod runs: RSS {rss / 1024:.1f} MiB, PSS {pss / 1024:.1f} MiB (goal <= 10 MiB)")
+        result = {"runs": runs, "phases": phase_split(rkt, work, max(5, args.runs // 2)),
+                  "memory": memory(rkt), "concurrent": concurrent(rkt, work, args.concurrent)}
         subprocess.run([*rkt, "gc", "--grace-period=0s"], capture_output=True)
+        report(result)
+        save("pod", result, args.json)
     finally:
+        subprocess.run([*rkt, "gc", "--grace-period=0s"], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def report(result: dict) -> None:
+    runs = result["runs"]
+    ours = runs["rkt run --net=host"]
+    for name, r in runs.items():
+        ratio = ours["wall_ms"] / r["wall_ms"] if r["wall_ms"] else float("nan")
+        print(f"{name:<22} wall {r['wall_ms']:7.1f} ms  cpu {r['cpu_ms']:6.1f} ms  "
+              f"rkt/this {ratio:5.2f}")
+    print(f"goal: rkt/runc <= 1.5 -> {ours['wall_ms'] / runs['runc run']['wall_ms']:.2f}")
+    print("phases (median ms): " + ", ".join(f"{k} {v:.1f}" for k, v in result["phases"].items()))
+    m = result["memory"]
+    print(f"memory: one pod RSS {m['rss_mib']:.1f} MiB, PSS {m['pss_mib']:.1f} MiB (goal <= 10); "
+          f"second pod +{m['pss_marginal_mib']:.1f} MiB PSS (goal <= 6)")
+    c = result["concurrent"]
+    print(f"concurrent: {c['started']}/{c['pods']} started, start latency p50 "
+          f"{c.get('p50_ms', 0):.0f} ms p95 {c.get('p95_ms', 0):.0f} ms, wrong exit codes: "
+          f"{len(c['wrong_exit_codes'])}")
+    for line in c["wrong_exit_codes"][:3]:
+        print(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -99,3 +99,20 @@ def warn(message: str) -> None:
 
 def debug(message: str) -> None:
     _current.debug(message)
+
+
+def phase(name: str) -> None:
+    """A benchmark's phase mark: with RKT_BENCH_PHASES=FILE set, append `name CLOCK_MONOTONIC-ns`
+    to FILE (bench/pod_bench.py splits a run's time by these); nothing otherwise."""
+    import os
+
+    path = os.environ.get("RKT_BENCH_PHASES")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{name} {time_ns()}\n")
+
+
+def time_ns() -> int:
+    import time
+
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)

@@ -30,3 +30,13 @@ def say(message: str) -> None:
         os.write(2, f"stage1: {message}\n".encode())
     except OSError:
         pass
+
+
+def phase(name: str) -> None:
+    """A benchmark's phase mark, as stage0's `rkt.report.phase` (RKT_BENCH_PHASES=FILE)."""
+    path = os.environ.get("RKT_BENCH_PHASES")
+    if path:
+        import time
+
+        with open(path, "a") as f:
+            f.write(f"{name} {time.clock_gettime_ns(time.CLOCK_MONOTONIC)}\n")

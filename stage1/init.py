@@ -16,7 +16,7 @@ import sys
 
 from stage1 import kernel
 from stage1.podinfo import valid_uuid
-from stage1.files import read_all, say, write_atomic
+from stage1.files import phase, read_all, say, write_atomic
 
 MDS_PORT = 18112
 _BOOL_FLAGS = {"--debug": "debug", "--interactive": "interactive",
@@ -219,6 +219,7 @@ def _wait_started(pid: int, ready_r: int, notify_r: int, host_sock) -> bytes:
 def run(argv: list[str]) -> int:
     """The waiting parent: namespaces, fork PID 1, wait. It imports as little as it can, since
     it stays alive for the whole pod (the supervisor loads the pod)."""
+    phase("stage1")
     opts = parse_args(argv)
     parse_dns_conf_mode(opts.dns_conf_mode)
     _lock_fd()
@@ -280,12 +281,14 @@ def run(argv: list[str]) -> int:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
     if host_notify is None:
         first = os.read(ready_r, 1)
+        phase("app")
         if first == b"r":
             write_atomic("pid", str(pid))
     else:
         os.close(opts.notify_fd)
         first = _wait_started(pid, ready_r, notify_r, host_notify)
     _, status = os.waitpid(pid, 0)
+    phase("exit")
     rest = read_all(ready_r)  # every pod process is gone: EOF comes at once
     os.close(ready_r)
     _remove_cgroups(opts.uuid, (first + rest).decode(errors="replace").split("\0")[1:])

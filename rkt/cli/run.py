@@ -9,6 +9,9 @@ def main(opts, args: list[str]) -> int:
     parsed = runflags.command_line("run", args)
     if parsed is None:
         return 0
+    from rkt import report
+
+    report.phase("parse")
     from rkt.pod.run import exec_stage1, prepare_pod
 
     pod, lock = prepare_pod(opts, parsed.spec, for_run=True)

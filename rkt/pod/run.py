@@ -57,7 +57,9 @@ def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock 
             image_ids = [fetch(opts, store, app.image, signature=app.signature,
                                pull_policy=spec.pull_policy) for app in spec.apps]
             images = [(i, _image_manifest_json(store, i)) for i in image_ids]
+            report.phase("resolve")
             pod_json = manifest.generate(spec, images)
+        report.phase("manifest")
         # As rkt: after fetching (which may be long), until the pod dir names its trees.
         prepare_lock = _prepare_lock(opts)
         pod, lock = pods.new_pod(opts)
@@ -80,6 +82,7 @@ def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock 
             for image_id in {stage1_id, *image_ids}:
                 store.mark_used(image_id)
             (pod.path / pods.POD_CREATED_FILE).touch(mode=0o640)  # rkt's mode
+            report.phase("render")
             if for_run:
                 pod.rename_to("run")
                 pod.state = pods.RUNNING
@@ -163,6 +166,7 @@ def exec_stage1(opts, spec: "PodSpec", pod: Pod, lock: FileLock) -> None:
     poddir.mount_overlays(overlays)
     os.chdir(pod.path)
     report.debug(f"exec {program} {' '.join(args)}")
+    report.phase("exec")
     try:
         os.execve(program, [str(program), *args], env)
     except OSError as err:
