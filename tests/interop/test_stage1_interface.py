@@ -150,3 +150,20 @@ def test_prepared_pod_dir_matches_rkts(ns, our_stage1, apps):
     missing = {path: mode for path, mode in layouts["ref"].items()
                if layouts["ours"].get(path) != mode}
     assert not missing, f"rkt's {missing}, ours {layouts['ours']}"
+
+
+def test_dns_and_hosts_files_are_rkts(ns, our_stage1, apps):
+    """--dns*/--hosts-entry: the files our stage0 hands stage1 are rkt 1.30's, byte for byte,
+    so an app sees the same /etc/resolv.conf and /etc/hosts under either stage0."""
+    seen = {}
+    for who, cmd in (("ref", ns.ref), ("ours", ns.rkt)):
+        proc = ns.run(cmd("--insecure-options=image", "run", "--net=host", "--dns=10.9.8.7",
+                          "--dns-search=corp.example", "--dns-opt=ndots:2",
+                          "--hosts-entry=10.1.1.1=db", f"--stage1-path={our_stage1}",
+                          apps["exit7"], "--exec=/bin/sh", "--",
+                          "-c", "cat /etc/resolv.conf; echo ---; cat /etc/hosts"))
+        _check(proc, f"{who} run")
+        seen[who] = proc.stdout
+        _gc_all(ns, who)
+    assert seen["ours"] == seen["ref"]
+    assert "nameserver 10.9.8.7" in seen["ours"] and "127.0.0.1 localhost" in seen["ours"]
