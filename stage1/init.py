@@ -44,6 +44,7 @@ class Options:
         self.mds_host = "127.0.0.1"  # where apps reach the metadata service: set by networking
         self.listen_fds: list[tuple[int, str]] = []  # socket activation (stage1.sockets)
         self.notify_fd: int | None = None  # packets for the host's NOTIFY_SOCKET (stage1.notify)
+        self.watchdog_usec = ""  # the unit's WatchdogSec=, for the apps that speak sd_notify
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -236,6 +237,8 @@ def run(argv: list[str]) -> int:
     if os.environ.get("NOTIFY_SOCKET"):
         from stage1 import notify
         host_notify = notify.connect_host(os.environ.pop("NOTIFY_SOCKET"))
+        if os.environ.get("WATCHDOG_PID", str(os.getpid())) == str(os.getpid()):
+            opts.watchdog_usec = os.environ.get("WATCHDOG_USEC", "")
     flags = kernel.CLONE_NEWUTS
     if opts.ipc != "parent":
         flags |= kernel.CLONE_NEWIPC
@@ -358,8 +361,8 @@ def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
             mds_url=metadata_url(opts.mds_token, opts.mds_host) if opts.mds_token else None, debug=opts.debug)
         from stage1.logs import max_bytes
         code = Supervisor(pod, ctx, listen_fds=opts.listen_fds, notify_fd=opts.notify_fd,
-                          log_limit=max_bytes(os.environ.get("RKT_LOG_MAX_SIZE"))
-                          ).run(ready_fd, pending)
+                          log_limit=max_bytes(os.environ.get("RKT_LOG_MAX_SIZE")),
+                          watchdog_usec=opts.watchdog_usec).run(ready_fd, pending)
     except Stage1Error as err:
         say(str(err))
     except BaseException as err:  # noqa: BLE001 - PID 1 must report, never raise

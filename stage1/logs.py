@@ -16,6 +16,7 @@ import time
 LOG_DIR = "logs"
 DEFAULT_MAX_BYTES = 1 << 20
 MAX_RECORD = 16384  # longer lines are split into P records (the journal gets them whole up to 64k)
+MIN_BYTES = 2 * MAX_RECORD  # a file always holds whole records
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 JOURNAL_MAX = 65536
 _PRIORITY = {"stdout": b"6", "stderr": b"3"}  # info, err
@@ -24,7 +25,8 @@ _PIPE_BUF = 4096  # a pipe that polls writable takes this much without blocking
 
 
 def max_bytes(raw: str | None) -> int:
-    """RKT_LOG_MAX_SIZE: bytes per log file (k/M/G suffixes); bad or missing values mean 1 MiB."""
+    """RKT_LOG_MAX_SIZE: bytes per log file (k/M/G suffixes, at least 32k); bad or missing
+    values mean 1 MiB."""
     if not raw:
         return DEFAULT_MAX_BYTES
     scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(raw[-1].lower(), 1)
@@ -33,7 +35,7 @@ def max_bytes(raw: str | None) -> int:
         value = int(digits) * scale
     except ValueError:
         return DEFAULT_MAX_BYTES
-    return max(value, 4096)
+    return max(value, MIN_BYTES)
 
 
 def timestamp(ns: int | None = None) -> str:
@@ -51,18 +53,32 @@ class LogFile:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         self.size = os.fstat(self.fd).st_size
 
-    def append(self, stream: str, text: bytes, complete: bool) -> None:
-        record = b"%s %s %s %s\n" % (timestamp().encode(), stream.encode(),
-                                     b"F" if complete else b"P", text)
-        if self.size and self.size + len(record) > self.limit:
+    def append(self, stream: str, records: list[tuple[bytes, bool]]) -> None:
+        """Records read together share their timestamp; one write(2) per file."""
+        head = b"%s %s " % (timestamp().encode(), stream.encode())
+        data = b"".join(b"%s%s %s\n" % (head, b"F" if complete else b"P", text)
+                        for text, complete in records)
+        while self.size + len(data) > self.limit:
+            # fill the current file up to its bound with whole records, then rotate
+            cut = data.rfind(b"\n", 0, self.limit - self.size) + 1
+            if cut == 0 and self.size == 0:
+                cut = data.index(b"\n") + 1  # cannot happen with MAX_RECORD < limit; no hang
+            if cut:
+                self._write(data[:cut])
+                data = data[cut:]
             self._rotate()
+        if data:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
         try:
-            os.write(self.fd, record)
-            self.size += len(record)
+            os.write(self.fd, data)
+            self.size += len(data)
         except OSError:
             pass  # a full disk must not stop the app's console output
 
     def _rotate(self) -> None:
+        self.size = 0  # even when the rename fails: appending on beats stopping
         try:
             os.rename(self.path, self.path + ".1")
         except OSError:
@@ -125,13 +141,16 @@ class Output:
         self.journal = journal
         self.consoles = {1: Console(1), 2: Console(2)}
 
-    def emit(self, app: str, stream: str, text: bytes, complete: bool) -> None:
-        """One line (complete) or the piece read so far of a longer one; the console gets the
-        bytes exactly as the app wrote them."""
-        self.consoles[1 if stream == "stdout" else 2].write(text + b"\n" if complete else text)
-        self.files[app].append(stream, text, complete)
+    def emit(self, app: str, stream: str, records: list[tuple[bytes, bool]]) -> None:
+        """What one read of the app's pipe gave, as records: a whole line (complete) or the
+        piece read so far of a longer one. The console gets the bytes exactly as the app wrote
+        them (a per-line prefix would go here, record by record)."""
+        self.consoles[1 if stream == "stdout" else 2].write(
+            b"".join(text + b"\n" if complete else text for text, complete in records))
+        self.files[app].append(stream, records)
         if self.journal is not None:
-            self.journal.send(app, stream, text, complete)
+            for text, complete in records:
+                self.journal.send(app, stream, text, complete)
 
     def close(self) -> None:
         if self.journal is not None:
@@ -147,16 +166,22 @@ class LineReader:
 
     def feed(self, data: bytes, output: Output) -> None:
         lines = data.split(b"\n")
-        for line in lines[:-1]:
-            self._emit(line, True, output)
-        if lines[-1]:
-            self._emit(lines[-1], False, output)
+        last = lines.pop()
+        records = []
+        for line in lines:
+            records += _pieces(line, True)
+        if last:
+            records += _pieces(last, False)
+        output.emit(self.app, self.stream, records)
 
-    def _emit(self, line: bytes, complete: bool, output: Output) -> None:
-        while len(line) > MAX_RECORD:
-            output.emit(self.app, self.stream, line[:MAX_RECORD], False)
-            line = line[MAX_RECORD:]
-        output.emit(self.app, self.stream, line, complete)
+
+def _pieces(line: bytes, complete: bool) -> list[tuple[bytes, bool]]:
+    out = []
+    while len(line) > MAX_RECORD:
+        out.append((line[:MAX_RECORD], False))
+        line = line[MAX_RECORD:]
+    out.append((line, complete))
+    return out
 
 
 class Console:

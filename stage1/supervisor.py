@@ -34,11 +34,13 @@ class Running:
 
 class Supervisor:
     def __init__(self, pod: podinfo.Pod, ctx: _app.PodContext, *, listen_fds=(),
-                 notify_fd: int | None = None, log_limit: int = 0):
+                 notify_fd: int | None = None, log_limit: int = 0, watchdog_usec: str = ""):
         """`listen_fds`: (fd, name) sockets from systemd's socket activation; `notify_fd`: the
-        packet pipe to the waiting parent, which owns the host's NOTIFY_SOCKET."""
+        packet pipe to the waiting parent, which owns the host's NOTIFY_SOCKET; `watchdog_usec`:
+        the unit's watchdog interval, told to the apps that can ping it."""
         self.pod, self.ctx = pod, ctx
         self.listen_fds, self.notify_fd, self.log_limit = list(listen_fds), notify_fd, log_limit
+        self.watchdog_usec = watchdog_usec
         self.relay_pid: int | None = None
         self.relay_control: int | None = None
         self.cgroup_dirs: list[str] = []
@@ -116,6 +118,8 @@ class Supervisor:
             if running.app.notify:
                 socks.append((notify.bind(self.ctx.uuid, index), running.app.name))
                 running.env["NOTIFY_SOCKET"] = notify.socket_name(self.ctx.uuid, index)
+                if self.watchdog_usec.isdigit():
+                    running.env["WATCHDOG_USEC"] = self.watchdog_usec
             if self.ctx.interactive:
                 outputs.append(None)
                 continue

@@ -17,14 +17,16 @@ def _env(notify_socket) -> dict:
 def test_ready_only_when_the_app_says_so(rkt, real_stage1, image, notify_socket, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    script = ("echo socket=$NOTIFY_SOCKET; sleep 1; touch /data/marker; "
+    script = ("echo socket=$NOTIFY_SOCKET watchdog=$WATCHDOG_USEC; sleep 1; touch /data/marker; "
               "sdnotify STATUS=serving READY=1 MAINPID=1; sleep 0.3; sdnotify WATCHDOG=1; "
               "sdnotify STOPPING=1 FDSTORE=1; sleep 0.2")
     aci = image(["/bin/sh", "-c", script], notify=True,
                 mount_points=[{"name": "data", "path": "/data"}])
     began = time.monotonic()
+    # as systemd starts a unit with WatchdogSec=: WATCHDOG_PID is the main process
     proc = start(rkt, real_stage1, f"--volume=data,kind=host,source={data}", aci,
-                 env=_env(notify_socket))
+                 env={**_env(notify_socket), "WATCHDOG_USEC": "5000000"},
+                 prefix=["sh", "-c", 'WATCHDOG_PID=$$ exec "$@"', "sh"])
     try:
         first = notify_socket.receive(timeout=30)
         assert first is not None, proc.communicate(timeout=30)
@@ -40,7 +42,7 @@ def test_ready_only_when_the_app_says_so(rkt, real_stage1, image, notify_socket,
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    assert b"socket=@rkt/" in out
+    assert b"socket=@rkt/" in out and b"watchdog=5000000" in out
     assert notify_socket.receive(timeout=0.2) is None
 
 
