@@ -136,7 +136,8 @@ class Output:
     """Where an app's output goes: console, log file, journal."""
 
     def __init__(self, uuid: str, app_names: list[str], limit: int, journal: Journal | None):
-        os.makedirs(LOG_DIR, mode=0o750, exist_ok=True)
+        if app_names:  # an interactive pod keeps its terminal: no logs dir, rkt logs says so
+            os.makedirs(LOG_DIR, mode=0o750, exist_ok=True)
         self.files = {name: LogFile(f"{LOG_DIR}/{name}.log", limit) for name in app_names}
         self.journal = journal
         self.consoles = {1: Console(1), 2: Console(2)}
