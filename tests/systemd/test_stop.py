@@ -16,7 +16,7 @@ from tests.systemd.conftest import start, wait_for
 
 CGROUP = Path("/sys/fs/cgroup")
 TRAP = "trap 'echo got-term; exit 7' TERM; touch /data/started; while :; do sleep 0.1; done"
-QUIET = "trap 'exit 0' TERM; while :; do sleep 0.1; done"
+QUIET = "trap 'exit 0' TERM; touch /data/quiet-started; while :; do sleep 0.1; done"
 POST_STOP = [{"name": "post-stop", "exec": ["/bin/sh", "-c", "echo post > /data/post-stop"]}]
 
 
@@ -46,6 +46,7 @@ def service():
 
 def _stop_and_check(rkt, proc, data: Path, uuid_file: Path) -> str:
     wait_for(data / "started")
+    wait_for(data / "quiet-started")  # both traps set: the exit codes below are the traps'
     uuid = uuid_file.read_text().strip()
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
@@ -66,7 +67,7 @@ def test_sigterm_stops_the_pod_cleanly(rkt, real_stage1, image, tmp_path):
     mp = [{"name": "data", "path": "/data"}]
     a = image(["/bin/sh", "-c", TRAP], name="example.com/a", mount_points=mp,
               event_handlers=POST_STOP)
-    b = image(["/bin/sh", "-c", QUIET], name="example.com/b")
+    b = image(["/bin/sh", "-c", QUIET], name="example.com/b", mount_points=mp)
     uuid_file = tmp_path / "uuid"
     proc = start(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
                  f"--volume=data,kind=host,source={data}", a, b)
@@ -83,7 +84,7 @@ def test_in_a_service_the_pod_stays_in_its_cgroup(rkt, real_stage1, image, tmp_p
     mp = [{"name": "data", "path": "/data"}]
     a = image(["/bin/sh", "-c", TRAP], name="example.com/a", mount_points=mp,
               event_handlers=POST_STOP)
-    b = image(["/bin/sh", "-c", QUIET], name="example.com/b")
+    b = image(["/bin/sh", "-c", QUIET], name="example.com/b", mount_points=mp)
     uuid_file = tmp_path / "uuid"
     # as systemd starts a unit's main process: inside the unit's cgroup
     proc = start(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
