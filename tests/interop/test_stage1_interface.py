@@ -61,6 +61,11 @@ def _run_exit_code(ns, stage0: str, stage1, aci, extra) -> None:
     _gc_all(ns, stage0)
 
 
+def _nft_tables() -> str:
+    return subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
+                          timeout=30).stdout
+
+
 def _lifecycle(ns, stage0: str, stage1, aci, extra, *, app_status: bool) -> None:
     cmd = _cmd(ns, stage0)
     run = subprocess.Popen(cmd("--insecure-options=image", "run", *extra,
@@ -68,6 +73,8 @@ def _lifecycle(ns, stage0: str, stage1, aci, extra, *, app_status: bool) -> None
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         uuid = _wait_running(ns, stage0, run)
+        if app_status:  # our stage1 on the default network: the pod's nftables table exists
+            assert uuid.replace("-", "") in _nft_tables()
         listed = _check(ns.run(cmd("list", "--full", "--no-legend")), "list").stdout
         assert uuid in listed and "running" in listed, listed
         entered = _check(ns.run(cmd("enter", uuid, "/bin/echo", "inside the app"), timeout=60),
@@ -86,6 +93,8 @@ def _lifecycle(ns, stage0: str, stage1, aci, extra, *, app_status: bool) -> None
     if app_status:  # our stage1 records each app's exit status; fly has no supervisor to
         assert "app-sleeper=143" in status, status
     _gc_all(ns, stage0)
+    # our stage1's default network is gone with the pod: its nftables table too
+    assert uuid.replace("-", "") not in _nft_tables()
 
 
 @pytest.mark.parametrize("extra", OVERLAY)
