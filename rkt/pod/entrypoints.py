@@ -32,6 +32,7 @@ HOSTNAME_SINCE = 2
 INSECURE_OPTIONS_SINCE = 3
 DNS_CONF_MODE_SINCE = 4
 IPC_SINCE = 6
+GC_LOCAL_CONFIG_SINCE = 5
 
 _VERSION = re.compile(r"[+-]?[0-9]{1,9}")  # what Go's strconv.Atoi takes, bounded
 
@@ -120,6 +121,14 @@ def run_args(version: int, spec: "PodSpec", uuid: str, *, debug: bool = False,
             report.warn("--ipc option is not supported by stage1")
     args.append(uuid)
     return args
+
+
+def gc_args(version: int, uuid: str, local_config: str | None = None) -> list[str]:
+    """The arguments of the `gc` entrypoint after `--debug`, as rkt's stage0 passes them:
+    `--local-config DIR` (two arguments) from interface version 5, then the UUID."""
+    if local_config and version >= GC_LOCAL_CONFIG_SINCE:
+        return ["--local-config", local_config, uuid]
+    return [uuid]
 
 
 def run(pod_path: Path, name: str, args: list[str], *, debug: bool = False,

@@ -68,8 +68,9 @@ def delete_pod(opts: "GlobalOptions", pod: "Pod") -> bool:
         client.unregister(pod.uuid)
     if pod.dir_state == "exited-garbage" and (path / "stage1" / "manifest").exists():
         try:
-            done = entrypoints.run(path, "gc", [pod.uuid], debug=opts.debug,
-                                   timeout=STAGE1_GC_TIMEOUT)
+            version = entrypoints.interface_version(entrypoints.read_manifest(path))
+            args = entrypoints.gc_args(version, pod.uuid, str(opts.local_config))
+            done = entrypoints.run(path, "gc", args, debug=opts.debug, timeout=STAGE1_GC_TIMEOUT)
             if done.returncode != 0:
                 _say(f"gc: problem performing stage1 GC on \"{pod.uuid}\": "
                      f"exit status {done.returncode}")

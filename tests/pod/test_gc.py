@@ -41,8 +41,9 @@ def test_mark_only_then_sweep(rkt, log):
 
         out = rkt("gc", "--grace-period=0s")
         assert out.stdout.splitlines() == [f'Garbage collecting pod "{exited}"']
-        # stage1 gc ran in the pod dir, with the UUID
-        assert log.read_text().split() == ["gc", str(rkt.dir / "pods/exited-garbage" / exited), exited]
+        # stage1 gc ran in the pod dir, with rkt's arguments for interface 5: --local-config DIR UUID
+        assert log.read_text().split() == ["gc", str(rkt.dir / "pods/exited-garbage" / exited),
+                                           "--local-config", str(rkt.local_config), exited]
         dirs = pod_dirs(rkt.dir)
         assert dirs["exited-garbage"] == [] and dirs["prepared"] == [prepared]
         assert dirs["run"] == [running]
