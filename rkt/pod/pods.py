@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import errno
 import os
+import re
 import uuid as uuidlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,7 +97,11 @@ class Pod:
 
     @property
     def path(self) -> Path:
-        return self.root / self.dir_state / self.uuid
+        # cached per dir state: `rkt list` asks for it a dozen times per pod
+        cached = self.__dict__.get("_path")
+        if cached is None or cached[0] != self.dir_state:
+            cached = self.__dict__["_path"] = (self.dir_state, self.root / self.dir_state / self.uuid)
+        return cached[1]
 
     def _probe_locked(self) -> bool:
         try:
@@ -221,8 +226,9 @@ class Pod:
             raise LockBusy(f"pod {self.uuid} is locked by another process")
         return lock
 
-    def rename_to(self, dir_state: str) -> None:
-        """Atomically move the pod to another state dir; the caller holds the lock when rkt does."""
+    def rename_to(self, dir_state: str, durable: bool = True) -> None:
+        """Atomically move the pod to another state dir; the caller holds the lock when rkt does.
+        `durable=False` leaves the target dir's fsync to the caller (one for many moves)."""
         if dir_state not in DIR_STATES:
             raise ValueError(dir_state)
         target_dir = self.root / dir_state
@@ -233,7 +239,8 @@ class Pod:
                 raise RktError(f"pod {self.uuid}: no longer in {self.dir_state}") from None
             raise RktError(f"pod {self.uuid}: cannot move to {dir_state}: {err.strerror}") from None
         self.dir_state = dir_state
-        fsync_dir(target_dir)
+        if durable:
+            fsync_dir(target_dir)
         self.refresh(locate=False)
 
 
@@ -267,38 +274,53 @@ def new_pod(opts: "GlobalOptions") -> tuple[Pod, FileLock]:
 def get(opts: "GlobalOptions", pod_uuid: str) -> Pod | None:
     root = pods_root(opts)
     for name in DIR_STATES:
-        if (root / name / pod_uuid).is_dir():
+        if os.path.isdir(f"{root}/{name}/{pod_uuid}"):
             return Pod(root, pod_uuid, name)
     return None
 
 
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def is_pod_uuid(name: str) -> bool:
     """A pod directory name: a UUID in canonical lowercase form (anything else is not ours)."""
-    try:
-        return str(uuidlib.UUID(name)) == name
-    except ValueError:
-        return False
+    return _UUID_RE.fullmatch(name) is not None
 
 
-def all_uuids(opts: "GlobalOptions") -> list[str]:
+def _listing(opts: "GlobalOptions") -> dict[str, str]:
+    """uuid -> dir state of every pod dir, from one scandir per state dir (no stat per pod).
+    A pod caught mid-rename in two dirs counts in the later one, as `get` would find it."""
     root = pods_root(opts)
-    found: set[str] = set()
+    found: dict[str, str] = {}
     for name in DIR_STATES:
         try:
-            entries = os.listdir(root / name)
+            with os.scandir(root / name) as entries:
+                for entry in entries:
+                    if is_pod_uuid(entry.name) and entry.is_dir(follow_symlinks=False):
+                        found[entry.name] = name
         except FileNotFoundError:
             continue
         except OSError as err:
             raise RktError(f"cannot read pods directory {root / name}: {err.strerror}") from None
-        found.update(e for e in entries if is_pod_uuid(e))
-    return sorted(found)
+    return found
 
 
-def all_pods(opts: "GlobalOptions") -> list[Pod]:
-    """Every pod, sorted by UUID; pods that vanish while listing are skipped (rkt's WalkPods)."""
+def all_uuids(opts: "GlobalOptions") -> list[str]:
+    return sorted(_listing(opts))
+
+
+def all_pods(opts: "GlobalOptions", dir_states=DIR_STATES) -> list[Pod]:
+    """Every pod (in `dir_states`), sorted by UUID; pods that vanish while listing are skipped
+    (rkt's WalkPods)."""
+    root = pods_root(opts)
+    listing = _listing(opts)
     pods = []
-    for pod_uuid in all_uuids(opts):
-        pod = get(opts, pod_uuid)
+    for pod_uuid in sorted(listing):
+        if listing[pod_uuid] not in dir_states:
+            continue
+        pod = Pod(root, pod_uuid, listing[pod_uuid])
+        if not os.path.isdir(pod.path):  # moved on since we listed
+            pod = get(opts, pod_uuid)
         if pod is not None:
             pods.append(pod)
     return pods
@@ -309,6 +331,10 @@ def resolve(opts: "GlobalOptions", uuid_or_prefix: str) -> Pod:
     wanted = uuid_or_prefix.strip().lower()
     if not wanted:
         raise RktError("empty UUID")
+    if is_pod_uuid(wanted):  # a whole UUID: found without listing every pod
+        pod = get(opts, wanted)
+        if pod is not None:
+            return pod
     matches = [u for u in all_uuids(opts) if u.startswith(wanted)]
     if not matches:
         raise RktError(f'no matches found for "{uuid_or_prefix}"')

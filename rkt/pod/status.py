@@ -274,7 +274,7 @@ def wait_ready(pod: "Pod", timeout: float | None) -> None:
 
 # --- rkt list -----------------------------------------------------------------------------------
 def listed_pods(opts: "GlobalOptions") -> list["Pod"]:
-    return [p for p in podlib.all_pods(opts) if p.dir_state in LISTED_DIRS]
+    return podlib.all_pods(opts, LISTED_DIRS)
 
 
 def list_rows(opts: "GlobalOptions", full: bool) -> tuple[list[list[str]], list[str]]:

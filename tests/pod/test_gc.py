@@ -151,3 +151,15 @@ def test_gc_removes_immutable_files(rkt, log):
         if victim.exists():
             subprocess.run(["chattr", "-i", str(victim)])
             subprocess.run(["chattr", "-a", str(appendonly)])
+
+
+def test_gc_skips_the_stage1_gc_of_a_pod_stage1_cleaned_up(rkt, log):
+    cleaned = make_pod(rkt.dir, "run", log, exit_codes={"app": 0})
+    (rkt.dir / "pods" / "run" / cleaned / "stage1-cleaned-up").write_text("")
+    other = make_pod(rkt.dir, "run", log, exit_codes={"app": 0})
+    out = rkt("gc", "--grace-period=0s")
+    assert sorted(out.stdout.splitlines()) == sorted(f'Garbage collecting pod "{u}"'
+                                                     for u in (cleaned, other))
+    # only the pod without the marker had its stage1 gc entrypoint run
+    assert log.read_text().split() == ["gc", str(rkt.dir / "pods/exited-garbage" / other), other]
+    assert all(not v for v in pod_dirs(rkt.dir).values())
