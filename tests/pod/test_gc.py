@@ -161,5 +161,6 @@ def test_gc_skips_the_stage1_gc_of_a_pod_stage1_cleaned_up(rkt, log):
     assert sorted(out.stdout.splitlines()) == sorted(f'Garbage collecting pod "{u}"'
                                                      for u in (cleaned, other))
     # only the pod without the marker had its stage1 gc entrypoint run
-    assert log.read_text().split() == ["gc", str(rkt.dir / "pods/exited-garbage" / other), other]
+    assert log.read_text().split() == ["gc", str(rkt.dir / "pods/exited-garbage" / other),
+                                       "--local-config", str(rkt.local_config), other]
     assert all(not v for v in pod_dirs(rkt.dir).values())
