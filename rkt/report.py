@@ -1,7 +1,8 @@
 """How library code tells the user something: a small reporter interface the CLI owns.
 
-Library packages (`rkt.pod`, `rkt.store`, `rkt.aci`, `rkt.appc`, `rkt.trust`, `rkt.mds`) never
-print; they call `rkt.report.info/warn/debug/out`, which go to the reporter installed last.
+Library packages (`rkt.pod`, `rkt.store`, `rkt.aci`, `rkt.appc`, `rkt.trust`, `rkt.fetch`,
+`rkt.mds`) never print; they call `rkt.report.info/warn/debug/out/progress`, which go to the
+reporter installed last.
 The CLI installs a `Console` (stdout/stderr, `--debug` deciding whether debug lines show);
 tests and other front ends may install their own, e.g. a `Recorder`.
 """
@@ -24,6 +25,13 @@ class Reporter(Protocol):
 
     def debug(self, message: str) -> None:
         """Detail for `--debug` (stderr, `rkt: ...`); dropped otherwise."""
+
+    def interactive(self) -> bool:
+        """Whether a person watches (stderr is a terminal): only then are progress lines shown."""
+
+    def progress(self, line: str | None, *, done: bool = False) -> None:
+        """A self-rewriting status line (a download's bar): `line` replaces the one shown,
+        `done` keeps it and moves to the next line, None erases it."""
 
 
 class Console:
@@ -51,6 +59,15 @@ class Console:
         if self.debug_enabled:
             self._line(sys.stderr, f"rkt: {message}")
 
+    def interactive(self) -> bool:
+        return sys.stderr.isatty()
+
+    def progress(self, line: str | None, *, done: bool = False) -> None:
+        # \r back to the line's start, \033[K erases what a longer previous line left
+        text = "\r\033[K" if line is None else "\r" + line + "\033[K" + ("\n" if done else "")
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
 
 class Recorder:
     """Keeps (kind, message) pairs instead of writing them: for tests and embedding."""
@@ -69,6 +86,12 @@ class Recorder:
 
     def debug(self, message: str) -> None:
         self.messages.append(("debug", message))
+
+    def interactive(self) -> bool:
+        return False
+
+    def progress(self, line: str | None, *, done: bool = False) -> None:
+        self.messages.append(("progress", "" if line is None else line))
 
 
 _current: Reporter = Console()
@@ -99,6 +122,14 @@ def warn(message: str) -> None:
 
 def debug(message: str) -> None:
     _current.debug(message)
+
+
+def interactive() -> bool:
+    return _current.interactive()
+
+
+def progress(line: str | None, *, done: bool = False) -> None:
+    _current.progress(line, done=done)
 
 
 def phase(name: str) -> None:

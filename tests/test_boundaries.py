@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-LIBRARIES = ("rkt/pod", "rkt/store", "rkt/aci", "rkt/appc", "rkt/trust", "rkt/mds/client.py")
+LIBRARIES = ("rkt/pod", "rkt/store", "rkt/aci", "rkt/appc", "rkt/trust", "rkt/fetch",
+             "rkt/mds/client.py")
 
 
 def sources(*roots: str) -> list[Path]:

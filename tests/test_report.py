@@ -49,3 +49,23 @@ def test_recorder_receives_library_messages():
                                   'creating an "empty" volume. This volume will be removed when '
                                   "the pod is garbage-collected.")]
     assert pod["volumes"][0]["name"] == "a-data"
+
+
+def test_console_progress_line_rewrites_itself(console, capsys):
+    report.progress("Downloading ACI: 1 KiB")
+    report.progress("Downloading ACI: 2 KiB", done=True)
+    report.progress("Downloading x: 3 B")
+    report.progress(None)
+    assert capsys.readouterr().err == ("\rDownloading ACI: 1 KiB\033[K"
+                                       "\rDownloading ACI: 2 KiB\033[K\n"
+                                       "\rDownloading x: 3 B\033[K"
+                                       "\r\033[K")
+    assert not report.interactive()  # captured stderr is no terminal: fetches show no bar
+
+
+def test_recorder_keeps_progress_and_is_not_interactive():
+    recorder = report.Recorder()
+    recorder.progress("50%")
+    recorder.progress(None)
+    assert recorder.messages == [("progress", "50%"), ("progress", "")]
+    assert not recorder.interactive()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import ssl
-import sys
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -103,8 +102,11 @@ def ca_bundle() -> str | bool:
 
 
 def debug(config: HttpConfig, message: str) -> None:
+    """rkt's `image: ...` fetch trace, shown with --debug (verbatim, as rkt 1.30 prints it)."""
     if config.debug:
-        print(f"image: {message}", file=sys.stderr, flush=True)
+        from rkt import report
+
+        report.info(f"image: {message}")
 
 
 def _host(url: str) -> str:

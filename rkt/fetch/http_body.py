@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
+from rkt import report
+from rkt.fsutil import atomic_write
 from rkt.fetch.http import CHUNK, READ_MIN, HttpError, _reason, _what, redact
 
 
@@ -44,7 +44,7 @@ class Body:
                             f"is over the limit of {max_bytes} bytes", url=self.url)
         show = progress if progress is not None else self.config.progress
         if show is None:
-            show = sys.stderr.isatty()
+            show = report.interactive()
         self.progress = Progress(what or "body", self.size, replay_bytes) if show else None
 
     @property
@@ -229,9 +229,9 @@ class PartialMeta:
             return None
 
     def save(self, partial: Path) -> None:
-        tmp = partial.with_name(partial.name + ".json.tmp")
-        tmp.write_text(json.dumps({"url": self.url, "validator": self.validator}))
-        os.replace(tmp, self._path(partial))
+        # Not durable: after a crash a missing record only costs a restart from byte 0.
+        atomic_write(self._path(partial), json.dumps({"url": self.url, "validator": self.validator}),
+                     durable=False)
 
     @classmethod
     def remove(cls, partial: Path) -> None:
@@ -247,7 +247,7 @@ def _human(n: float) -> str:
 
 
 class Progress:
-    """One self-rewriting stderr line: label, bar, bytes, rate and ETA (only on a terminal)."""
+    """One self-rewriting status line through rkt.report: label, bar, bytes, rate and ETA."""
 
     WIDTH = 30
 
@@ -256,7 +256,7 @@ class Progress:
         self.t0 = time.monotonic()
         self.last = 0.0
 
-    def update(self, done: int, force: bool = False) -> None:
+    def update(self, done: int, force: bool = False, final: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self.last < 0.2:
             return
@@ -270,14 +270,10 @@ class Progress:
                     f"{_human(rate)}/s ETA {int(eta)}s")
         else:
             line = f"Downloading {self.label}: {_human(done)} {_human(rate)}/s"
-        sys.stderr.write("\r" + line[:200] + "\033[K")
-        sys.stderr.flush()
+        report.progress(line[:200], done=final)
 
     def done(self, total: int) -> None:
-        self.update(total, force=True)
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        self.update(total, force=True, final=True)
 
     def clear(self) -> None:
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()
+        report.progress(None)
