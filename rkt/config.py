@@ -193,10 +193,7 @@ def _parse_file(config: _DirConfig, path: Path, kinds: tuple[str, ...]) -> None:
         raise _Invalid("expected a JSON object")
     kind = _string(doc, "rktKind")
     version = _string(doc, "rktVersion")
-    if not kind:
-        raise _Invalid("no rktKind specified")
-    if not version:
-        raise _Invalid("no rktVersion specified")
+    _present((kind, "no rktKind specified"), (version, "no rktVersion specified"))
     if kind not in kinds:
         raise _Invalid(f"the configuration directory {str(path.parent)!r} expects configuration "
                        f"files of kinds {', '.join(kinds)}, but this file has kind {kind!r}")
@@ -205,15 +202,21 @@ def _parse_file(config: _DirConfig, path: Path, kinds: tuple[str, ...]) -> None:
     _PARSERS[kind](config, doc)
 
 
-def _string(doc: dict, field: str, required: bool = False) -> str:
+def _string(doc: dict, field: str) -> str:
     value = doc.get(field)
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise _Invalid(f"{field}: must be a string")
-    if required and not value:
-        raise _Invalid(f"{field}: required")
     return value
+
+
+def _present(*checks: tuple[str, str]) -> None:
+    """(value, message) pairs: the message of the first empty value is the error. Fields are
+    read (and type-checked) before any is required, so a wrong type is reported first."""
+    for value, message in checks:
+        if not value:
+            raise _Invalid(message)
 
 
 def _string_list(doc: dict, field: str, what: str) -> list[str]:
@@ -237,33 +240,26 @@ def _object(doc: dict, field: str) -> dict:
 def _basic(doc: dict) -> BasicCredentials:
     creds = _object(doc, "credentials")
     user, password = _string(creds, "user"), _string(creds, "password")
-    if not user:
-        raise _Invalid("user not specified")
-    if not password:
-        raise _Invalid("password not specified")
+    _present((user, "user not specified"), (password, "password not specified"))
     return BasicCredentials(user, password)
 
 
 def _parse_auth(config: _DirConfig, doc: dict) -> None:
     domains = _string_list(doc, "domains", "domains")
     kind = _string(doc, "type")
-    if not kind:
-        raise _Invalid("no auth type specified")
+    _present((kind, "no auth type specified"))
     if kind == "basic":
         basic = _basic(doc)
         creds = (("user", basic.user), ("password", basic.password))
     elif kind == "oauth":
         token = _string(_object(doc, "credentials"), "token")
-        if not token:
-            raise _Invalid("no oauth bearer token specified")
+        _present((token, "no oauth bearer token specified"))
         creds = (("token", token),)
     elif kind == "aws":
         raw = _object(doc, "credentials")
         key_id, secret = _string(raw, "accessKeyID"), _string(raw, "secretAccessKey")
-        if not key_id:
-            raise _Invalid("no AWS Access Key ID specified")
-        if not secret:
-            raise _Invalid("no AWS Secret Access Key specified")
+        _present((key_id, "no AWS Access Key ID specified"),
+                 (secret, "no AWS Secret Access Key specified"))
         creds = (("accessKeyID", key_id), ("secretAccessKey", secret))
         if region := _string(raw, "awsRegion"):
             creds += (("awsRegion", region),)

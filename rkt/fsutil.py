@@ -70,6 +70,14 @@ def atomic_write(target: str | os.PathLike, data: bytes | str, mode: int = 0o644
         out.write(data.encode() if isinstance(data, str) else data)
 
 
+def write_all(fd: int, data) -> None:
+    """Write all of `data` to `fd`: a pipe or socket may take only part of one os.write."""
+    with memoryview(data) as view:
+        pos = 0
+        while pos < len(view):
+            pos += os.write(fd, view[pos:])
+
+
 def copy_tree(src: str | os.PathLike, dest: str | os.PathLike) -> None:
     """A faithful copy of a directory tree to `dest` (absent or an empty directory) with
     `cp -a`: it keeps owners, modes, times, devices, hard links, xattrs and sparse files."""

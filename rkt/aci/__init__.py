@@ -14,6 +14,7 @@ import os
 from rkt.aci import tar
 from rkt.aci.stream import TarStream, detect_compression
 from rkt.errors import RktError
+from rkt.fsutil import write_all
 
 __all__ = ["Limits", "ImportResult", "detect_compression", "import_stream", "extract",
            "build_aci", "validate_manifest", "parse_size"]
@@ -35,14 +36,20 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
-def _default_max_bytes() -> int:
-    value = os.environ.get("RKT_MAX_IMAGE_SIZE", "").strip()
+def size_from_env(var: str) -> int | None:
+    """The size limit the environment variable `var` sets (see parse_size); None when unset."""
+    value = os.environ.get(var, "").strip()
     if not value:
-        return DEFAULT_MAX_BYTES
+        return None
     try:
         return parse_size(value)
     except RktError as err:
-        raise err.within("RKT_MAX_IMAGE_SIZE") from None
+        raise err.within(var) from None
+
+
+def _default_max_bytes() -> int:
+    limit = size_from_env("RKT_MAX_IMAGE_SIZE")
+    return DEFAULT_MAX_BYTES if limit is None else limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,10 +87,7 @@ def _clean(name: str) -> str:
         return name  # already clean: the common case, without splitting
     if name.startswith("/"):
         raise RktError(f"invalid ACI: absolute path {name!r}")
-    parts = [p for p in name.split("/") if p and p != "."]
-    if ".." in parts:
-        raise RktError(f"invalid ACI: {name!r} escapes the archive with '..'")
-    return "/".join(parts)
+    return tar.normalize_name(name, "invalid ACI", "the archive")
 
 
 class _Bytes:
@@ -93,9 +97,7 @@ class _Bytes:
         self.data = data
 
     def copy_to(self, fd: int, n: int) -> int:
-        view = memoryview(self.data)[:n]
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, memoryview(self.data)[:n])
         return min(n, len(self.data))
 
 

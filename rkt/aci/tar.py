@@ -25,6 +25,15 @@ def kind_name(kind: str) -> str:
     return _KIND_NAMES[kind]
 
 
+def normalize_name(name: str, what: str, tree: str) -> str:
+    """A member name relative and normalized (`./a//b/` -> `a/b`, '' for the root); a `..`
+    component, which could climb out of `tree`, is an error naming `what` holds it."""
+    parts = [p for p in name.split("/") if p and p != "."]
+    if ".." in parts:
+        raise RktError(f"{what}: {name!r} escapes {tree} with '..'")
+    return "/".join(parts)
+
+
 class Member:
     """One archive entry; its data (if any) is the next `size` bytes of the stream."""
 

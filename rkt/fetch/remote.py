@@ -21,21 +21,17 @@ from pathlib import Path
 
 from rkt.errors import RktError
 from rkt.fetch.http import Client, HttpError, debug
+from rkt.fsutil import write_all
 
 PARTIAL_MAX_AGE = 7 * 86400  # an interrupted download nobody retried for a week is dropped
 MAX_SIGNATURE_BYTES = 1 << 20
 
 
 def _default_max_download() -> int:
-    from rkt.aci import Limits, parse_size
+    from rkt.aci import Limits, size_from_env
 
-    value = os.environ.get("RKT_MAX_DOWNLOAD_SIZE", "").strip()
-    if not value:
-        return Limits().max_bytes
-    try:
-        return parse_size(value)
-    except RktError as err:
-        raise err.within("RKT_MAX_DOWNLOAD_SIZE") from None
+    limit = size_from_env("RKT_MAX_DOWNLOAD_SIZE")
+    return Limits().max_bytes if limit is None else limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -343,10 +339,8 @@ class _StreamingCheck:
     def feed(self, data: bytes) -> None:
         if self.write_fd < 0:
             return
-        view = memoryview(data)
         try:
-            while view:
-                view = view[os.write(self.write_fd, view):]
+            write_all(self.write_fd, data)
         except BrokenPipeError:
             self.end()  # gpg stopped reading; its verdict says why
 

@@ -17,6 +17,7 @@ from rkt.aci import tar
 from rkt.aci.build import TarWriter
 from rkt.aci.stream import TarStream
 from rkt.errors import RktError
+from rkt.fsutil import write_all
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -30,10 +31,7 @@ def clean_layer_path(name: str, layer: str) -> str:
 
     Layers are written by `tar` with `./` or `/` prefixes; `..` anywhere is refused.
     """
-    parts = [p for p in name.split("/") if p and p != "."]
-    if ".." in parts:
-        raise RktError(f"layer {layer}: {name!r} escapes the image with '..'")
-    return "/".join(parts)
+    return tar.normalize_name(name, f"layer {layer}", "the image")
 
 
 class _Out:
@@ -49,10 +47,7 @@ class _Out:
             self.flush()
 
     def flush(self) -> None:
-        with memoryview(self.buf) as view:
-            pos = 0
-            while pos < len(view):
-                pos += os.write(self.fd, view[pos:])
+        write_all(self.fd, self.buf)
         self.buf.clear()
 
     def copy(self, stream, size: int) -> bool:
