@@ -65,52 +65,37 @@ def test_endless_body(rkt, server, setup):
     assert all(n.endswith(".lock") for n in os.listdir(rkt.dir / "cas" / "tmp" / "partial"))
 
 
-def test_body_larger_than_declared(rkt, server, setup):
+def _serve_aci(pub, req, behaviour: str):
+    """The ACI route answering as a broken or hostile server would."""
+    data, route = pub["data"], pub["aci_route"]
+    if behaviour == "body larger than declared":
+        _stream(req, data, data, length=len(data) // 2)
+    elif behaviour == "declared size over limit":
+        req.send(200, b"x" * 5_000_000)
+    elif behaviour == "slow drip":
+        _stream(req, data[:10], b"x", length=len(data), delay=0.05)
+    elif behaviour == "stalled":
+        _stream(req, data[:10], b"", length=len(data), delay=30)
+    elif behaviour == "redirect loop":
+        req.send(302, b"", {"Location": route})
+    elif behaviour == "redirect to plain http":
+        req.send(302, b"", {"Location": "http://localhost" + route})
+
+
+@pytest.mark.parametrize("behaviour, expected", [
+    ("body larger than declared", ["localhost/app"]),
+    ("declared size over limit", ["declared size 5000000 bytes is over the limit"]),
+    ("slow drip", ["slower than 2000 bytes/s"]),
+    ("stalled", ["download interrupted"]),
+    ("redirect loop", ["too many redirects", "{route}"]),
+    ("redirect to plain http", ["redirects to http://localhost", "--insecure-options=http"]),
+])
+def test_broken_aci_server(rkt, server, setup, behaviour, expected):
     pub, env = setup
-    data = pub["data"]
-    server.routes[pub["aci_route"]] = lambda req: _stream(req, data, data, length=len(data) // 2)
+    server.routes[pub["aci_route"]] = lambda req: _serve_aci(pub, req, behaviour)
     err = _fails_fast(rkt, env, "fetch", "localhost/app:1.0.0")
-    assert "localhost/app" in err
-
-
-def test_declared_size_over_limit(rkt, server, setup):
-    pub, env = setup
-    server.routes[pub["aci_route"]] = lambda req: req.send(200, b"x" * 5_000_000)
-    err = _fails_fast(rkt, env, "fetch", "localhost/app:1.0.0")
-    assert "declared size 5000000 bytes is over the limit" in err
-
-
-def test_slow_drip(rkt, server, setup):
-    pub, env = setup
-    data = pub["data"]
-    server.routes[pub["aci_route"]] = lambda req: _stream(req, data[:10], b"x", length=len(data),
-                                                          delay=0.05)
-    err = _fails_fast(rkt, env, "fetch", "localhost/app:1.0.0")
-    assert "slower than 2000 bytes/s" in err
-
-
-def test_stalled_server(rkt, server, setup):
-    pub, env = setup
-    data = pub["data"]
-    server.routes[pub["aci_route"]] = lambda req: _stream(req, data[:10], b"", length=len(data),
-                                                          delay=30)
-    err = _fails_fast(rkt, env, "fetch", "localhost/app:1.0.0")
-    assert "download interrupted" in err
-
-
-def test_redirect_loop(rkt, server, setup):
-    pub, env = setup
-    server.routes[pub["aci_route"]] = lambda req: req.send(302, b"", {"Location": pub["aci_route"]})
-    err = _fails_fast(rkt, env, "fetch", "localhost/app:1.0.0")
-    assert "too many redirects" in err and pub["aci_route"] in err
-
-
-def test_redirect_to_plain_http(rkt, server, setup):
-    pub, env = setup
-    server.routes[pub["aci_route"]] = lambda req: req.send(
-        302, b"", {"Location": "http://localhost" + pub["aci_route"]})
-    err = _fails_fast(rkt, env, "fetch", "localhost/app:1.0.0")
-    assert "redirects to http://localhost" in err and "--insecure-options=http" in err
+    for text in expected:
+        assert text.format(route=pub["aci_route"]) in err
 
 
 def test_huge_discovery_page(rkt, server, setup):

@@ -14,7 +14,6 @@ import io
 import json
 import lzma
 import tarfile
-import time
 from pathlib import Path
 
 BUSYBOX = Path("/bin/busybox")
@@ -113,6 +112,18 @@ def make_aci(path: Path, manifest_obj: dict | None = None, files: dict | None = 
     tar = tar_bytes(manifest_obj if manifest_obj is not None else manifest(), files, **kw)
     Path(path).write_bytes(compress(tar, compression))
     return image_id(tar)
+
+
+def make_layout(root: Path, name: str = "example.com/built", files: dict | None = None) -> Path:
+    """An image layout directory (`manifest` + `rootfs/`) for `rkt image build` / build_aci;
+    `files` maps rootfs paths to bytes (default: one script, bin/hello)."""
+    layout = Path(root) / "layout"
+    (layout / "rootfs").mkdir(parents=True)
+    for rel, data in (files if files is not None else {"bin/hello": b"#!/bin/sh\necho hi\n"}).items():
+        (layout / "rootfs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (layout / "rootfs" / rel).write_bytes(data)
+    (layout / "manifest").write_text(json.dumps(manifest(name)))
+    return layout
 
 
 def busybox_files(extra: dict | None = None) -> dict:
