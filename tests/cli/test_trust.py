@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import stat
-import time
 
 from rkt.options import GlobalOptions
 from rkt.trust.verify import verify
 from tests.helpers.aci import make_aci, manifest
+from tests.helpers.tty import run_on_tty
 
 
 def key_file(rkt, key, name="key.asc"):
@@ -71,35 +68,9 @@ def test_review_needs_a_tty(rkt, gpg_key):
     assert not prefix_dir(rkt, "example.com/app").exists()
 
 
-def run_in_pty(cmd: list[str], answer: bytes, timeout: float = 30) -> tuple[int, str]:
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.execvp(cmd[0], cmd)
-        finally:
-            os._exit(127)
-    output = b""
-    answered = False
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            output += chunk
-            if not answered and b"(yes/no)?" in output:
-                os.write(fd, answer)
-                answered = True
-    finally:
-        os.close(fd)
-        _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+def run_in_pty(cmd: list[str], answer: bytes) -> tuple[int, str]:
+    code, output = run_on_tty(cmd, replies=((b"(yes/no)?", answer),), timeout=30)
+    return code, output.decode(errors="replace")
 
 
 def test_review_accepted_on_a_tty(rkt, gpg_key):

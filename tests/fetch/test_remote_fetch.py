@@ -173,35 +173,15 @@ def test_dependency_size_overrun(rkt, server, ca_env, gpg_key, tmp_path):
 
 
 def test_dependency_render_and_progress_bar_on_a_tty(rkt, server, ca_env, gpg_key, tmp_path):
-    import os
-    import pty
-    import subprocess
+    from tests.helpers.tty import run_on_tty
 
     base = publish(server, tmp_path, "localhost/base", version="1", key=gpg_key,
                    files={"etc/base": b"base\n"})
     _app_depending_on(server, tmp_path, gpg_key, {"imageName": "localhost/base",
                                                   "labels": [{"name": "version", "value": "1"}]})
     trust(rkt, gpg_key, "localhost")
-    leader, follower = pty.openpty()
-    try:
-        proc = subprocess.run(rkt.cmd("fetch", "localhost/app:1.0.0"), env=ca_env, stderr=follower,
-                              stdout=subprocess.PIPE, timeout=120)
-        os.close(follower)
-        follower = -1
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        if follower >= 0:
-            os.close(follower)
-        os.close(leader)
-    assert proc.returncode == 0
+    code, shown = run_on_tty(rkt.cmd("fetch", "localhost/app:1.0.0"), env=ca_env, timeout=120)
+    assert code == 0, shown
     assert b"Downloading ACI: [" in shown and b"B/s" in shown
     assert server.requested(base["aci_route"])
     # fetched with its dependency, and rendered: the tree has both layers' files
