@@ -183,7 +183,23 @@ def generate(spec: "PodSpec", images: list[tuple[str, dict]]) -> dict:
     }
     fill_mount_points(pod)
     _check_ports(pod)
-    return validate(pod)
+    return validate(pod) if _has_command_line_values(spec) else pod
+
+
+# AppSpec and PodSpec fields whose values the command line writes into the pod manifest
+_APP_VALUES = ("exec", "args", "name", "mounts", "user", "group", "supplementary_gids",
+               "working_dir", "environment", "isolators", "annotations", "user_annotations",
+               "user_labels")
+_POD_VALUES = ("volumes", "ports", "inherit_env", "set_env_files", "set_env")
+
+
+def _has_command_line_values(spec: "PodSpec") -> bool:
+    """Whether the manifest holds anything but what the stored image manifests gave it (they
+    were validated when imported) and our constants. Only then does it need the full
+    validation, whose model (rkt.appc.pod) costs more to import than all the rest of
+    generating a plain `rkt run IMAGE`'s manifest."""
+    return (any(getattr(spec, f) not in (None, (), False) for f in _POD_VALUES)
+            or any(getattr(app, f) not in (None, ()) for app in spec.apps for f in _APP_VALUES))
 
 
 def validate(pod: dict) -> dict:

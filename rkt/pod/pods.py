@@ -14,7 +14,6 @@ import datetime
 import errno
 import os
 import re
-import uuid as uuidlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -244,10 +243,20 @@ class Pod:
         self.refresh(locate=False)
 
 
+def _uuid4() -> str:
+    """A random (version 4) UUID in canonical form; the uuid module costs more to import
+    than `rkt run` spends on everything else of a pod's name."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def new_pod(opts: "GlobalOptions") -> tuple[Pod, FileLock]:
     """A fresh pod in `prepare/`, its lock held exclusively (rkt's NewPod: embryo, lock, rename)."""
     root = init_dirs(opts)
-    pod_uuid = str(uuidlib.uuid4())
+    pod_uuid = _uuid4()
     embryo = root / "embryo" / pod_uuid
     try:
         embryo.mkdir(mode=0o750)

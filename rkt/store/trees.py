@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 from pathlib import Path
 
@@ -49,6 +50,11 @@ class TreeStore:
     def dependency_tree(self, image_id: str, manifest=None, _path: tuple = ()) -> layering.Node:
         """The image and its dependencies, resolved from the store (depth-first)."""
         if manifest is None:
+            # The stored manifest was validated on import: an image without dependencies (the
+            # common case) needs only its whitelist, read without building the manifest model.
+            raw = json.loads(self.manifest_bytes(image_id))
+            if not raw.get("dependencies"):
+                return layering.Node(image_id, tuple(raw.get("pathWhitelist") or ()), ())
             manifest = self.manifest(image_id)
         if len(_path) > MAX_DEPENDENCY_DEPTH:
             raise RktError(f"dependencies of {image_id[:39]} nest deeper than {MAX_DEPENDENCY_DEPTH}")
