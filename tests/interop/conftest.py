@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,7 @@ class Namespace:
         for _ in range(200):  # until unshare has exec'd sleep in its own namespace
             if os.readlink(f"/proc/{self.holder.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt"):
                 break
-            subprocess.run(["sleep", "0.01"])
+            time.sleep(0.01)
 
     def argv(self, argv: list) -> list[str]:
         return ["nsenter", f"--mount=/proc/{self.holder.pid}/ns/mnt", f"--wd={REPO}", "--",
