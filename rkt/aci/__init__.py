@@ -213,16 +213,6 @@ def _member(m, name, stream, unpacker, seen, written, rootfs_only, member_filter
     return None
 
 
-def _read_head(src) -> bytes:
-    head = b""
-    while len(head) < tar.BLOCK:
-        more = src.read(tar.BLOCK - len(head))
-        if not more:
-            break
-        head += more
-    return head
-
-
 def _open(src):
     if isinstance(src, (str, os.PathLike)):
         try:
@@ -244,7 +234,7 @@ def import_stream(src, *, blob=None, dest=None, limits: Limits | None = None) ->
     limits = limits or Limits()
     src, owned = _open(src)
     try:
-        head = _read_head(src)
+        head = tar.read_head(src)
         with TarStream(src, head, hash=True, blob=blob, max_bytes=limits.max_bytes) as stream:
             unpacker = Unpacker(dest) if dest is not None else None
             try:
@@ -275,7 +265,7 @@ def extract(tar_file, dest, *, rootfs_only: bool = False, member_filter=None,
     limits = Limits()
     src, owned = _open(tar_file)
     try:
-        head = _read_head(src)
+        head = tar.read_head(src)
         with TarStream(src, head, hash=False, max_bytes=limits.max_bytes) as stream:
             unpacker = Unpacker(dest, replace=replace)
             try:

@@ -25,6 +25,18 @@ def kind_name(kind: str) -> str:
     return _KIND_NAMES[kind]
 
 
+def read_head(src) -> bytes:
+    """The first BLOCK bytes of a file object (fewer only at its end): enough to tell its
+    compression, or an empty archive."""
+    head = b""
+    while len(head) < BLOCK:
+        more = src.read(BLOCK - len(head))
+        if not more:
+            break
+        head += more
+    return head
+
+
 def normalize_name(name: str, what: str, tree: str) -> str:
     """A member name relative and normalized (`./a//b/` -> `a/b`, '' for the root); a `..`
     component, which could climb out of `tree`, is an error naming `what` holds it."""

@@ -9,7 +9,6 @@ its annotations before any layer is read, so fetching it again downloads nothing
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 
@@ -77,16 +76,12 @@ def open_layers(image):
 
 def find_converted(store, image) -> str | None:
     """The stored image converted from the same manifest digest, name and tag, if any."""
+    from rkt.fetch.docker.cache import stored_annotations
+
     for info in store.index.with_name(image.name):
         if info.labels.get("version") != image.tag:
             continue
-        try:
-            doc = json.loads(store.manifest_bytes(info.id))
-        except (RktError, ValueError):
-            continue
-        annotations = {a.get("name"): a.get("value") for a in doc.get("annotations") or []
-                       if isinstance(a, dict)}
-        if annotations.get("appc.io/docker/manifesthash") == image.digest:
+        if stored_annotations(store, info.id).get("appc.io/docker/manifesthash") == image.digest:
             return info.id
     return None
 

@@ -84,17 +84,21 @@ def commit(store, tmp_path: Path, digest: str) -> None:
     os.rename(tmp_path, final)
 
 
+def stored_annotations(store, image_id: str) -> dict:
+    """name -> value of a stored image's manifest annotations ({} when it cannot be read)."""
+    try:
+        doc = json.loads(store.manifest_bytes(image_id))
+    except (RktError, ValueError):
+        return {}
+    return {a.get("name"): a.get("value") for a in doc.get("annotations") or []
+            if isinstance(a, dict)}
+
+
 def gc(store) -> list[str]:
     """Remove cached layers no stored image refers to, and abandoned downloads."""
     keep: set[str] = set()
     for info in store.images():
-        try:
-            doc = json.loads(store.manifest_bytes(info.id))
-        except (RktError, ValueError):
-            continue
-        for a in doc.get("annotations") or []:
-            if isinstance(a, dict) and a.get("name") == LAYERS_ANNOTATION:
-                keep.update(str(a.get("value", "")).split())
+        keep.update(str(stored_annotations(store, info.id).get(LAYERS_ANNOTATION) or "").split())
     removed = []
     blobs = root(store) / "sha256"
     if blobs.is_dir():

@@ -90,12 +90,7 @@ class Squasher:
     def add_layer(self, src, label: str, budget: int) -> int:
         """Apply one layer (a binary file object, any compression) below those already added;
         the uncompressed bytes it had."""
-        head = b""
-        while len(head) < tar.BLOCK:
-            more = src.read(tar.BLOCK - len(head))
-            if not more:
-                break
-            head += more
+        head = tar.read_head(src)
         if head.count(0) == len(head):
             return len(head)  # an empty layer: no bytes, or only the end-of-archive blocks
         try:
