@@ -11,6 +11,7 @@ from its location only the first time. Stage1 images from local files are truste
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +39,29 @@ def default_images_dir() -> Path:
     return Path(sys.prefix) / "lib" / "rkt" / "stage1-images"
 
 
+# the config subdirs rkt.config reads (its SUBDIRS), named here so that a run without any
+# configuration does not import the config model
+_CONFIG_SUBDIRS = ("auth.d", "paths.d", "stage1.d")
+
+
+def _no_config(opts) -> bool:
+    """Whether no config dir holds anything rkt.config would read (then its configuration is
+    the default one); any doubt (an unreadable or odd dir) is left to rkt.config."""
+    for directory in opts.config_dirs:
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+        if any(name in _CONFIG_SUBDIRS for name in names):
+            return False
+    return True
+
+
 def _config(opts):
+    if _no_config(opts):
+        return None
     try:
         from rkt.config import load
     except ImportError:  # the configuration module is optional until it lands
