@@ -27,7 +27,7 @@ class FileLock:
             if self.path.is_dir():
                 self.fd = os.open(self.path, flags | os.O_DIRECTORY)
             else:
-                self.fd = os.open(self.path, flags | (os.O_CREAT if create else 0), 0o644)
+                self.fd = os.open(self.path, flags | (os.O_CREAT if create else 0), 0o664)
         except FileNotFoundError:
             raise RktError(f"lock {self.path}: does not exist") from None
 

@@ -58,10 +58,27 @@ def parse_image_string(ref: str) -> tuple[str, dict[str, str]]:
     return name, labels
 
 
+def _share_with_group(cas: Path) -> int | None:
+    """A store set up for group `rkt` (setgid dirs, rkt's tmpfiles entry) gets files its members
+    can write too, whoever makes them (blob dirs, lock files, work dirs), as rkt's umask(0) with
+    its 2770/0660 modes did; the previous umask, to restore, or None when left alone."""
+    import stat
+    try:
+        shared = os.stat(cas).st_mode & (stat.S_ISGID | stat.S_IWGRP) == stat.S_ISGID | stat.S_IWGRP
+    except OSError:
+        return None
+    if not shared:
+        return None
+    previous = os.umask(0o077)
+    os.umask(previous & ~0o070)
+    return previous
+
+
 class Store(TreeStore):
     def __init__(self, data_dir: str | os.PathLike):
         self.data_dir = Path(data_dir)
         self.cas = layout.cas_dir(data_dir)
+        self._umask = _share_with_group(self.cas)
         try:
             for sub in layout.SUBDIRS:
                 (self.cas / sub).mkdir(parents=True, exist_ok=True)
@@ -73,6 +90,9 @@ class Store(TreeStore):
 
     def close(self) -> None:
         self.index.close()
+        if self._umask is not None:
+            os.umask(self._umask)
+            self._umask = None
 
     def __enter__(self) -> "Store":
         return self
@@ -235,7 +255,8 @@ class Store(TreeStore):
             self.dependency_tree(result.image_id, manifest)  # every dependency must be stored
             if self.index.get(result.image_id) and self.blob_path(result.image_id).exists():
                 return result.image_id  # already stored: nothing to do
-            keep_tree = not manifest.dependencies
+            # the tree store is root's (rkt's 2700 cas/tree): a member of group rkt only fetches
+            keep_tree = not manifest.dependencies and os.access(self.cas / "tree", os.W_OK)
             tree_size = 0
             if keep_tree:
                 if manifest.path_whitelist:
