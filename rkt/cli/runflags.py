@@ -123,9 +123,10 @@ def _pod_append(attr: str, parse=lambda flag, v: v) -> Setter:
     return setter
 
 
-def _pod_extend(attr: str) -> Setter:
+def _pod_extend(attr: str, parse=lambda flag, v: v) -> Setter:
+    """A list flag that also takes comma-separated values, as rkt's (`--hosts-entry=IP=A,IP=B`)."""
     def setter(f: Draft, flag: str, value: str) -> None:
-        getattr(f, attr).extend(v for v in value.split(",") if v)
+        getattr(f, attr).extend(parse(flag, v) for v in value.split(",") if v)
     return setter
 
 
@@ -218,7 +219,7 @@ NET_FLAGS: dict[str, Flag] = {
     "--dns-opt": Flag("DNS options to write in /etc/resolv.conf", _pod_extend("dns_opt")),
     "--dns-domain": Flag("DNS domain to write in /etc/resolv.conf", _pod("dns_domain", rv.nonempty)),
     "--hosts-entry": Flag("entries to add to the pod's /etc/hosts ('host' or IP=HOSTNAME)",
-                          _pod_append("hosts_entries", rv.hosts_entry)),
+                          _pod_extend("hosts_entries", rv.hosts_entry)),
     "--hostname": Flag("pod's hostname (default: rkt-$PODUUID)", _pod("hostname", rv.hostname)),
     "--interactive": Flag("run pod interactively (only one image allowed)",
                           _bool("interactive"), boolean=True),

@@ -116,11 +116,13 @@ def test_pod_manifest_alone_and_with_pod_level_run_flags():
 
 def test_flag_value_forms_and_bools():
     f = parse("run", ["img", "--net", "--inherit-env=false", "--no-overlay", "--dns", "1.1.1.1",
-                      "--dns=8.8.8.8,9.9.9.9", "--hosts-entry=10.0.0.1=db", "--uuid-file-save", "/u"])
+                      "--dns=8.8.8.8,9.9.9.9", "--hosts-entry=10.0.0.1=db",
+                      "--hosts-entry=10.0.0.2=a,10.0.0.1=b", "--uuid-file-save", "/u"])
     assert f.net == ("default",)  # a bare --net never eats the next word
     assert f.apps[0].image == "img" and not f.inherit_env and f.no_overlay
     assert f.dns == ("1.1.1.1", "8.8.8.8", "9.9.9.9")
-    assert f.hosts_entries == (("10.0.0.1", "db"),)
+    # comma-separated entries, as rkt's dns.md example `--hosts-entry 198.51.100.0=host1,198.51.100.1=host2`
+    assert f.hosts_entries == (("10.0.0.1", "db"), ("10.0.0.2", "a"), ("10.0.0.1", "b"))
     assert f.uuid_file_save == "/u"
 
 

@@ -141,19 +141,20 @@ def test_kill_9_then_gc_leaves_nothing_and_two_gcs_agree(netrkt, hostns, real_st
     assert baseline(hostns, netrkt) == before
 
 
-def test_kill_9_of_rkt_run_alone_keeps_the_pod_networked(netrkt, hostns, real_stage1, tmp_path):
-    """The keeper holds the network as long as the pod lives, even when `rkt run` is gone."""
+def test_kill_9_of_rkt_run_alone_stops_the_pod_and_its_keeper_tears_down(netrkt, hostns, real_stage1, tmp_path):
+    """kill -9 of `rkt run` alone: the pod's PID 1 gets SIGTERM (PDEATHSIG) and stops as on
+    `rkt stop`; the keeper, orphaned but still holding the netns, undoes the network completely
+    once the pod is gone, before any gc; gc then finds nothing left."""
     before = baseline(hostns, netrkt)
     image = server_aci(tmp_path / "server.aci")
-    proc, uuid = start(netrkt, real_stage1, image)
-    ip = pod_ip(netrkt, uuid)
+    proc, uuid = start(netrkt, real_stage1, image, "--port=http:8080")
+    assert hostns.wget("http://127.0.0.1:8080/").startswith("rkt-")
     proc.kill()
-    proc.wait(timeout=30)  # its stdout stays open: the pod and the keeper still hold it
-    assert hostns.wget(f"http://{ip}/").startswith("rkt-")
-    netrkt("stop", uuid)
-    proc.communicate(timeout=30)
+    proc.communicate(timeout=60)  # EOF: the pod, its keeper and every plugin are gone
     wait_for(lambda: baseline(hostns, netrkt) == before, what="the keeper's teardown")
+    assert "state=exited" in netrkt("status", uuid).stdout
     netrkt("gc", "--grace-period=0s")
+    assert not netrkt.pod_dirs()
     assert baseline(hostns, netrkt) == before
 
 
