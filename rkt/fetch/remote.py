@@ -131,15 +131,9 @@ class RemoteFetcher:
         if self.opts.insecure_for("image"):
             return None, False
         if self.signature is not None:
-            try:
-                with open(self.signature, "rb") as f:
-                    data = f.read(MAX_SIGNATURE_BYTES + 1)
-            except OSError as err:
-                raise RktError(f"signature file {self.signature}: {err.strerror}") from None
-            if len(data) > MAX_SIGNATURE_BYTES:
-                raise RktError(f"signature file {self.signature}: larger than "
-                               f"{MAX_SIGNATURE_BYTES} bytes, not a detached signature")
-            return data, False
+            from rkt.trust.verify import read_signature_file
+
+            return read_signature_file(self.signature), False
         if req.asc_url is None:
             raise RktError(f"image {req.aci_url}: no signature URL; pass --signature=FILE or "
                            "skip verification with --insecure-options=image")

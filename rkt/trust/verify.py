@@ -50,7 +50,8 @@ def _gpg(home: str, keyring: str):
     return handle
 
 
-def _read_signature(asc_path: Path) -> bytes:
+def read_signature_file(asc_path: Path) -> bytes:
+    """The bytes of a signature file, read no further than a detached signature can be long."""
     try:
         with open(asc_path, "rb") as f:
             data = f.read(MAX_SIGNATURE_SIZE + 1)
@@ -59,6 +60,11 @@ def _read_signature(asc_path: Path) -> bytes:
     if len(data) > MAX_SIGNATURE_SIZE:
         raise RktError(f"signature file {asc_path}: larger than {MAX_SIGNATURE_SIZE} bytes, "
                        "not a detached signature")
+    return data
+
+
+def _read_signature(asc_path: Path) -> bytes:
+    data = read_signature_file(asc_path)
     try:
         kind, binary = openpgp.dearmor(data)
         if kind not in (None, "SIGNATURE"):

@@ -231,3 +231,13 @@ def test_local_signature_for_a_remote_image(rkt, server, ca_env, gpg_key, tmp_pa
     trust(rkt, gpg_key, "localhost/app")
     rkt("fetch", f"--signature={asc}", server.url(pub["aci_route"]), env=ca_env)
     assert not server.requested(pub["asc_route"])
+
+
+def test_local_signature_for_a_remote_image_is_capped(rkt, server, ca_env, gpg_key, tmp_path):
+    pub = publish(server, tmp_path, "localhost/app", key=gpg_key, page=False)
+    huge = tmp_path / "huge.asc"
+    huge.write_bytes(b"\0" * ((1 << 20) + 1))
+    trust(rkt, gpg_key, "localhost/app")
+    err = rkt.fails("fetch", f"--signature={huge}", server.url(pub["aci_route"]), env=ca_env).stderr
+    assert f"signature file {huge}: larger than 1048576 bytes" in err
+    assert not server.requested(pub["aci_route"])
