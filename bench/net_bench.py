@@ -27,7 +27,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from pod_bench import RKT, runc_bundle, timed  # noqa: E402
+from benchlib import rkt_cmd, run_once  # noqa: E402
+from pod_bench import runc_bundle  # noqa: E402
 
 
 def interleaved(commands: dict[str, tuple[list[str], dict]], runs: int) -> dict[str, list[float]]:
@@ -35,7 +36,7 @@ def interleaved(commands: dict[str, tuple[list[str], dict]], runs: int) -> dict[
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
         for name, (cmd, kw) in commands.items():
-            samples[name] += timed(cmd, 1, warmup=0, **kw)
+            samples[name].append(run_once(cmd, **kw)[0])
     return samples
 from tests.helpers.aci import busybox_aci  # noqa: E402
 
@@ -66,8 +67,7 @@ def main() -> None:
     try:
         aci = work / "busybox.aci"
         busybox_aci(aci, name="busybox-bench", exec_=["/bin/true"], compression="none")
-        rkt = [str(RKT), f"--dir={work / 'data'}", f"--local-config={work / 'etc'}",
-               f"--system-config={work / 'lib'}", "--insecure-options=image"]
+        rkt = rkt_cmd(work)
         subprocess.run([*rkt, "fetch", str(aci)], check=True, capture_output=True)
         rootfs = work / "rootfs"
         subprocess.run([*rkt, "image", "render", "--rootfs-only", "busybox-bench", str(rootfs)],
@@ -91,7 +91,7 @@ def main() -> None:
             "runc + CNI ptp by hand": ([*inside, "sh", "-c", RUNC_PTP], {"env": env}),
         }
         for cmd, kw in commands.values():  # warm-up
-            timed(cmd, 1, warmup=1, **kw)
+            run_once(cmd, **kw)
         results = interleaved(commands, args.runs)
         subprocess.run([*inside, *rkt, "gc", "--grace-period=0s"], capture_output=True)
         med = {name: statistics.median(s) for name, s in results.items()}
