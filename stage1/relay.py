@@ -27,7 +27,8 @@ class Relay:
         self.socks = {sock.fileno(): (sock, app) for sock, app in notify_socks}
         self.control_fd, self.packet_fd = control_fd, packet_fd
         self.output = logs.Output(uuid, sorted({r.app for r in readers}), limit,
-                                  logs.Journal.connect(uuid) if readers else None)
+                                  logs.Journal.connect(uuid) if readers else None,
+                                  pids_dir=f"{stage1_rootfs}/rkt/pids")
         self.readiness = notify.Readiness([app for _, app in notify_socks], stage1_rootfs)
 
     def _to_host(self, messages: list[bytes]) -> None:

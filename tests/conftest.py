@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.gpg import GpgKey
+from tests.helpers.output import app_output
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,6 +40,8 @@ class Rkt:
         """Run rkt; with check=True a non-zero exit fails the test showing stderr."""
         proc = subprocess.run(self.cmd(*args), capture_output=True, input=input, timeout=timeout,
                               text=not isinstance(input, bytes), env=env, cwd=kw.pop("cwd", REPO), **kw)
+        if any(str(a) in ("run", "run-prepared") for a in args):
+            proc = app_output(proc)  # what the apps wrote; raw_stdout keeps the prefixes
         if check and proc.returncode != 0:
             pytest.fail(f"rkt {' '.join(map(str, args))} exited {proc.returncode}\n"
                         f"stdout: {proc.stdout}\nstderr: {proc.stderr}")

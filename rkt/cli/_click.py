@@ -79,7 +79,7 @@ def invoke(command: click.Command, name: str, opts: GlobalOptions, args: list[st
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.UsageError as err:
-        error = FlagError(_flag_message(err))
+        error = FlagError(_flag_message(err, args))
         error.help_page = help_page(command, name)
         raise error from None
     except click.Abort:
@@ -89,13 +89,30 @@ def invoke(command: click.Command, name: str, opts: GlobalOptions, args: list[st
     return result if isinstance(result, int) else 0
 
 
-def _flag_message(err: click.UsageError) -> str:
+def _flag_message(err: click.UsageError, args: list[str]) -> str:
     """click's wording turned into pflag's, which scripts match."""
     if isinstance(err, click.NoSuchOption):
         return f"unknown flag: {err.option_name}"
     if isinstance(err, click.BadParameter) and err.param is not None and err.param.opts:
-        return f"invalid argument for {err.param.opts[0]}: {err.message}"
+        name = next((o for o in err.param.opts if o.startswith("--")), err.param.opts[0])
+        value = _value_of(name, args)
+        if value is not None:
+            return f'invalid argument "{value}" for {name}={value}: {err.message}'
+        return f"invalid argument for {name}: {err.message}"
     message = err.format_message()
     if message.startswith("Option '") and "requires an argument" in message:
         return f"flag needs an argument: {message.split(chr(39))[1]}"
     return message
+
+
+def _value_of(name: str, args: list[str]) -> str | None:
+    """The last value given to flag `name` in args (`--x=v` or `--x v`)."""
+    found = None
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg.startswith(name + "="):
+            found = arg[len(name) + 1:]
+        elif arg == name and i + 1 < len(args):
+            found = args[i + 1]
+    return found

@@ -7,7 +7,10 @@ import click
 from rkt.cli._click import CONTEXT_SETTINGS, options
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, help="Garbage collect local store")
+@click.command(context_settings=CONTEXT_SETTINGS, help="Garbage collect local store.\n\n"
+               "This is intended to be run periodically from a timer or cron job.\n\n"
+               "The default grace period is 24h. Use --grace-period=0s to effectively disable\n"
+               "the grace-period.")
 @click.option("--grace-period", default="24h", show_default=True,
               help="duration to wait since an image was last used before removing it")
 def command(grace_period: str) -> None:

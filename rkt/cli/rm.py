@@ -27,6 +27,11 @@ def command(uuid_file: str | None, uuids: tuple[str, ...]) -> int:
     for arg in uuids or (None,):
         try:
             pod = pods.resolve(opts, pods.read_uuid_file(uuid_file) if arg is None else arg)
+        except RktError as err:  # rkt's wording, which scripts match
+            print(f"rm: cannot get pod: {err}", file=sys.stderr)
+            failed = True
+            continue
+        try:
             gc.remove(opts, pod)
         except RktError as err:
             print(f"rm: {err}", file=sys.stderr)

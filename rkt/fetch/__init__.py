@@ -45,6 +45,14 @@ def classify(ref: str) -> tuple[str, str]:
     return "name", ref
 
 
+def debug(opts, message: str) -> None:
+    """rkt's `--debug` lines of image resolution, `image: ...` on stderr (scripts grep them)."""
+    if opts.debug:
+        import sys
+
+        print(f"image: {message}", file=sys.stderr, flush=True)
+
+
 def fetch(opts, store, ref: str, *, signature: str | os.PathLike | None = None,
           pull_policy: str = "new") -> str:
     """Make the image `ref` available in `store`; its full image ID."""
@@ -58,12 +66,17 @@ def fetch(opts, store, ref: str, *, signature: str | os.PathLike | None = None,
     kind, value = classify(ref)
     if kind == "path":
         # A file is read whatever the pull policy, as in rkt.
+        debug(opts, f"using image from file {os.path.abspath(value)}")
         return fetch_file(opts, store, Path(value), signature=signature, pull_policy=pull_policy)
     if kind == "id":
-        return store.resolve(value).id
+        image_id = store.resolve(value).id
+        debug(opts, f"using image from the store with hash {image_id}")
+        return image_id
     if kind == "name" and pull_policy != "update":
         try:
-            return store.resolve(value).id  # no network (nor requests import) when stored
+            image_id = store.resolve(value).id  # no network (nor requests import) when stored
+            debug(opts, f"using image from local store for image name {value}")
+            return image_id
         except RktError:
             if pull_policy == "never":
                 raise RktError(f'image "{ref}" is not in the store and --pull-policy=never') from None
@@ -117,8 +130,8 @@ def _import_file(opts, store, path: Path, src, signature, pull_policy: str) -> s
         return store.import_aci(src, verify=_with_dependencies(opts, store, None, pull_policy))
     asc = Path(signature) if signature else Path(f"{path}.asc")
     if not asc.exists():
-        raise RktError(f"signature file {asc} not found: sign the image, pass "
-                       "--signature=FILE, or skip verification with --insecure-options=image")
+        raise RktError(f"error opening signature file {asc}: no such file or directory; sign the "
+                       "image, pass --signature=FILE, or skip verification with --insecure-options=image")
     # gpg reads the very file we import (through our fd), not whatever the path names by
     # then: swapping the file mid-fetch cannot get an unsigned image past the check.
     same_file = Path(f"/proc/{os.getpid()}/fd/{src.fileno()}")

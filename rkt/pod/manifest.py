@@ -226,7 +226,7 @@ def from_file(path: str, store) -> tuple[dict, list[str]]:
     except ManifestError as err:
         raise RktError(f"--pod-manifest {path}: {err.message}") from None
     if not pod["apps"]:
-        raise RktError(f"--pod-manifest {path}: the pod has no apps")
+        raise RktError(f"--pod-manifest {path}: pod must contain at least one application")
     ids = []
     for ra in pod["apps"]:
         info = store.resolve(ra["image"]["id"])

@@ -339,7 +339,7 @@ def resolve(opts: "GlobalOptions", uuid_or_prefix: str) -> Pod:
     """The pod whose UUID is or starts with the argument (case-insensitive, unique prefix)."""
     wanted = uuid_or_prefix.strip().lower()
     if not wanted:
-        raise RktError("empty UUID")
+        raise RktError("UUID cannot be empty")
     if is_pod_uuid(wanted):  # a whole UUID: found without listing every pod
         pod = get(opts, wanted)
         if pod is not None:

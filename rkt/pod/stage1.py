@@ -97,19 +97,25 @@ def _by_name(store, name: str, version: str | None):
 def select(opts, store, choice: "Stage1Ref | None") -> str:
     """The stage1 image ID for a pod, importing the image into the store if needed; `choice`
     None means the configured default."""
+    from rkt.fetch import debug
+
     kind, value = (choice.kind, choice.value) if choice else (None, "")
-    if kind == "path":
-        return _import_file(store, Path(value).absolute(), "stage1 image")
-    if kind == "url":
-        return _import_file(store, _file_location(value, "--stage1-url"), "stage1 image")
+    if kind in ("path", "url"):
+        path = (Path(value).absolute() if kind == "path"
+                else _file_location(value, "--stage1-url"))
+        debug(opts, f"using image from file {path}")
+        return _import_file(store, path, "stage1 image")
     if kind == "hash":
-        return store.resolve(value if value.startswith("sha512-") else f"sha512-{value}").id
+        image_id = store.resolve(value if value.startswith("sha512-") else f"sha512-{value}").id
+        debug(opts, f"using image from the store with hash {image_id}")
+        return image_id
     if kind == "name":
         name, _, version = value.partition(":")
         info = _by_name(store, name, version or None)
         if info is None:
             raise RktError(f'stage1 image "{value}" is not in the store '
                            "(fetch it first, or use --stage1-path)")
+        debug(opts, f"using image from local store for image name {value}")
         return info.id
     config = _config(opts)
     if kind == "from-dir":

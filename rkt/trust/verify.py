@@ -56,7 +56,7 @@ def read_signature_file(asc_path: Path) -> bytes:
         with open(asc_path, "rb") as f:
             data = f.read(MAX_SIGNATURE_SIZE + 1)
     except OSError as err:
-        raise RktError(f"signature file {asc_path}: {err.strerror}") from None
+        raise RktError(f"error opening signature file {asc_path}: {err.strerror.lower()}") from None
     if len(data) > MAX_SIGNATURE_SIZE:
         raise RktError(f"signature file {asc_path}: larger than {MAX_SIGNATURE_SIZE} bytes, "
                        "not a detached signature")

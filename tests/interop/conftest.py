@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import REPO, Rkt
 from tests.helpers.aci import busybox_aci
+from tests.helpers.output import app_output
 
 REFERENCE_ENV = "RKT_REFERENCE_DIR"
 REFERENCE_REL = Path("shared/reference/rkt-1.30")
@@ -112,7 +113,7 @@ class Namespace:
                           f"--system-config={r}/system", f"--user-config={r}/user", *args])
 
     def run(self, argv: list[str], timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+        return app_output(subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw))
 
     def mounts_here(self) -> list[str]:
         return [m for m in _mounts(self.holder.pid) if m.startswith(str(self.root))]

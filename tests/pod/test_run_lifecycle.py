@@ -147,7 +147,7 @@ def test_prepare_not_quiet_prints_uuid_last(rkt, stage1_script, busybox):
 
 def test_run_prepared_errors(rkt, stage1_script, busybox):
     assert "no matches found" in rkt.fails("run-prepared", "0123abcd").stderr
-    assert "empty UUID" in rkt.fails("run-prepared", "").stderr
+    assert "UUID cannot be empty" in rkt.fails("run-prepared", "").stderr
     uuid = prepare(rkt, stage1_script, busybox).stdout.strip()
     assert uuid
     proc = rkt.fails("run-prepared", "--exec=/bin/x", uuid, code=254)

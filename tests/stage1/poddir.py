@@ -19,6 +19,7 @@ import uuid as _uuid
 from pathlib import Path
 
 from tests.helpers import aci
+from tests.helpers.output import app_output
 
 
 def extract(tar: bytes, dest: Path, *, rootfs_only: bool = False) -> None:
@@ -110,7 +111,7 @@ class PodDir:
             proc.kill()
             out, err = proc.communicate()
             raise
-        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        return app_output(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
 
     def entry(self, name: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run([self.entrypoint(name), *args], cwd=self.path, capture_output=True,

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.helpers.aci import Entry
+from tests.helpers.output import without_app_prefixes
 from tests.stage1.poddir import SH, app_entry, run_ok, sh, wait_for
 
 pytestmark = pytest.mark.root
@@ -227,7 +228,7 @@ def test_pod_lock_held_while_running_and_not_leaked_to_apps(make_pod):
     finally:
         pod.entry("stop", pod.uuid)
         out, _ = proc.communicate(timeout=15)
-    assert sorted(out.split()) == ["0", "1", "2", "3"]  # 3: ls's own directory fd
+    assert sorted(without_app_prefixes(out).split()) == ["0", "1", "2", "3"]  # 3: ls's own directory fd
 
 
 @pytest.mark.parametrize("flag,shared", [("--ipc=auto", False), ("--ipc=private", False),

@@ -130,7 +130,7 @@ def test_signed_message_is_not_a_detached_signature(store, signed_aci, gpg_key, 
 def test_missing_signature_file(store, signed_aci, gpg_key, tmp_path):
     aci, _ = signed_aci("example.com/app")
     store.place(gpg_key, "example.com/app")
-    assert "No such file" in refused(store, "example.com/app", aci, tmp_path / "nope.asc")
+    assert "error opening signature file" in refused(store, "example.com/app", aci, tmp_path / "nope.asc")
 
 
 def test_masked_vendor_key(store, signed_aci, gpg_key):

@@ -1,0 +1,34 @@
+"""Apps' lines on the pod's console start with `app[pid]: ` when it is not a terminal (as
+rkt's nspawn stage1 printed them, which tools scrape); `--interactive` leaves them as written."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+
+def _run(rkt, stage1, busybox, *args, **kw):
+    return rkt("--insecure-options=image", "run", f"--stage1-path={stage1}", "--net=none",
+               *args, **kw)
+
+
+def test_each_line_prefixed_with_app_and_pid(rkt, real_stage1, busybox):
+    proc = _run(rkt, real_stage1, busybox,
+                busybox, "--name=first", "--exec=/bin/sh", "--", "-c",
+                "echo one; printf 'two'; sleep 0.1; echo ' halves'; echo err >&2", "---",
+                busybox, "--name=second", "--exec=/bin/echo", "--", "hi", "---")
+    out = proc.raw_stdout.splitlines()
+    pids = {re.match(r"^(\w+)\[(\d+)\]: ", line).groups() for line in out}
+    assert {name for name, _ in pids} == {"first", "second"}
+    assert len(pids) == 2  # one pid per app, the same on each of its lines
+    first = [re.sub(r"^first\[\d+\]: ", "", line) for line in out if line.startswith("first[")]
+    assert first == ["one", "two halves"]  # a line written in pieces is prefixed once
+    assert re.search(r"^first\[\d+\]: err$", proc.raw_stderr, re.M)
+    assert re.search(r"^second\[\d+\]: hi$", proc.raw_stdout, re.M)
+
+
+def test_interactive_output_unprefixed(rkt, real_stage1, busybox):
+    proc = _run(rkt, real_stage1, busybox, "--interactive", busybox, "--exec=/bin/echo",
+                "--", "plain", "---", input="")
+    assert proc.raw_stdout == "plain\n"
