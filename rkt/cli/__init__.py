@@ -98,8 +98,13 @@ def dispatch(opts: GlobalOptions, args: list[str]) -> int:
     from rkt.cli import helptext
 
     if args and args[0] == "help":
-        if len(args) > 1:
+        if len(args) > 1 and resolve_command(args[1]) is not None:
             return dispatch(opts, [*args[1:], "--help"])
+        if len(args) > 1:  # cobra's words, and exit 0, as rkt
+            sys.stdout.write(usage())
+            sys.stdout.flush()
+            sys.stderr.write(f"Unknown help topic [`{args[1]}`].")
+            return 0
         print(usage(), end="")
         return 0
     if args and args[0] in ("-v", "--version"):

@@ -1,8 +1,8 @@
 """The reference rkt 1.30 binary beside ours, for side-by-side tests of the command line.
 
-It runs in its own slave mount namespace (`unshare --mount --propagation slave`) with private
-data and configuration directories, as the reference's README asks; tests skip, saying why,
-where the reference is not installed."""
+Found as tests/interop finds it (`reference_dir`); it runs in its own slave mount namespace
+(`unshare --mount --propagation slave`) with private data and configuration directories, as
+the reference's README asks. Tests skip, saying why, where it is not installed."""
 
 from __future__ import annotations
 
@@ -12,19 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.interop.conftest import reference_dir
 
-# ../shared beside the checkout (main, CI's clone), or beside the worktrees' parent
-_CANDIDATES = [base / "shared" / "reference" / "rkt-1.30" for base in (REPO.parent, REPO.parent.parent)]
-REFERENCE = next((c for c in _CANDIDATES if (c / "rkt").exists()), _CANDIDATES[0])
-
-
-def need_reference() -> Path:
-    if not (REFERENCE / "rkt").exists():
-        pytest.skip(f"reference rkt 1.30 not installed at {REFERENCE} (../shared/reference/rkt-1.30)")
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare(1) is missing: the reference rkt must run in its own mount namespace")
-    return REFERENCE
+REFERENCE, _WHY_MISSING = reference_dir()
 
 
 class RefRkt:
@@ -45,5 +35,8 @@ class RefRkt:
 
 @pytest.fixture
 def ref(tmp_path) -> RefRkt:
-    need_reference()
+    if REFERENCE is None:
+        pytest.skip(_WHY_MISSING)
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare(1) is missing: the reference rkt must run in its own mount namespace")
     return RefRkt(tmp_path / "ref")

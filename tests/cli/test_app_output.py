@@ -17,7 +17,7 @@ def test_each_line_prefixed_with_app_and_pid(rkt, real_stage1, busybox):
     proc = _run(rkt, real_stage1, busybox,
                 busybox, "--name=first", "--exec=/bin/sh", "--", "-c",
                 "echo one; printf 'two'; sleep 0.1; echo ' halves'; echo err >&2", "---",
-                busybox, "--name=second", "--exec=/bin/echo", "--", "hi", "---")
+                busybox, "--name=second", "--exec=/bin/sh", "--", "-c", "sleep 0.5; echo hi", "---")
     out = proc.raw_stdout.splitlines()
     pids = {re.match(r"^(\w+)\[(\d+)\]: ", line).groups() for line in out}
     assert {name for name, _ in pids} == {"first", "second"}
@@ -32,3 +32,13 @@ def test_interactive_output_unprefixed(rkt, real_stage1, busybox):
     proc = _run(rkt, real_stage1, busybox, "--interactive", busybox, "--exec=/bin/echo",
                 "--", "plain", "---", input="")
     assert proc.raw_stdout == "plain\n"
+
+
+def test_interleaved_pieces_keep_one_owner_per_line(rkt, real_stage1, busybox):
+    proc = _run(rkt, real_stage1, busybox,
+                busybox, "--name=slow", "--exec=/bin/sh", "--", "-c",
+                "printf 'left '; sleep 0.4; echo right", "---",
+                busybox, "--name=fast", "--exec=/bin/sh", "--", "-c", "sleep 0.2; echo middle", "---")
+    lines = proc.raw_stdout.splitlines()
+    assert all(re.match(r"^(slow|fast)\[\d+\]: ", line) for line in lines), lines
+    assert [re.sub(r"^\w+\[\d+\]: ", "", line) for line in lines] == ["left ", "middle", "right"]

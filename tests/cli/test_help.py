@@ -66,3 +66,9 @@ def _layout(page: str) -> list:
             for line in page.splitlines()
             if re.match(r"^[A-Z ]+:$", line) or line.startswith("      --")
             or line.startswith("\trkt ")]
+
+
+def test_help_for_an_unknown_topic(rkt):
+    proc = rkt("help", "foo")  # cobra's words, exit 0
+    assert proc.stderr == "Unknown help topic [`foo`]."
+    assert proc.stdout == rkt("help").stdout
