@@ -1,8 +1,10 @@
 """Each app's stdout and stderr, kept per pod in `logs/<app>.log` (what `rkt logs` reads).
 
 The relay reads an app's output pipes line by line and hands every piece to `Output.emit`, the
-one place that writes it to the console (unchanged bytes), to the app's log file and, when
-journald listens, to the journal. Log files use the CRI logging format, one record a line:
+one place that writes it to the console, to the app's log file and, when journald listens, to
+the journal. On a console that is not a terminal each line starts with `app[pid]: `, as rkt's
+nspawn stage1 printed it and tools that scrape rkt's output expect; a terminal, the log file
+and the journal get the app's bytes unchanged. Log files use the CRI logging format, one record a line:
 `<RFC3339Nano UTC> <stdout|stderr> <F|P> <text>` (P: a piece of a longer line, continued by the
 next records, the last one F); a file that outgrows its bound is rotated to `<app>.log.1`.
 """
@@ -135,19 +137,24 @@ class Journal:
 class Output:
     """Where an app's output goes: console, log file, journal."""
 
-    def __init__(self, uuid: str, app_names: list[str], limit: int, journal: Journal | None):
+    def __init__(self, uuid: str, app_names: list[str], limit: int, journal: Journal | None,
+                 pids_dir: str | None = None):
         if app_names:  # an interactive pod keeps its terminal: no logs dir, rkt logs says so
             os.makedirs(LOG_DIR, mode=0o750, exist_ok=True)
         self.files = {name: LogFile(f"{LOG_DIR}/{name}.log", limit) for name in app_names}
         self.journal = journal
         self.consoles = {1: Console(1), 2: Console(2)}
+        self.lines = {fd: ConsoleLines(pids_dir) if pids_dir and not os.isatty(fd) else None
+                      for fd in (1, 2)}
 
     def emit(self, app: str, stream: str, records: list[tuple[bytes, bool]]) -> None:
         """What one read of the app's pipe gave, as records: a whole line (complete) or the
-        piece read so far of a longer one. The console gets the bytes exactly as the app wrote
-        them (a per-line prefix would go here, record by record)."""
-        self.consoles[1 if stream == "stdout" else 2].write(
-            b"".join(text + b"\n" if complete else text for text, complete in records))
+        piece read so far of a longer one."""
+        fd = 1 if stream == "stdout" else 2
+        lines = self.lines[fd]
+        self.consoles[fd].write(
+            lines.render(app, records) if lines is not None
+            else b"".join(text + b"\n" if complete else text for text, complete in records))
         self.files[app].append(stream, records)
         if self.journal is not None:
             for text, complete in records:
@@ -183,6 +190,39 @@ def _pieces(line: bytes, complete: bool) -> list[tuple[bytes, bool]]:
         line = line[MAX_RECORD:]
     out.append((line, complete))
     return out
+
+
+class ConsoleLines:
+    """`app[pid]: ` at the start of every console line of one fd. A line another app left
+    unfinished is ended first, so each console line has one owner; the pid is read once from
+    `pids_dir/<app>`, which the supervisor writes before it lets the apps go."""
+
+    def __init__(self, pids_dir: str):
+        self.pids_dir = pids_dir
+        self.prefixes: dict[str, bytes] = {}
+        self.open: str | None = None  # the app whose line is unfinished
+
+    def _prefix(self, app: str) -> bytes:
+        if app not in self.prefixes:
+            try:
+                with open(f"{self.pids_dir}/{app}", "rb") as f:
+                    pid = f.read(32).strip().decode()
+            except (OSError, UnicodeDecodeError):
+                return f"{app}: ".encode()
+            self.prefixes[app] = f"{app}[{pid}]: ".encode()
+        return self.prefixes[app]
+
+    def render(self, app: str, records: list[tuple[bytes, bool]]) -> bytes:
+        out = []
+        for text, complete in records:
+            if self.open is not None and self.open != app:
+                out.append(b"\n")
+                self.open = None
+            if self.open is None:
+                out.append(self._prefix(app))
+            out.append(text + b"\n" if complete else text)
+            self.open = None if complete else app
+        return b"".join(out)
 
 
 class Console:
