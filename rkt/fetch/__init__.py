@@ -48,9 +48,9 @@ def classify(ref: str) -> tuple[str, str]:
 def debug(opts, message: str) -> None:
     """rkt's `--debug` lines of image resolution, `image: ...` on stderr (scripts grep them)."""
     if opts.debug:
-        import sys
+        from rkt import report
 
-        print(f"image: {message}", file=sys.stderr, flush=True)
+        report.info(f"image: {message}")
 
 
 def fetch(opts, store, ref: str, *, signature: str | os.PathLike | None = None,
