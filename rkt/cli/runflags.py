@@ -132,6 +132,9 @@ def _pod_extend(attr: str, parse=lambda flag, v: v) -> Setter:
 
 def _stage1(kind: str) -> Setter:
     def setter(f: Draft, flag: str, value: str) -> None:
+        if f.stage1 is not None and f.stage1.kind != kind:
+            # rkt's flag value check, so reported as pflag's "invalid argument" for this flag
+            raise UsageError(f"flags {flag} and --stage1-{f.stage1.kind} are mutually exclusive")
         f.stage1 = Stage1Ref(kind, rv.nonempty(flag, value))
     return setter
 
@@ -414,10 +417,6 @@ def _check(f: Draft, positional: list[str]) -> None:
         raise UsageError("must provide at least one image or specify the pod manifest")
     if f.interactive and len(f.apps) > 1:
         raise UsageError("interactive option only supports one image")
-    stage1 = [n for n in ("--stage1-path", "--stage1-url", "--stage1-name", "--stage1-hash",
-                          "--stage1-from-dir") if n in f.seen]
-    if len(stage1) > 1:
-        raise UsageError(f"{' and '.join(stage1)} are mutually exclusive")
     for app in f.apps:
         if app.name is not None:
             from rkt.appc.types import is_ac_name

@@ -11,6 +11,8 @@ import pytest
     (["image", "list", "--bogus"], "Error: unknown flag: --bogus\n\n"),
     (["run", "--bogus", "img"], "Error: unknown flag: --bogus\n\n"),
     (["run", "--cpu=1", "img"], 'Error: invalid argument "1" for --cpu=1: --cpu must follow an image\n\n'),
+    (["run", "--stage1-path=a", "--stage1-name=b", "img"], 'Error: invalid argument "b" for '
+     "--stage1-name=b: flags --stage1-name and --stage1-path are mutually exclusive\n\n"),
 ])
 def test_flag_errors_print_help_and_exit_254(rkt, args, stderr):
     proc = rkt.fails(*args, code=254)
