@@ -6,7 +6,9 @@ socket goes to the app port marked `socketActivated` whose port it listens on: t
 `--port NAME:PORT` published it on, else the app's own port, and TCP for stream sockets, UDP
 for datagram ones (rkt's pod systemd matched its .socket units the same way). The app gets them
 from fd 3 with LISTEN_FDS, LISTEN_PID (its pid inside the pod) and LISTEN_FDNAMES (its port
-names); a socket no port wants is closed.
+names); a socket no port wants is closed. A `socketActivated` port no passed socket serves gets
+one bound by the pod itself, in the pod's network on the app's port (rkt's pod systemd bound its
+.socket unit then), so such an app runs the same when `rkt run` is started by hand.
 """
 
 from __future__ import annotations
@@ -59,8 +61,51 @@ def listening(fds: list[tuple[int, str]]) -> set[tuple[str, int]]:
     return {key for key in (_local_port(fd) for fd, _ in fds) if key is not None}
 
 
+class SocketError(Exception):
+    """A socket-activated port the pod could not listen on."""
+
+
+def wanted(apps) -> bool:
+    return any(port.get("socketActivated") for app in apps for port in app.ports)
+
+
+def bind(protocol: str, port) -> int:
+    """A listening socket on every address of the pod's network (IPv6 and IPv4, as systemd's
+    BindIPv6Only=both that rkt asked for; IPv4 alone where the pod has no IPv6); its fd."""
+    import _socket
+    kind = _socket.SOCK_DGRAM if protocol == "udp" else _socket.SOCK_STREAM
+    if not isinstance(port, int) or not 0 < port < 65536 or protocol not in ("tcp", "udp"):
+        raise OSError(f"not a {protocol} port: {port!r}")
+    try:
+        sock = _socket.socket(_socket.AF_INET6, kind | _socket.SOCK_CLOEXEC)
+        sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 0)
+        address = ("::", port)
+    except OSError:
+        sock = _socket.socket(_socket.AF_INET, kind | _socket.SOCK_CLOEXEC)
+        address = ("0.0.0.0", port)
+    try:
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError:
+            if sock.family != _socket.AF_INET6:
+                raise
+            # no IPv6 in this network (disabled): IPv4 alone
+            sock.close()
+            sock = _socket.socket(_socket.AF_INET, kind | _socket.SOCK_CLOEXEC)
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            sock.bind(("0.0.0.0", port))
+        if kind == _socket.SOCK_STREAM:
+            sock.listen(_socket.SOMAXCONN)
+        return sock.detach()
+    except BaseException:
+        sock.close()
+        raise
+
+
 def assign(apps, pod_raw: dict, fds: list[tuple[int, str]]) -> dict[str, list[tuple[int, str]]]:
-    """app name -> [(fd, port name)] in the order of the app's ports; unclaimed fds closed."""
+    """app name -> [(fd, port name)] in the order of the app's ports; unclaimed fds closed,
+    unserved ports bound here (SocketError, with every fd closed, when one cannot be)."""
     host_ports = {}
     for exposed in pod_raw.get("ports") or []:
         if isinstance(exposed, dict) and isinstance(exposed.get("hostPort"), int):
@@ -76,17 +121,32 @@ def assign(apps, pod_raw: dict, fds: list[tuple[int, str]]) -> dict[str, list[tu
         for port in app.ports:
             if not port.get("socketActivated"):
                 continue
-            key = (str(port.get("protocol", "tcp")).lower(),
-                   host_ports.get(port.get("name"), port.get("port")))
-            for fd in by_port.get(key, []):
-                if fd not in used:
-                    used.add(fd)
-                    claimed.setdefault(app.name, []).append((fd, str(port.get("name"))))
-                    break
+            protocol = str(port.get("protocol", "tcp")).lower()
+            key = (protocol, host_ports.get(port.get("name"), port.get("port")))
+            fd = next((fd for fd in by_port.get(key, []) if fd not in used), None)
+            if fd is None:
+                try:
+                    fd = bind(protocol, port.get("port"))
+                except OSError as err:
+                    _close_all(fds, claimed)
+                    name, number = port.get("name"), port.get("port")
+                    raise SocketError(f'app "{app.name}": cannot listen on its socket-activated '
+                                      f'port "{name}" ({protocol} {number}): '
+                                      f"{err.strerror or err}") from None
+            used.add(fd)
+            claimed.setdefault(app.name, []).append((fd, str(port.get("name"))))
     for fd, _name in fds:
         if fd not in used:
             os.close(fd)
     return claimed
+
+
+def _close_all(fds, claimed) -> None:
+    for fd in {fd for fd, _ in fds} | {fd for got in claimed.values() for fd, _ in got}:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def install(fds: list[tuple[int, str]], env: dict) -> None:

@@ -106,7 +106,7 @@ class Supervisor:
             lines = "".join(f"{k}={v}\n" for k, v in running.env.items())
             write_atomic(f"{base}/env/{running.app.name}", lines)
 
-    def _start_relay(self) -> list:
+    def _start_relay(self, socket_fds: list[int]) -> list:
         """Fork the relay (stage1.relay) with the read ends of every app's output pipes and
         the apps' notify sockets; per app, the write ends its stdout and stderr get (None in
         interactive mode: the terminal stays the app's)."""
@@ -131,7 +131,7 @@ class Supervisor:
             outputs.append(tuple(ends))
             keep += ends
         control_r, control_w = os.pipe()
-        pid = relay.start(keep + [control_w] + [fd for fd, _ in self.listen_fds],
+        pid = relay.start(keep + [control_w] + socket_fds,
                           uuid=self.ctx.uuid, stage1_rootfs=self.ctx.stage1_rootfs,
                           readers=readers, notify_socks=socks, control_fd=control_r,
                           packet_fd=self.notify_fd, limit=self.log_limit)
@@ -161,11 +161,15 @@ class Supervisor:
     def start(self) -> str | None:
         """Fork and set up every app; None when all are ready, else the first error."""
         self._prepare_pod_dirs()
-        outputs = self._start_relay()
         claimed = {}
-        if self.listen_fds:
+        if self.listen_fds or any(app.ports for app in self.pod.apps):
             from stage1 import sockets
-            claimed = sockets.assign(self.pod.apps, self.pod.raw, self.listen_fds)
+            if self.listen_fds or sockets.wanted(self.pod.apps):
+                try:
+                    claimed = sockets.assign(self.pod.apps, self.pod.raw, self.listen_fds)
+                except sockets.SocketError as err:
+                    return str(err)
+        outputs = self._start_relay([fd for got in claimed.values() for fd, _ in got])
         pipes = []
         for _ in self.apps:
             report_r, report_w = os.pipe()

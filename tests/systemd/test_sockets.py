@@ -1,15 +1,36 @@
 """Socket activation: `systemd-socket-activate` (systemd's own tool) listens on loopback ports
 and starts `rkt run`; each socket reaches the app port published on it, in the app's order,
-with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES right inside the pod."""
+with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES right inside the pod. A socket-activated port
+no socket was passed for is bound by the pod itself. Runs that need the default network (for
+`--port`) run in a network namespace the test makes, standing in for the host's."""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
-import time
+import sys
+
+import pytest
 
 from tests.conftest import REPO
-from tests.systemd.conftest import run_args
+from tests.net.conftest import NetNS
+from tests.systemd.conftest import run_args, wait_for
+
+# a client that retries until the server listens (it starts with the pod)
+ASK = """
+import socket, sys, time
+deadline = time.monotonic() + float(sys.argv[2])
+while True:
+    try:
+        with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30) as conn:
+            sys.stdout.write(conn.makefile().read())
+            break
+    except ConnectionRefusedError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.05)
+"""
 
 PORTS = [{"name": "http", "protocol": "tcp", "port": 80, "count": 1, "socketActivated": True},
          {"name": "admin", "protocol": "tcp", "port": 81, "count": 1, "socketActivated": True},
@@ -26,32 +47,37 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def _ask(port: int, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
-                return conn.makefile().read()
-        except ConnectionRefusedError:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+@pytest.fixture
+def hostns():
+    ns = NetNS(f"rkt-sd-{secrets.token_hex(3)}")
+    yield ns
+    ns.delete()
+
+
+def _ask(netns: str, port: int, timeout: float = 30) -> str:
+    """What the server on 127.0.0.1:`port` of the network namespace `netns` answers."""
+    proc = subprocess.run(["nsenter", f"--net={netns}", sys.executable, "-c", ASK, str(port),
+                           str(timeout)], capture_output=True, text=True, timeout=timeout + 30)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def _fields(answer: str) -> dict[str, str]:
     return dict(word.split("=", 1) for word in answer.split() if "=" in word)
 
 
-def test_sockets_reach_their_ports(rkt, real_stage1, image):
+def test_sockets_reach_their_ports(rkt, real_stage1, image, hostns):
     http, admin, stray = _free_ports(3)
     aci = image(["/bin/activated", "2"], ports=PORTS)
     # listed out of order, with a socket no port wants: matching is by port, not position
-    cmd = ["systemd-socket-activate", "-l", f"127.0.0.1:{stray}", "-l", f"127.0.0.1:{admin}",
+    cmd = ["nsenter", f"--net={hostns.path}",
+           "systemd-socket-activate", "-l", f"127.0.0.1:{stray}", "-l", f"127.0.0.1:{admin}",
            "-l", f"127.0.0.1:{http}",
            *run_args(rkt, real_stage1, f"--port=http:{http}", f"--port=admin:{admin}", aci)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        first = _ask(http)
-        second = _ask(admin)
+        first = _ask(hostns.path, http)
+        second = _ask(hostns.path, admin)
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
@@ -67,14 +93,15 @@ def test_sockets_reach_their_ports(rkt, real_stage1, image):
 
 
 def test_app_port_without_host_port(rkt, real_stage1, image):
-    """Without --port, the socket on the app's own port number is the app's."""
+    """Without --port, the socket on the app's own port number is the app's (no network
+    needed: the socket is systemd's)."""
     (port,) = _free_ports(1)
     ports = [{"name": "svc", "protocol": "tcp", "port": port, "socketActivated": True}]
     aci = image(["/bin/activated", "1"], ports=ports)
     cmd = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", *run_args(rkt, real_stage1, aci)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        answer = _ask(port)
+        answer = _ask("/proc/self/ns/net", port)
         proc.communicate(timeout=30)
     finally:
         proc.kill()
@@ -82,9 +109,39 @@ def test_app_port_without_host_port(rkt, real_stage1, image):
     assert _fields(answer)["LISTEN_FDNAMES"] == "svc"
 
 
-def test_no_sockets_no_variables(rkt, real_stage1, image):
-    aci = image(["/bin/activated", "0"], ports=PORTS)
-    run = subprocess.run(run_args(rkt, real_stage1, aci), cwd=REPO, capture_output=True,
-                         timeout=120)
-    assert run.returncode == 0, run.stderr
-    assert b"LISTEN_PID=- LISTEN_FDS=- LISTEN_FDNAMES=-" in run.stdout
+def test_unserved_ports_are_bound_in_the_pod(rkt, real_stage1, image, tmp_path):
+    """Started by hand, a socket-activated app gets its sockets from the pod (as rkt's pod
+    systemd bound its .socket units), listening in the pod's network on the app's ports."""
+    ports = [{"name": "http", "protocol": "tcp", "port": 80, "socketActivated": True},
+             {"name": "dns", "protocol": "udp", "port": 53, "socketActivated": True},
+             {"name": "plain", "protocol": "tcp", "port": 82}]
+    aci = image(["/bin/activated", "1"], ports=ports)
+    uuid_file = tmp_path / "uuid"
+    proc = subprocess.Popen(run_args(rkt, real_stage1, f"--uuid-file-save={uuid_file}", aci),
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(uuid_file)
+        uuid = uuid_file.read_text().strip()
+        pids = rkt.dir / "pods/run" / uuid / "stage1/rootfs/rkt/pids/sd"
+        wait_for(pids, timeout=60)
+        answer = _ask(f"/proc/{int(pids.read_text())}/ns/net", 80)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    got = _fields(answer)
+    assert answer.startswith("via fd3: ")
+    assert got["LISTEN_FDS"] == "2" and got["LISTEN_FDNAMES"] == "http:dns"
+    assert got["fd3"] == "80" and got["fd4"] == "53"
+
+
+def test_port_the_pod_cannot_bind_fails_clearly(rkt, real_stage1, image):
+    ports = [{"name": "http", "protocol": "tcp", "port": 80, "socketActivated": True}]
+    one = image(["/bin/activated", "0"], name="example.com/one", ports=ports)
+    two = image(["/bin/activated", "0"], name="example.com/two", ports=ports)
+    run = subprocess.run(run_args(rkt, real_stage1, one, two), cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 254
+    assert 'app "two": cannot listen on its socket-activated port "http" (tcp 80): ' \
+           "Address already in use" in run.stderr
+    assert run.stderr.count("\n") == 1, run.stderr
