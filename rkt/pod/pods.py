@@ -67,9 +67,9 @@ def init_dirs(opts: "GlobalOptions") -> Path:
     return root
 
 
-def _mtime(path: Path) -> datetime.datetime | None:
+def _mtime(path: str | Path) -> datetime.datetime | None:
     try:
-        return datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc)
+        return datetime.datetime.fromtimestamp(os.stat(path).st_mtime, datetime.timezone.utc)
     except OSError:
         return None
 
@@ -162,13 +162,13 @@ class Pod:
     def created(self) -> datetime.datetime | None:
         if self.state not in (PREPARED, RUNNING) and not self.after_run:
             return None
-        return _mtime(self.path / POD_CREATED_FILE) or _mtime(self.path / "pod")
+        return _mtime(f"{self.path}/{POD_CREATED_FILE}") or _mtime(f"{self.path}/pod")
 
     @property
     def started(self) -> datetime.datetime | None:
         if not (self.is_running or self.after_run):
             return None
-        return _mtime(self.path / "pid") or _mtime(self.path / "ppid")
+        return _mtime(f"{self.path}/pid") or _mtime(f"{self.path}/ppid")
 
     @property
     def gc_marked(self) -> datetime.datetime | None:

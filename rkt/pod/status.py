@@ -81,9 +81,9 @@ def format_networks(nets: list[dict]) -> str:
 
 def manifest_json(pod: "Pod") -> dict | None:
     """The pod manifest as plain JSON, or None before stage0 wrote it; RktError if unreadable."""
-    path = pod.path / "pod"
     try:
-        data = path.read_bytes()
+        with open(f"{pod.path}/pod", "rb") as f:  # a str path: `rkt list` reads one per pod
+            data = f.read()
     except FileNotFoundError:
         return None
     except OSError as err:
@@ -108,7 +108,8 @@ def app_image_name(pod: "Pod", app_name: str) -> str:
     if "/" in app_name or app_name in ("", ".", ".."):
         raise RktError(f"pod {pod.uuid}: invalid app name {app_name!r}")
     try:
-        manifest = json.loads((pod.path / "appsinfo" / app_name / "manifest").read_bytes())
+        with open(f"{pod.path}/appsinfo/{app_name}/manifest", "rb") as f:
+            manifest = json.loads(f.read())
     except (OSError, ValueError) as err:
         raise RktError(f"pod {pod.uuid}: no image manifest for app {app_name!r}") from err
     name = manifest.get("name") if isinstance(manifest, dict) else None
