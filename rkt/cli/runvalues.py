@@ -1,7 +1,7 @@
 """Value checks for the run family's flags: each turns one flag value into spec data or fails.
 
 Every parser takes the flag name (for the message) and the raw value and raises `UsageError`
-(exit 2), so that bad usage fails before any pod exists. appc rules (names, isolator values,
+(exit 254, as rkt), so that bad usage fails before any pod exists. appc rules (names, isolator values,
 environment names) are asked of `rkt.appc.types`, imported lazily to keep `rkt run` fast.
 """
 

@@ -63,7 +63,20 @@ def test_pods_and_images_like_the_reference(rkt, ref, real_stage1, busybox):
     pretty = rkt("list", "--format=json-pretty").stdout
     assert pretty.startswith("[\n\t{\n\t\t\"name\": ")  # Go's MarshalIndent with tabs
 
+    from tests.helpers.table import table_rows
+
+    ours_rows, ref_rows = table_rows(rkt("list").stdout), table_rows(ref("list").stdout)
+    assert ours_rows[0] == ref_rows[0]  # the legend
+    assert ours_rows[1][1:4] == ref_rows[1][1:4] == ["busybox", "example.com/busybox:1.0.0",
+                                                     "exited"]
+
     images = json.loads(rkt("image", "list", "--format=json").stdout)
     ref_images = json.loads(ref("image", "list", "--format=json").stdout)
     assert all(list(i) == IMAGE_KEYS for i in images)
     assert all(list(i) == IMAGE_KEYS for i in ref_images)
+
+
+@pytest.mark.parametrize("args", [["list"], ["list", "--full"], ["image", "list"],
+                                  ["image", "list", "--full"]])
+def test_empty_tables_byte_for_byte_as_the_reference(rkt, ref, args):
+    assert rkt(*args).stdout == ref(*args).stdout
