@@ -42,3 +42,14 @@ def test_interleaved_pieces_keep_one_owner_per_line(rkt, real_stage1, busybox):
     lines = proc.raw_stdout.splitlines()
     assert all(re.match(r"^(slow|fast)\[\d+\]: ", line) for line in lines), lines
     assert [re.sub(r"^\w+\[\d+\]: ", "", line) for line in lines] == ["left ", "middle", "right"]
+
+
+def test_terminal_gets_the_apps_bytes_unprefixed(rkt, real_stage1, busybox):
+    from tests.conftest import REPO
+    from tests.helpers.tty import run_on_tty
+
+    cmd = rkt.cmd("--insecure-options=image", "run", f"--stage1-path={real_stage1}", "--net=none",
+                  busybox, "--exec=/bin/echo", "--", "on a tty", "---")
+    code, out = run_on_tty(["/bin/sh", "-c", f'cd "{REPO}" && exec "$@"', "sh", *cmd])
+    assert code == 0, out
+    assert b"on a tty\r\n" in out and b"]: on a tty" not in out
