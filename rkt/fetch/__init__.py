@@ -200,16 +200,27 @@ class _SignatureCheck:
 
 
 def _peek_name(path: Path) -> str | None:
-    """The image name from a manifest among the first tar members, if it is there.
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return None
+    with f:
+        return peek_name(f)
+
+
+def peek_name(src) -> str | None:
+    """The image name from a manifest among the first tar members of the (possibly
+    compressed) ACI read from `src`, if it is there.
 
     ACIs normally start with their manifest; then the signature check can start before the
-    (long) import pass. Anything unusual returns None and the check simply runs after it.
+    (long) import pass. Anything unusual, a truncated start included, returns None and the
+    check simply runs after it.
     """
     import json
     import tarfile
 
     try:
-        with tarfile.open(path, "r|*") as tf:
+        with tarfile.open(fileobj=src, mode="r|*") as tf:
             for _ in range(4):
                 member = tf.next()
                 if member is None:

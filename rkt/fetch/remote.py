@@ -100,6 +100,12 @@ class RemoteFetcher:
 
         with FileLock(partial.with_name(partial.name + ".lock")) as lock:
             lock.exclusive()  # one download of a URL at a time: they share the partial file
+            done = self.cached(req.aci_url)
+            if done is not None and (row is None or done.download_time != row.download_time):
+                # Another fetch of this URL finished while we waited for the lock: its result
+                # is as fresh as ours would be.
+                debug(self.client.config, f"{req.aci_url}: fetched meanwhile by another rkt")
+                return done.image_id
             debug(self.client.config, f"fetching image from {req.aci_url}")
             body = self.client.open_resumable(
                 req.aci_url, partial, max_bytes=req.max_size or _default_max_download(),
@@ -110,7 +116,7 @@ class RemoteFetcher:
                 return row.image_id
             etag, max_age = body.response.etag, body.response.max_age
             image_id = self._import(req, body, signature, deferred, partial, depth)
-        self._record(req, image_id, etag, max_age)
+            self._record(req, image_id, etag, max_age)  # under the lock: a waiter finds it
         return image_id
 
     def _partial_path(self, url: str) -> Path:
@@ -192,20 +198,27 @@ class RemoteFetcher:
     def _import(self, req: Request, body, signature, deferred: bool, partial: Path,
                 depth: int) -> str:
         work = Path(tempfile.mkdtemp(prefix="rkt-fetch-"))
-        stream = None
+        stream = tee = None
         try:
             if signature is not None and req.name:
                 stream = _StreamingCheck(self.opts, req.name, signature, work, req.aci_url)
             tee = _Tee(body, stream)
+            if signature is not None and not req.name:
+                # A plain URL: the name gpg checks the signer against is in the manifest, the
+                # first member of a normal ACI; gpg starts (and catches up) once it is read.
+                tee.start_later = lambda name: _StreamingCheck(self.opts, name, signature, work,
+                                                               req.aci_url)
 
             def verify(result) -> None:
                 tee.drain()  # the signature covers the whole file, trailing bytes too
                 body.sink.flush()
                 _check_manifest(req, result.manifest, result.image_id, result.size)
-                if stream is not None:
-                    stream.result(result.manifest.name)
+                if tee.check is not None:
+                    tee.check.result(result.manifest.name)
                 elif not self.opts.insecure_for("image"):
                     sig = signature if signature is not None else self._deferred_signature(req)
+                    debug(self.client.config, f"{req.aci_url}: checking the signature of the "
+                          "downloaded file")
                     asc = work / "sig.asc"
                     asc.write_bytes(sig)
                     from rkt.trust.verify import verify as gpg_verify
@@ -239,8 +252,8 @@ class RemoteFetcher:
             body.finish()
             return image_id
         finally:
-            if stream is not None:
-                stream.abandon()
+            if tee is not None and tee.check is not None:
+                tee.check.abandon()
             shutil.rmtree(work, ignore_errors=True)
 
     def _deferred_signature(self, req: Request) -> bytes:
@@ -282,20 +295,53 @@ def _check_manifest(req: Request, manifest, image_id: str, size: int) -> None:
                        f"size {req.max_size}")
 
 
+PEEK_MAX_BYTES = 4 << 20  # a manifest not found in this much of the body: gpg runs after
+
+
 class _Tee:
-    """The body as the import pass reads it, copied into gpg's pipe on the way."""
+    """The body as the import pass reads it, copied into gpg's pipe on the way.
+
+    With `start_later` set (the image name, hence the trusted keys, not known yet), the first
+    bytes are held until the manifest shows in them, then gpg starts and is fed them; if it
+    does not show early, the caller verifies the kept partial file afterwards."""
 
     def __init__(self, body, check: "_StreamingCheck | None"):
         self.body, self.check = body, check
+        self.start_later = None
+        self._held: list[bytes] = []
+        self._held_bytes, self._next_peek = 0, 4096
 
     def read(self, n: int = 1 << 20) -> bytes:
         data = self.body.read(n)
-        if self.check is not None:
+        if self.start_later is not None:
+            self._hold(data)
+        elif self.check is not None:
             if data:
                 self.check.feed(data)
             else:
                 self.check.end()
         return data
+
+    def _hold(self, data: bytes) -> None:
+        self._held.append(data)
+        self._held_bytes += len(data)
+        if data and self._held_bytes < min(self._next_peek, PEEK_MAX_BYTES):
+            return  # the import pass reads small pieces at first: peek at doubling sizes
+        self._next_peek *= 2
+        name = _peek_name(b"".join(self._held))
+        if name is None and data and self._held_bytes < PEEK_MAX_BYTES:
+            return
+        start, self.start_later = self.start_later, None
+        held, self._held = self._held, []
+        if name is None:
+            return  # no manifest up front (or the body ended): verified from the file after
+        self.check = start(name)
+        debug(self.body.config, f"{name}: checking the signature while downloading")
+        for chunk in held:
+            if chunk:
+                self.check.feed(chunk)
+        if not data:
+            self.check.end()
 
     def drain(self) -> None:
         while self.read(1 << 20):
@@ -357,3 +403,13 @@ class _StreamingCheck:
     def abandon(self) -> None:
         self.end()
         self.thread.join()
+
+
+def _peek_name(prefix: bytes) -> str | None:
+    """The image name from a manifest among the first tar members of `prefix` (the start of
+    a possibly compressed ACI), or None when it is not (yet) there."""
+    import io
+
+    from rkt.fetch import peek_name
+
+    return peek_name(io.BytesIO(prefix))

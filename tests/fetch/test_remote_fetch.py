@@ -241,3 +241,42 @@ def test_local_signature_for_a_remote_image_is_capped(rkt, server, ca_env, gpg_k
     err = rkt.fails("fetch", f"--signature={huge}", server.url(pub["aci_route"]), env=ca_env).stderr
     assert f"signature file {huge}: larger than 1048576 bytes" in err
     assert not server.requested(pub["aci_route"])
+
+
+def test_url_fetch_checks_the_signature_while_downloading(rkt, server, ca_env, gpg_key, tmp_path):
+    pub = publish(server, tmp_path, "localhost/app", key=gpg_key, page=False)
+    trust(rkt, gpg_key, "localhost/app")
+    out = rkt("--debug", "fetch", server.url(pub["aci_route"]), env=ca_env)
+    assert "localhost/app: checking the signature while downloading" in out.stderr
+    assert "checking the signature of the downloaded file" not in out.stderr
+    # A body the signature does not cover is still refused, and not stored.
+    other = publish(server, tmp_path, "localhost/app", "2.0.0", page=False)
+    server.routes[other["asc_route"]] = server.routes[pub["asc_route"]]
+    bad = rkt("fetch", server.url(other["aci_route"]), env=ca_env, check=False)
+    assert bad.returncode == 254 and len(bad.stderr.strip().splitlines()) == 1
+    assert "bad signature" in bad.stderr
+    assert rkt("image", "list", "--no-legend").stdout.count("localhost/app") == 1
+
+
+def test_concurrent_fetches_of_one_url_download_once(rkt, server, ca_env, gpg_key, tmp_path):
+    import threading
+    import time
+
+    pub = publish(server, tmp_path, "localhost/app", key=gpg_key, page=False)
+    real = server.routes[pub["aci_route"]]
+
+    def slow(req):
+        time.sleep(1.5)  # both fetches are past the signature before the first body ends
+        real(req)
+    server.routes[pub["aci_route"]] = slow
+    trust(rkt, gpg_key, "localhost/app")
+    url = server.url(pub["aci_route"])
+    outs = []
+    threads = [threading.Thread(target=lambda: outs.append(rkt("fetch", url, env=ca_env).stdout))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outs) == 2 and outs[0] == outs[1]
+    assert [e[1] for e in server.log].count(pub["aci_route"]) == 1
