@@ -106,7 +106,7 @@ def debug(config: HttpConfig, message: str) -> None:
     if config.debug:
         from rkt import report
 
-        report.info(f"image: {message}")
+        report.info(f"image: {scrub(message)}")
 
 
 def _host(url: str) -> str:
@@ -116,6 +116,14 @@ def _host(url: str) -> str:
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+def scrub(text: str) -> str:
+    """`text` with the user:password@ part of every URL in it removed (a URL the user typed
+    may carry credentials; they are never printed)."""
+    import re
+
+    return re.sub(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s\"']*@", r"\1", text)
 
 
 def redact(url: str) -> str:

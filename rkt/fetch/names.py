@@ -53,4 +53,9 @@ def signature_url(aci_url: str) -> str:
 
 def fetch_url(fetcher: RemoteFetcher, url: str) -> str:
     fetcher.client.check_scheme(url)
-    return fetcher.fetch(Request(url, signature_url(url)))
+    try:
+        return fetcher.fetch(Request(url, signature_url(url)))
+    except RktError as err:
+        from rkt.fetch.http import scrub
+
+        raise RktError(scrub(err.message)) from None

@@ -93,3 +93,12 @@ def test_auth_headers_per_host_and_not_leaked(rkt, server, ca_env, gpg_key, tmp_
     assert (pub["aci_route"], "Bearer tok-secret") in sent
     assert ("/elsewhere.aci", None) in sent
     assert "secret" not in out.stderr + out.stdout
+
+
+def test_url_credentials_never_printed(rkt):
+    # Nothing listens on port 1: the fetch fails, with its --debug trace and its error.
+    for flags in ((), ("--insecure-options=image",)):
+        out = rkt.fails("--debug", *flags, "fetch", "https://u:s3cret@127.0.0.1:1/x.aci")
+        assert "image: remote fetching from URL" in out.stderr
+        assert "s3cret" not in out.stderr + out.stdout and "u:" not in out.stderr
+        assert out.stderr.strip().splitlines()[-1].startswith("rkt: ")
