@@ -46,13 +46,14 @@ def test_schema1_is_refused(rkt, fake):
     assert "schema 1" in proc.stderr and len(proc.stderr.splitlines()) == 1
 
 
-def test_blob_digest_mismatch_is_refused(rkt, fake):
+def serve_small_image(fake, tag: str = "latest") -> tuple[str, bytes]:
+    """A one-layer schema 2 image x/app:TAG on the fake registry; (layer digest, layer)."""
     layer = layer_tar([("f", tarfile.REGTYPE, b"data", 0o644)])
     good = "sha256:" + hashlib.sha256(layer).hexdigest()
     config = json.dumps({"os": "linux", "architecture": "amd64",
                          "rootfs": {"type": "layers", "diff_ids": [good]}}).encode()
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    manifest_route(fake, "x/app", "latest", {
+    manifest_route(fake, "x/app", tag, {
         "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
         "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
                    "digest": config_digest, "size": len(config)},
@@ -60,6 +61,28 @@ def test_blob_digest_mismatch_is_refused(rkt, fake):
                     "digest": good, "size": len(layer)}]},
         "application/vnd.docker.distribution.manifest.v2+json")
     fake.routes[f"/v2/x/app/blobs/{config_digest}"] = lambda req: req.send(200, config)
+    fake.routes[f"/v2/x/app/blobs/{good}"] = lambda req: req.send(200, layer)
+    return good, layer
+
+
+def test_pull_policies_as_rkt(rkt, fake):
+    # rkt 1.30 (maybeCheckRemoteFromStore): `new` and `never` use the stored image of that
+    # reference without asking the registry; `update` (rkt fetch's default) asks again.
+    serve_small_image(fake)
+    ref = f"docker://{fake.host}/x/app"
+    err = rkt.fails(INSECURE, "fetch", "--pull-policy=never", ref).stderr
+    assert "--pull-policy=never" in err and not fake.log
+    first = rkt(INSECURE, "fetch", "--full", ref).stdout
+    n = len(fake.log)
+    for policy in ("new", "never"):
+        assert rkt(INSECURE, "fetch", "--full", f"--pull-policy={policy}", ref).stdout == first
+    assert len(fake.log) == n
+    assert rkt(INSECURE, "fetch", "--full", ref).stdout == first
+    assert any("/manifests/latest" in e[1] for e in fake.log[n:])
+
+
+def test_blob_digest_mismatch_is_refused(rkt, fake):
+    good, layer = serve_small_image(fake)
     fake.routes[f"/v2/x/app/blobs/{good}"] = lambda req: req.send(200, layer.replace(b"data",
                                                                                      b"evil"))
     proc = rkt.fails(INSECURE, "fetch", f"docker://{fake.host}/x/app")
