@@ -99,3 +99,17 @@ def test_unauthorized_without_a_challenge_is_one_line(rkt, fake):
         401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
     proc = rkt.fails(INSECURE, "fetch", f"docker://{fake.host}/x/app")
     assert "unauthorized" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def test_layer_progress_bar_only_on_a_tty(rkt, fake):
+    from tests.helpers.tty import run_on_tty
+
+    good, _ = serve_small_image(fake)
+    ref = f"docker://{fake.host}/x/app"
+    quiet = rkt(INSECURE, "fetch", "--full", ref)  # stderr is a pipe here: no bar
+    assert "Downloading" not in quiet.stderr and fake.requested(f"/v2/x/app/blobs/{good}")
+    rkt("image", "rm", quiet.stdout.strip())
+    rkt("image", "gc")  # drops the layer no image uses: the next fetch downloads it again
+    code, shown = run_on_tty(rkt.cmd(INSECURE, "fetch", ref), timeout=120)
+    assert code == 0, shown
+    assert f"Downloading layer {good[7:19]}: [".encode() in shown and b"B/s" in shown
