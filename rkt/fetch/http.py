@@ -123,7 +123,8 @@ def scrub(text: str) -> str:
     may carry credentials; they are never printed)."""
     import re
 
-    return re.sub(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s\"']*@", r"\1", text)
+    # http(s) only: in docker://NAME@sha256:... the @ starts a digest, not credentials
+    return re.sub(r"(https?://)[^/@\s\"']*@", r"\1", text, flags=re.I)
 
 
 def redact(url: str) -> str:

@@ -115,3 +115,12 @@ def test_tls_verification(server, test_ca, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(test_ca.ca_file))
     with Client() as client:
         assert client.get_bytes(server.url("/x"), max_bytes=10).data == b"ok"
+
+
+def test_scrub_removes_url_credentials_only():
+    from rkt.fetch.http import scrub
+
+    assert scrub('from "https://u:p@h:1/x.aci" and HTTP://tok@y/z') == 'from "https://h:1/x.aci" and HTTP://y/z'
+    # an @ after the host, or in a docker reference's digest, is not userinfo
+    for text in ("https://h/a@b", "docker://busybox@sha256:ab", "docker://r:5000/x@sha256:cd"):
+        assert scrub(text) == text
