@@ -24,11 +24,16 @@ class PodContext:
     """Pod-wide settings every app needs, fixed before the first app is forked."""
 
     def __init__(self, *, uuid, pod_dir, hostname, dns_mode, interactive, console,
-                 disable_caps, disable_paths, disable_seccomp, mds_url, debug):
+                 disable_caps, disable_paths, disable_seccomp, mds_url, debug, uid_range=None):
         self.uuid, self.pod_dir, self.hostname, self.dns_mode = uuid, pod_dir, hostname, dns_mode
         self.interactive, self.console, self.debug = interactive, console, debug
         self.disable_caps, self.disable_paths = disable_caps, disable_paths
         self.disable_seccomp, self.mds_url = disable_seccomp, mds_url
+        self.uid_range = uid_range  # (shift, count) with --private-users (stage1.userns)
+
+    @property
+    def uid_shift(self) -> int:
+        return self.uid_range[0] if self.uid_range else 0
 
     @property
     def stage1_rootfs(self) -> str:
@@ -80,6 +85,11 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
         mounts.bind_root(root)
         mounts.setup_etc(root, hostname=ctx.hostname, stage1_rootfs=ctx.stage1_rootfs,
                          dns_mode=ctx.dns_mode)
+        if ctx.uid_range:
+            from stage1 import userns
+            userns.own([mounts.resolve_in_root(root, p, create=None)
+                        for p in ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/mtab")],
+                       ctx.uid_shift)
         mounts.prepare_root(root, console=ctx.console)
         for mount in app.mounts:
             mounts.mount_volume(root, mount, ctx.volume_source(mount.volume))
@@ -99,6 +109,12 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
     path = find_executable(app.exec[0], env, app.working_directory)
     if path is None:
         raise AppError(f'exec "{app.exec[0]}": no such file')
+    if ctx.uid_range:  # last: every check above ran as real root; the supervisor maps it
+        from stage1 import userns
+        try:
+            userns.unshare()
+        except userns.UserNSError as err:
+            raise AppError(str(err)) from None
     return Identity(uid, gid, app.supplementary_gids, app.working_directory, path, env)
 
 
@@ -187,7 +203,8 @@ def child(app: podinfo.App, ctx: PodContext, env: dict, report_fd: int, go_fd: i
     os._exit(code)
 
 
-def post_stop(app: podinfo.App, ctx: PodContext, env: dict, mnt_fd: int, argv: list[str]) -> int:
+def post_stop(app: podinfo.App, ctx: PodContext, env: dict, mnt_fd: int, argv: list[str],
+              user_fd: int | None = None) -> int:
     """Fork a post-stop handler into the exited app's mount namespace; the child's pid."""
     pid = os.fork()
     if pid:
@@ -197,6 +214,9 @@ def post_stop(app: podinfo.App, ctx: PodContext, env: dict, mnt_fd: int, argv: l
             signal.signal(sig, signal.SIG_DFL)
         security.preload(ctx.disable_seccomp)  # nothing can be imported after the setns
         kernel.current().setns(mnt_fd, kernel.CLONE_NEWNS)
+        if user_fd is not None:
+            from stage1 import userns
+            userns.join(user_fd)
         os.chdir(app.working_directory if os.path.isdir(app.working_directory) else "/")
         path = find_executable(argv[0], env, os.getcwd())
         if path is None:

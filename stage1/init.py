@@ -43,6 +43,7 @@ class Options:
         self.dns_conf_mode = ""
         self.ipc = "auto"
         self.uuid = ""
+        self.uid_range: tuple[int, int] | None = None  # --private-users (stage1.userns)
         self.mds_host = "127.0.0.1"  # where apps reach the metadata service: set by networking
         self.listen_fds: list[tuple[int, str]] = []  # socket activation (stage1.sockets)
         self.notify_fd: int | None = None  # packets for the host's NOTIFY_SOCKET (stage1.notify)
@@ -78,7 +79,11 @@ def parse_args(argv: list[str]) -> Options:
     if opts.ipc not in ("auto", "private", "parent"):
         raise Stage1Error(f"invalid --ipc value {opts.ipc!r}: must be auto, private or parent")
     if opts.private_users:
-        raise Stage1Error("--private-users is not supported by this stage1")
+        from stage1 import userns
+        try:
+            opts.uid_range = userns.parse_range(opts.private_users)
+        except userns.UserNSError as err:
+            raise Stage1Error(str(err)) from None
     return opts
 
 
@@ -366,7 +371,8 @@ def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
             console=os.ttyname(0) if os.isatty(0) else "/dev/null",
             disable_caps=opts.disable_caps, disable_paths=opts.disable_paths,
             disable_seccomp=opts.disable_seccomp,
-            mds_url=metadata_url(opts.mds_token, opts.mds_host) if opts.mds_token else None, debug=opts.debug)
+            mds_url=metadata_url(opts.mds_token, opts.mds_host) if opts.mds_token else None, debug=opts.debug,
+            uid_range=opts.uid_range)
         from stage1.logs import max_bytes
         code = Supervisor(pod, ctx, listen_fds=opts.listen_fds, notify_fd=opts.notify_fd,
                           log_limit=max_bytes(os.environ.get("RKT_LOG_MAX_SIZE")),

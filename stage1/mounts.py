@@ -184,7 +184,25 @@ def prepare_root(root: str, *, console: str) -> None:
     _mount("proc", proc, "proc", kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC)
     sys_ = resolve_in_root(root, "/sys")
     _mount("sysfs", sys_, "sysfs", kernel.MS_RDONLY | kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC)
+    mount_cgroups(sys_)
     setup_dev(resolve_in_root(root, "/dev"), console)
+
+
+def mount_cgroups(sys_: str) -> None:
+    """/sys/fs/cgroup as rkt's stage1 shows it to apps: the host's cgroup hierarchies, every
+    one read-only (a fresh sysfs has only an empty directory there)."""
+    target = f"{sys_}/fs/cgroup"
+    if not os.path.isdir("/sys/fs/cgroup") or not os.path.isdir(target):
+        return
+    _bind("/sys/fs/cgroup", target, recursive=True)
+    from stage1.procfs import mountinfo
+    for entry in mountinfo():
+        if entry.mount_point == target or entry.mount_point.startswith(target + "/"):
+            try:
+                kernel.current().remount_read_only(entry.mount_point)
+            except OSError as err:
+                raise MountError(f"cannot make {entry.mount_point} read-only: "
+                                 f"{os.strerror(err.errno)}") from None
 
 
 def seal_root(root: str) -> None:

@@ -23,11 +23,11 @@ KILL_GRACE_SECONDS = 10
 class Running:
     """One app of the running pod."""
 
-    __slots__ = ("app", "env", "pid", "host_pid", "mnt_fd", "post_stop", "exited")
+    __slots__ = ("app", "env", "pid", "host_pid", "mnt_fd", "user_fd", "post_stop", "exited")
 
     def __init__(self, app, env):
         self.app, self.env = app, env
-        self.pid = self.host_pid = self.mnt_fd = None
+        self.pid = self.host_pid = self.mnt_fd = self.user_fd = None
         self.post_stop = list(app.post_stop)
         self.exited = False
 
@@ -91,7 +91,8 @@ class Supervisor:
             except FileExistsError:
                 continue
             os.chmod(path, volume.mode)
-            os.chown(path, volume.uid, volume.gid)
+            # --private-users: the volume's owner as the apps see it
+            os.chown(path, volume.uid + self.ctx.uid_shift, volume.gid + self.ctx.uid_shift)
         # what enter must (not) apply: the pod's --disable-* flags, rkt's insecure-options names
         disabled = [name for name, off in (("capabilities", self.ctx.disable_caps),
                                            ("paths", self.ctx.disable_paths),
@@ -227,6 +228,10 @@ class Supervisor:
                 try:
                     cgroup.attach(running.pid)
                     running.mnt_fd = os.open(f"/proc/{running.host_pid}/ns/mnt", os.O_RDONLY)
+                    if self.ctx.uid_range:
+                        from stage1 import userns
+                        userns.write_maps(running.host_pid, *self.ctx.uid_range)
+                        running.user_fd = os.open(f"/proc/{running.host_pid}/ns/user", os.O_RDONLY)
                 except OSError as err:
                     error = f'app "{running.app.name}": {_app._describe(err)}'
                     break
@@ -255,11 +260,15 @@ class Supervisor:
     def _next_post_stop(self, running: Running) -> None:
         if running.post_stop and running.mnt_fd is not None:
             argv = running.post_stop.pop(0)
-            pid = _app.post_stop(running.app, self.ctx, running.env, running.mnt_fd, argv)
+            pid = _app.post_stop(running.app, self.ctx, running.env, running.mnt_fd, argv,
+                                 running.user_fd)
             self.children[pid] = ("post", running)
         elif running.mnt_fd is not None:
             os.close(running.mnt_fd)
             running.mnt_fd = None
+            if running.user_fd is not None:
+                os.close(running.user_fd)
+                running.user_fd = None
 
     def reap(self) -> None:
         """Wait for every app and handler; reap orphans on the way (we are init)."""

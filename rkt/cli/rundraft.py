@@ -73,6 +73,7 @@ class Draft:
     pull_policy: str = "new"
     stage1: Stage1Ref | None = None
     no_overlay: bool = False
+    private_users: bool = False
     mds_register: bool = False
     pod_manifest: str | None = None
     ipc: str | None = None

@@ -139,11 +139,6 @@ def _stage1(kind: str) -> Setter:
     return setter
 
 
-def _private_users(f: Draft, flag: str, value: str) -> None:
-    if parse_bool(flag, value):
-        raise UsageError("--private-users is not supported by this rkt")
-
-
 def _store_only(f: Draft, flag: str, value: str) -> None:
     if parse_bool(flag, value):
         f.pull_policy = "never"
@@ -258,7 +253,8 @@ PREPARE_FLAGS: dict[str, Flag] = {
                          _bool("no_overlay"), boolean=True),
     "--pod-manifest": Flag("path to a pod manifest; conflicts with images and most flags",
                            _pod("pod_manifest", rv.nonempty)),
-    "--private-users": Flag("not supported: run within user namespaces", _private_users, boolean=True),
+    "--private-users": Flag("run within user namespaces (requires --no-overlay)",
+                            _bool("private_users"), boolean=True),
 }
 
 PREPARE_ONLY: dict[str, Flag] = {

@@ -89,13 +89,16 @@ def entrypoint(pod_path: Path, name: str) -> Path:
 
 def run_args(version: int, spec: "PodSpec", uuid: str, *, debug: bool = False,
              insecure: frozenset[str] = frozenset(), dns_conf_mode: str = DEFAULT_DNS_CONF_MODE,
-             mds_token: str | None = None, local_config: str | None = None) -> list[str]:
+             mds_token: str | None = None, local_config: str | None = None,
+             private_users: str | None = None) -> list[str]:
     """The arguments of the `run` entrypoint for a stage1 of interface `version`, in rkt's
     order; flags the stage1 cannot take are left out with a warning, as rkt does."""
     args = ["--debug"] if debug else []
     args.append("--net=" + ",".join(spec.net or ["default"]))
     if spec.interactive:
         args.append("--interactive")
+    if private_users:  # rkt passes it to every stage1 version
+        args.append(f"--private-users={private_users}")
     if mds_token:
         args.append(f"--mds-token={mds_token}")
     if local_config:

@@ -118,7 +118,7 @@ def copy_stage1(store, stage1_id: str, pod_path: Path, check: bool = True) -> di
 
 
 def prepare_app(store, pod_path: Path, app: str, image_id: str, overlay: bool,
-                check: bool = True) -> None:
+                check: bool = True, uid_shift: int = 0) -> None:
     tree = _tree(store, image_id, check)
     info = pod_path / "appsinfo" / app
     _mkdirs(info)
@@ -136,20 +136,29 @@ def prepare_app(store, pod_path: Path, app: str, image_id: str, overlay: bool,
         target.mkdir(mode=image_mode)
     else:
         copy_tree(tree.path / "rootfs", target)
+        if uid_shift:  # --private-users: root inside is the shifted uid outside, as rkt
+            from rkt.pod.userns import shift_tree
+            shift_tree(target, uid_shift)
+            os.chown(target.parent, uid_shift, uid_shift)
     # rkt's stage1s read each app's image manifest beside its rootfs (common.ImageManifestPath)
     _write(target.parent / "manifest", manifest)
 
 
 def prepare(store, pod_path: Path, stage1_id: str, pod_manifest: dict, image_ids: list[str],
-            overlay: bool, check_trees: bool = True) -> None:
+            overlay: bool, check_trees: bool = True, private_users=None) -> None:
+    """Fill the pod dir; `private_users`: the rkt.pod.userns.UidRange of --private-users."""
     from rkt.pod.stage1 import check_stage1
 
     stage1_manifest = copy_stage1(store, stage1_id, pod_path, check_trees)
     check_stage1(stage1_manifest, stage1_id)
     for ra, image_id in zip(pod_manifest["apps"], image_ids):
-        prepare_app(store, pod_path, ra["name"], image_id, overlay, check_trees)
+        prepare_app(store, pod_path, ra["name"], image_id, overlay, check_trees,
+                    private_users.shift if private_users else 0)
     if overlay:
         _write(pod_path / OVERLAY_PREPARED, "", 0o644)
+    if private_users:
+        from rkt.pod.userns import PREPARED_FILE
+        _write(pod_path / PREPARED_FILE, private_users.serialize(), 0o644)
     _write(pod_path / POD_LOCK, "", 0o600)
     _write(pod_path / "pod", json.dumps(pod_manifest))
 

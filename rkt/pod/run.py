@@ -73,9 +73,17 @@ def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock 
             if why_not:
                 report.warn(f"overlay filesystem not usable ({why_not}), disabling overlay support")
                 overlay = False
+            private_users = None
+            if spec.private_users:
+                from rkt.pod.userns import UidRange
+                if overlay:  # rkt's message, word for word
+                    raise RktError("cannot use both overlay and user namespace: not implemented "
+                                   "yet. (Try --no-overlay)")
+                private_users = UidRange.random()
             try:
                 poddir.prepare(store, pod.path, stage1_id, pod_json, image_ids, overlay=overlay,
-                               check_trees="ondisk" not in opts.insecure)
+                               check_trees="ondisk" not in opts.insecure,
+                               private_users=private_users)
             except OSError as err:
                 where = f" {err.filename}" if err.filename else ""
                 raise RktError(f"cannot prepare pod {pod.uuid}:{where}: {err.strerror}") from None
@@ -153,8 +161,11 @@ def exec_stage1(opts, spec: "PodSpec", pod: Pod, lock: FileLock) -> None:
     if poddir.uses_overlay(pod.path):
         overlays = poddir.overlay_mounts(pod.path, opts.dir)
     # --local-config: where stage1 finds net.d, as rkt
+    from rkt.pod.userns import prepared_range
+    private_users = prepared_range(pod.path)
     args = entrypoints.run_args(version, spec, pod.uuid, debug=opts.debug, insecure=opts.insecure,
                                 dns_conf_mode=dns_mode, mds_token=mds_token,
+                                private_users=private_users.serialize() if private_users else None,
                                 local_config=str(opts.local_config))
     env = dict(os.environ)
     env["RKT_LOCK_FD"] = str(lock.inheritable())

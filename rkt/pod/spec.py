@@ -74,6 +74,7 @@ class PodSpec:
     stage1: Stage1Ref | None = None  # None: the configured default
     pull_policy: str = "new"
     no_overlay: bool = False
+    private_users: bool = False  # user namespace with a random UID/GID shift (needs no_overlay)
     uuid_file_save: str | None = None
     # how it runs
     net: tuple[str, ...] | None = None  # None: the default network

@@ -76,7 +76,6 @@ def test_mount_before_any_image_is_given_to_every_app():
     (["img", "--hosts-entry=300.1.1.1=x"], "not an IP address"),
     (["img", "--pull-policy=always"], "--pull-policy"),
     (["img", "--ipc=shared"], "--ipc"),
-    (["img", "--private-users"], "not supported"),
     (["img", "--stage1-path=/a", "--stage1-name=b"], "mutually exclusive"),
     (["a", "b", "--interactive"], "interactive option only supports one image"),
     ([], "must provide at least one image"),
@@ -124,6 +123,7 @@ def test_flag_value_forms_and_bools():
     # comma-separated entries, as rkt's dns.md example `--hosts-entry 198.51.100.0=host1,198.51.100.1=host2`
     assert f.hosts_entries == (("10.0.0.1", "db"), ("10.0.0.2", "a"), ("10.0.0.1", "b"))
     assert f.uuid_file_save == "/u"
+    assert not f.private_users and parse("run", ["--private-users", "img"]).private_users
 
 
 def test_isolator_flags_become_appc_isolators():
