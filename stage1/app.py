@@ -13,7 +13,7 @@ import os
 import signal
 
 from stage1.files import say
-from stage1 import kernel, mounts, podinfo, security, sockets, users
+from stage1 import kernel, mounts, podinfo, security, sockets, users, userns
 
 
 class AppError(Exception):
@@ -86,7 +86,6 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
         mounts.setup_etc(root, hostname=ctx.hostname, stage1_rootfs=ctx.stage1_rootfs,
                          dns_mode=ctx.dns_mode)
         if ctx.uid_range:
-            from stage1 import userns
             userns.own([mounts.resolve_in_root(root, p, create=None)
                         for p in ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/mtab")],
                        ctx.uid_shift)
@@ -110,7 +109,6 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
     if path is None:
         raise AppError(f'exec "{app.exec[0]}": no such file')
     if ctx.uid_range:  # last: every check above ran as real root; the supervisor maps it
-        from stage1 import userns
         try:
             userns.unshare()
         except userns.UserNSError as err:
@@ -215,7 +213,6 @@ def post_stop(app: podinfo.App, ctx: PodContext, env: dict, mnt_fd: int, argv: l
         security.preload(ctx.disable_seccomp)  # nothing can be imported after the setns
         kernel.current().setns(mnt_fd, kernel.CLONE_NEWNS)
         if user_fd is not None:
-            from stage1 import userns
             userns.join(user_fd)
         os.chdir(app.working_directory if os.path.isdir(app.working_directory) else "/")
         path = find_executable(argv[0], env, os.getcwd())

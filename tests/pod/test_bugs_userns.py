@@ -86,3 +86,22 @@ def test_sys_fs_cgroup_read_only_as_rkt_mounts_it(rkt, real_stage1, busybox, use
     hidden = rkt(INSECURE, "run", f"--stage1-path={real_stage1}", "--net=none", str(busybox),
                  "--exec=/bin/sh", "--", "-c", "ls /sys/fs/cgroup 2>/dev/null || echo hidden", "---")
     assert hidden.stdout == "hidden\n"
+
+
+def test_private_users_post_stop_handler_runs_in_the_app_user_namespace(rkt, real_stage1, tmp_path):
+    from tests.helpers.aci import busybox_files, make_aci, manifest
+
+    m = manifest("example.com/post", exec_=["/bin/true"])
+    m["app"]["eventHandlers"] = [{"name": "post-stop", "exec": [
+        "/bin/sh", "-c", "id -u > /v/post; stat -c %u /bin/busybox >> /v/post"]}]
+    aci = tmp_path / "post.aci"
+    make_aci(aci, m, busybox_files())
+    vol = tmp_path / "vol"
+    vol.mkdir(mode=0o777)
+    os.chmod(vol, 0o777)  # the handler is the shifted root on the host: not the owner here
+    rkt(INSECURE, "run", f"--stage1-path={real_stage1}", "--net=none", "--private-users", "--no-overlay",
+        f"--volume=v,kind=host,source={vol}", str(aci), "--mount=volume=v,target=/v")
+    assert (vol / "post").read_text() == "0\n0\n"
+    (pod,) = rkt.pod_dirs()
+    shift = int((pod / "private-users-prepared").read_text().split(":")[0])
+    assert (vol / "post").stat().st_uid == shift
