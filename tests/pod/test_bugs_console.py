@@ -11,6 +11,7 @@ import time
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers.output import without_app_prefixes
 from tests.pod.realpods import cgroups_of, gone, status, wait_running
 
 pytestmark = pytest.mark.root
@@ -62,7 +63,7 @@ def test_a_closed_console_neither_kills_nor_loses_output(rkt, real_stage1, busyb
     rkt(INSECURE, "fetch", busybox)
     proc, uuid = start(rkt, real_stage1, tmp_path,
                        "echo first; sleep 1; i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done; exit 3")
-    assert proc.stdout.readline() == b"first\n"
+    assert without_app_prefixes(proc.stdout.readline().decode()) == "first\n"
     proc.stdout.close()  # the reader of rkt run's stdout is gone: EPIPE from now on
     assert proc.wait(timeout=60) == 3
     err = proc.stderr.read().decode()

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers.output import without_app_prefixes
 from tests.pod.realpods import gone, wait_running
 
 pytestmark = pytest.mark.root
@@ -33,7 +34,7 @@ def test_private_users_root_inside_shifted_outside(rkt, real_stage1, busybox, tm
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, text=True)
     try:
-        lines = [proc.stdout.readline() for _ in range(8)]
+        lines = [without_app_prefixes(proc.stdout.readline()) for _ in range(8)]
         assert lines[-1] == "ready\n", (lines, proc.stderr.read() if proc.poll() is not None else "")
         assert lines[:6] == ["0\n", "0\n", "0 0\n", "0 0\n", "0 0\n", "0\n"], lines
         uuid = uuid_file.read_text().strip()
