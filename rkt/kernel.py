@@ -15,6 +15,8 @@ import errno
 import os
 from typing import Iterator, Protocol
 
+from rkt.closing import Closing
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
@@ -280,7 +282,7 @@ def unmount_all(path: StrPath) -> list[str]:
 
 
 # --- network namespaces --------------------------------------------------------------------------
-class NetNS:
+class NetNS(Closing):
     """An open handle on a network namespace (its nsfs file); `enter()` moves this thread in."""
 
     def __init__(self, path: StrPath) -> None:
@@ -302,12 +304,6 @@ class NetNS:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-
-    def __enter__(self) -> "NetNS":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 @contextlib.contextmanager

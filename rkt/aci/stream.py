@@ -16,6 +16,7 @@ import queue
 import threading
 import zlib
 
+from rkt.closing import Closing
 from rkt.errors import RktError
 
 READ_SIZE = 1 << 20   # compressed bytes per read
@@ -113,7 +114,7 @@ def _decompressor(compression: str):
 _CORRUPT = (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError)
 
 
-class TarStream:
+class TarStream(Closing):
     """Uncompressed tar bytes of `src`, produced in a background thread.
 
     `src` is a binary file object positioned after `head` (the bytes already read to sniff
@@ -203,12 +204,6 @@ class TarStream:
         self._put(None)
 
     # -- consumer ---------------------------------------------------------------------------
-
-    def __enter__(self) -> "TarStream":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         self._stop.set()

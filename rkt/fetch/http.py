@@ -27,6 +27,7 @@ import ssl
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from rkt.closing import Closing
 from rkt.errors import RktError
 
 MAX_REDIRECTS = 10
@@ -138,7 +139,7 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-class Client:
+class Client(Closing):
     def __init__(self, config: HttpConfig | None = None):
         import requests
 
@@ -157,12 +158,6 @@ class Client:
 
     def close(self) -> None:
         self.session.close()
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -332,7 +327,7 @@ class Fetched:
     truncated: bool = False
 
 
-class Response:
+class Response(Closing):
     """An open response: status, headers and the final URL; `body()` reads it."""
 
     def __init__(self, client: Client, resp, url: str, what: str):
@@ -376,9 +371,3 @@ class Response:
 
     def close(self) -> None:
         self.raw.close()
-
-    def __enter__(self) -> "Response":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -12,12 +12,13 @@ import json
 import time
 from pathlib import Path
 
+from rkt.closing import Closing
 from rkt import report
 from rkt.fsutil import atomic_write
 from rkt.fetch.http import CHUNK, READ_MIN, HttpError, _reason, _what, redact
 
 
-class Body:
+class Body(Closing):
     """The response body as a file object: `read(n)` returns n bytes (fewer only at the end,
     b"" after it); over `max_bytes`, slower than the low-speed limit or cut short it raises."""
 
@@ -161,12 +162,6 @@ class Body:
             self.partial.unlink(missing_ok=True)
             PartialMeta.remove(self.partial)
         self.response.close()
-
-    def __enter__(self) -> "Body":
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        self.close()
 
 
 class Watchdog:

@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from rkt.closing import Closing
 from rkt.errors import RktError
 from rkt.fetch.http import Client, HttpError, debug
 from rkt.fsutil import write_all
@@ -48,19 +49,13 @@ class Request:
     max_size: int | None = None        # a dependency's declared size
 
 
-class RemoteFetcher:
+class RemoteFetcher(Closing):
     def __init__(self, opts, store, client: Client, *, pull_policy: str, signature=None):
         self.opts, self.store, self.client = opts, store, client
         self.pull_policy, self.signature = pull_policy, signature
 
     def close(self) -> None:
         self.client.close()
-
-    def __enter__(self) -> "RemoteFetcher":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- the cache (remote table) ------------------------------------------------------------
 

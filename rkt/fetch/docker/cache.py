@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from rkt.closing import Closing
 from rkt.errors import RktError
 
 LAYERS_ANNOTATION = "appc.io/docker/layers"
@@ -46,7 +47,7 @@ def open_cached(store, digest: str):
                                      f"layer {digest} in the layer cache"), path(store, digest))
 
 
-class _Evicting:
+class _Evicting(Closing):
     """A damaged cached blob is removed when found, so the next fetch downloads it again."""
 
     def __init__(self, reader, where: Path):
@@ -61,12 +62,6 @@ class _Evicting:
 
     def close(self) -> None:
         self.reader.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def new_download(store):

@@ -14,6 +14,7 @@ import os
 import tarfile
 from pathlib import Path
 
+from rkt.closing import Closing
 from rkt.errors import RktError
 from rkt.fetch.docker import image as im
 from rkt.fetch.docker.convert import ac_identifier
@@ -23,7 +24,7 @@ REF_NAME = "org.opencontainers.image.ref.name"
 MAX_INDEX_DEPTH = 4
 
 
-class VerifyingReader:
+class VerifyingReader(Closing):
     """A blob's file object that fails at its end if the bytes do not have the expected digest
     (`lenient_compressed`: a compressed docker-archive layer is named by its tar's digest)."""
 
@@ -54,12 +55,6 @@ class VerifyingReader:
 
     def close(self) -> None:
         self.file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class _Dir:
