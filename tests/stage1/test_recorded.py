@@ -308,19 +308,19 @@ def test_v2_device_policy_loads_the_program_and_attaches_it_to_the_app_cgroup(re
 def test_v1_device_policy_denies_all_then_allows_each_rule(tmp_path):
     path = tmp_path / "devices" / "x"
     path.mkdir(parents=True)
-    written = []
+    # Each write(2) is one cgroup command: record them through fifos. The test holds each fifo
+    # open read-write, so the policy's opens never block and no write meets a closed reader.
+    fds = {}
     for name in ("devices.deny", "devices.allow"):
-        os.mkfifo(path / name)  # each write(2) is one command: record them through a fifo
-    mgr = v1.V1({"devices": str(tmp_path / "devices")})
-    import threading
-    readers = [threading.Thread(target=lambda n=n: written.append((n, (path / n).read_text())))
-               for n in ("devices.deny", "devices.allow")]
-    for t in readers:
-        t.start()
-    mgr.set_devices("x", ["c 1:3 rwm", "c 5:0 rw"])
-    for t in readers:
-        t.join(5)
-    assert sorted(written) == [("devices.allow", "c 1:3 rwmc 5:0 rw"), ("devices.deny", "a")]
+        os.mkfifo(path / name)
+        fds[name] = os.open(path / name, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        v1.V1({"devices": str(tmp_path / "devices")}).set_devices("x", ["c 1:3 rwm", "c 5:0 rw"])
+        written = sorted((name, os.read(fd, 65536).decode()) for name, fd in fds.items())
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    assert written == [("devices.allow", "c 1:3 rwmc 5:0 rw"), ("devices.deny", "a")]
 
 
 def test_v1_finds_every_hierarchy_a_process_is_in():
