@@ -87,6 +87,10 @@ class RemoteFetcher(Closing):
         elif self.pull_policy == "never":
             raise RktError(f"image {req.aci_url} is not in the store and --pull-policy=never")
         debug(self.client.config, f"remote fetching from URL {_q(req.aci_url)}")
+        if self.opts.insecure_for("tls") and not self.opts.insecure_for("image"):
+            from rkt import report
+
+            report.info("image: warning: TLS verification has been disabled")  # rkt 1.30's
         signature, deferred = self._signature(req)
         if signature is not None:
             self._check_signer(req.name, signature, req.pubkeys, req.aci_url)

@@ -127,6 +127,10 @@ def test_tls_failure_is_one_line(rkt, server, gpg_key, tmp_path):
     err = rkt.fails("fetch", server.url(pub["aci_route"]), env=env).stderr
     assert "TLS failure" in err and len(err.strip().splitlines()) == 1
     rkt("--insecure-options=tls,image", "fetch", server.url(pub["aci_route"]), env=env)
+    trust(rkt, gpg_key, "localhost/app")  # signatures still checked: rkt 1.30's warning
+    out = rkt("--insecure-options=tls", "fetch", "--pull-policy=update",
+              server.url(pub["aci_route"]), env=env)
+    assert out.stderr.startswith("image: warning: TLS verification has been disabled\n")
 
 
 def test_dependency_fetched_by_name(rkt, server, ca_env, gpg_key, tmp_path):
