@@ -63,8 +63,24 @@ def _file_digest(path: str) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def tree_bytes(root: str | os.PathLike, entries=None) -> int:
+    """The bytes of a tree as rkt's `image list` counts them (fileutil.DirSize): the lstat size
+    of every entry, directories and symlinks included, a hard-linked inode once; the render's
+    bookkeeping files are left out (they differ in length from rkt's own)."""
+    root = os.fspath(root)
+    seen: set[tuple[int, int]] = set()
+    total = os.lstat(root).st_size
+    for _, _, st in entries if entries is not None else _entries(root):
+        if st.st_nlink > 1:
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+        total += st.st_size
+    return total
+
+
 def hash_tree(root: str | os.PathLike) -> tuple[str, int]:
-    """(hex sha512 of the tree description, total bytes of regular files)."""
+    """(hex sha512 of the tree description, the tree's bytes as `tree_bytes` counts them)."""
     entries = _entries(os.fspath(root))
 
     # Contents are hashed in parallel (hashlib releases the GIL), once per inode.
@@ -72,7 +88,7 @@ def hash_tree(root: str | os.PathLike) -> tuple[str, int]:
     for _, path, st in entries:
         if stat.S_ISREG(st.st_mode):
             first_path.setdefault((st.st_dev, st.st_ino), path)
-    total = sum(os.lstat(p).st_size for p in first_path.values())
+    total = tree_bytes(root, entries)
     if len(first_path) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
