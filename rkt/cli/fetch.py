@@ -15,11 +15,22 @@ from rkt.cli._click import CONTEXT_SETTINGS, options
 @click.option("--pull-policy", default="update", show_default=True,
               type=click.Choice(["new", "update", "never"]),
               help="when to fetch an image from a remote")
+# rkt 1.30 still accepts its pre-1.25 flags (hidden, with cobra's deprecation notice).
+@click.option("--store-only", is_flag=True, hidden=True)
+@click.option("--no-store", is_flag=True, hidden=True)
 @click.argument("images", nargs=-1, required=True)
-def command(full: bool, signatures: tuple[str, ...], pull_policy: str, images: tuple[str, ...]) -> None:
+def command(full: bool, signatures: tuple[str, ...], pull_policy: str, store_only: bool,
+            no_store: bool, images: tuple[str, ...]) -> None:
+    from rkt.errors import RktError
     from rkt.fetch import fetch
     from rkt.store import Store
 
+    for flag, given, policy in (("--store-only", store_only, "never"), ("--no-store", no_store, "update")):
+        if given:
+            click.echo(f"Flag {flag} has been deprecated, please use --pull-policy={policy}", err=True)
+            pull_policy = policy
+    if store_only and no_store:
+        raise RktError("both --store-only and --no-store specified")
     if len(signatures) > len(images):
         raise click.UsageError("more --signature flags than images")
     opts = options()

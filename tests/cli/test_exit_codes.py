@@ -35,8 +35,16 @@ def test_usage_errors_exit_254(rkt, args):
     rkt.fails(*args, code=254)
 
 
-def test_app_exit_code_still_passes_through_is_tested_elsewhere():
-    """Apps' codes: tests/pod/test_status_real.py runs an app exiting 3 and gets 3."""
+def test_fetch_keeps_rkts_deprecated_store_flags(rkt):
+    """rkt 1.30's fetch still takes --store-only/--no-store (apps' exit codes passing through
+    are tested in tests/pod/test_status_real.py)."""
+    proc = rkt.fails("fetch", "--store-only", "--no-store", "example.com/x", code=254)
+    assert proc.stderr.splitlines() == [
+        "Flag --store-only has been deprecated, please use --pull-policy=never",
+        "Flag --no-store has been deprecated, please use --pull-policy=update",
+        "rkt: both --store-only and --no-store specified"]
+    proc = rkt.fails("fetch", "--store-only", "example.com/x", code=254)
+    assert "is not in the store and --pull-policy=never" in proc.stderr
 
 
 def test_rm_empty_uuid_in_rkts_words(rkt):
