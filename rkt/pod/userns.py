@@ -47,9 +47,16 @@ class UidRange:
 
 def shift_tree(root: Path, shift: int) -> None:
     """Add `shift` to the owner and group of every entry under `root` (itself included),
-    symlinks not followed; setuid/setgid bits, which chown clears, are put back."""
+    symlinks not followed; setuid/setgid bits, which chown clears, are put back. A hard-linked
+    inode is shifted once (its second name would otherwise see the shifted owner)."""
+    seen: set[tuple[int, int]] = set()
+
     def shift_one(path: str) -> None:
         st = os.lstat(path)
+        if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+            if (st.st_dev, st.st_ino) in seen:
+                return
+            seen.add((st.st_dev, st.st_ino))
         if st.st_uid >= DEFAULT_COUNT or st.st_gid >= DEFAULT_COUNT:
             raise RktError(f"{path}: owner {st.st_uid}:{st.st_gid} is outside the private "
                            f"users range (0-{DEFAULT_COUNT - 1})")

@@ -106,3 +106,17 @@ def test_private_users_post_stop_handler_runs_in_the_app_user_namespace(rkt, rea
     (pod,) = rkt.pod_dirs()
     shift = int((pod / "private-users-prepared").read_text().split(":")[0])
     assert (vol / "post").stat().st_uid == shift
+
+
+def test_shift_tree_shifts_a_hard_linked_file_once(tmp_path):
+    """An image with hard links (busybox applets often are) shifts each inode once."""
+    from rkt.pod.userns import shift_tree
+
+    if os.geteuid() != 0:
+        pytest.skip("chown to a shifted owner needs root")
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    (root / "a").write_text("x")
+    os.link(root / "a", root / "b")
+    shift_tree(root, 100000)
+    assert {os.lstat(root / n).st_uid for n in ("a", "b", ".")} == {100000}
