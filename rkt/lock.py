@@ -12,6 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
+from rkt.closing import Closing
 from rkt.errors import RktError
 
 
@@ -19,7 +20,7 @@ class LockBusy(RktError):
     """A non-blocking lock attempt found the lock held by someone else."""
 
 
-class FileLock:
+class FileLock(Closing):
     def __init__(self, path: str | os.PathLike, *, create: bool = True):
         self.path = Path(path)
         flags = os.O_RDONLY | os.O_CLOEXEC
@@ -64,9 +65,3 @@ class FileLock:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-
-    def __enter__(self) -> "FileLock":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

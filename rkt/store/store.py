@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from rkt.closing import Closing
 from rkt.errors import RktError
 from rkt.fsutil import atomic_write, fsync_dir
 from rkt.lock import FileLock
@@ -74,7 +75,7 @@ def _share_with_group(cas: Path) -> int | None:
     return previous
 
 
-class Store(TreeStore):
+class Store(TreeStore, Closing):
     def __init__(self, data_dir: str | os.PathLike):
         self.data_dir = Path(data_dir)
         self.cas = layout.cas_dir(data_dir)
@@ -93,12 +94,6 @@ class Store(TreeStore):
         if self._umask is not None:
             os.umask(self._umask)
             self._umask = None
-
-    def __enter__(self) -> "Store":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- paths and locks ---------------------------------------------------------------------
 
