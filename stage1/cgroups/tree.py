@@ -30,9 +30,12 @@ def pod_path(uuid: str, parent: str | None = None) -> str:
     return f"{parent or SLICE}/{scope_name(uuid)}"
 
 
-def service_cgroup(proc_cgroup: str = "/proc/self/cgroup") -> str | None:
+def service_cgroup(proc_cgroup: str = "/proc/self/cgroup", unified: bool | None = None) -> str | None:
     """The cgroup of the systemd service this process runs in (`system.slice/x.service`),
-    from the hierarchy systemd tracks units by; None outside a service."""
+    from the hierarchy systemd tracks units by: the unified one when it is what is mounted at
+    the cgroup root (`unified`, found when None), even where the kernel also lists v1
+    hierarchies (a cgroup v2 container on a hybrid host), else name=systemd; None outside a
+    service."""
     try:
         with open(proc_cgroup) as f:
             lines = f.read().splitlines()
@@ -42,7 +45,9 @@ def service_cgroup(proc_cgroup: str = "/proc/self/cgroup") -> str | None:
     for line in lines:
         _id, controllers, path = line.split(":", 2)
         paths[controllers] = path
-    path = paths.get("name=systemd", paths.get(""))
+    if unified is None:
+        unified = os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers"))
+    path = paths.get("") if unified else paths.get("name=systemd", paths.get(""))
     if not path or not path.rstrip("/").endswith(".service"):
         return None
     parts = [p for p in path.split("/") if p]

@@ -123,7 +123,18 @@ def test_service_cgroup_from_proc(tmp_path, content, expected):
     from stage1.cgroups import tree
     proc = tmp_path / "cgroup"
     proc.write_text(content)
-    assert tree.service_cgroup(str(proc)) == expected
+    assert tree.service_cgroup(str(proc), unified=False) == expected
+
+
+def test_service_cgroup_on_a_unified_root_ignores_v1_lines(tmp_path):
+    """A cgroup v2 system (here: systemd in a container on a hybrid host) tracks units in the
+    unified hierarchy even when the kernel still lists v1 ones, which name no service."""
+    from stage1.cgroups import tree
+    proc = tmp_path / "cgroup"
+    proc.write_text("9:name=systemd:/..\n4:memory:/\n0::/system.slice/web.service/rkt-run\n")
+    assert tree.service_cgroup(str(proc), unified=True) is None  # rkt-run: already moved
+    proc.write_text("9:name=systemd:/payload\n4:memory:/\n0::/system.slice/web.service\n")
+    assert tree.service_cgroup(str(proc), unified=True) == "system.slice/web.service"
 
 
 def test_gc_trusts_only_a_service_as_recorded_parent(tmp_path):
