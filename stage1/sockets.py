@@ -137,6 +137,12 @@ def assign(apps, pod_raw: dict, fds: list[tuple[int, str]]) -> dict[str, list[tu
             claimed.setdefault(app.name, []).append((fd, str(port.get("name"))))
     for fd, _name in fds:
         if fd not in used:
+            # as rkt warned of a port it guessed: a socket on the wrong port is a unit to fix
+            where = _local_port(fd)
+            from stage1.files import say
+            say(f"warning: the socket systemd passed on {where[0]} port {where[1]} matches no "
+                "socketActivated app port (see --port); closed" if where else
+                "warning: a socket systemd passed is not an INET listening socket; closed")
             os.close(fd)
     return claimed
 

@@ -90,6 +90,8 @@ def test_sockets_reach_their_ports(rkt, real_stage1, image, hostns):
     assert got["LISTEN_FDNAMES"] == "http:admin"
     assert got["fd3"] == str(http) and got["fd4"] == str(admin)
     assert b"LISTEN_FDS=2" in out  # its report on stdout went to the console
+    assert f"stage1: warning: the socket systemd passed on tcp port {stray} matches no " \
+           "socketActivated app port (see --port); closed" in err.decode()
 
 
 def test_app_port_without_host_port(rkt, real_stage1, image):
