@@ -307,9 +307,9 @@ def run(argv: list[str]) -> int:
     if opts.mds_token:
         from stage1 import mds
         mds.unregister(opts.uuid)
-    if network is not None:
-        network.release(closed=True)  # its teardown ran while we removed the cgroups
-    elif cleaned:
+    # the keeper's teardown ran while we removed the cgroups
+    torn_down = network.release(closed=True) if network is not None else True
+    if cleaned and torn_down:
         # nothing of the pod is left outside its dir: stage0's gc may skip our gc entrypoint
         # (one interpreter start per pod, most of `rkt gc`'s time with many pods)
         write_atomic(CLEANED_UP, "")

@@ -144,7 +144,7 @@ def setup_etc(root: str, *, hostname: str, stage1_rootfs: str, dns_mode: dict) -
     if stage0_hosts is not None and hosts_mode in ("stage0", "default"):
         _write(hosts_path, stage0_hosts)
     elif hosts_mode == "host":
-        _write(hosts_path, _read("/etc/hosts") or hosts_file(hostname))
+        _host_file(hosts_path, "/etc/hosts", hosts_file(hostname))
     elif not os.path.isfile(hosts_path):
         _write(hosts_path, hosts_file(hostname))
 
@@ -154,9 +154,21 @@ def setup_etc(root: str, *, hostname: str, stage1_rootfs: str, dns_mode: dict) -
         # default: present only when a CNI plugin returned DNS (stage1.net.dns)
         resolv = _read(f"{stage1_rootfs}/etc/rkt-resolv.conf")
     elif resolv_mode == "host":
-        resolv = _read("/etc/resolv.conf")
+        _host_file(resolve_in_root(root, "/etc/resolv.conf", create="parents"), "/etc/resolv.conf", None)
     if resolv is not None:
         _write(resolve_in_root(root, "/etc/resolv.conf", create="parents"), resolv)
+
+
+def _host_file(path: str, host: str, fallback: bytes | None) -> None:
+    """`--dns=host`, `--hosts-entry=host`: the host's file bound read-only at `path`, as rkt
+    (the pod sees what the host changes in place); `fallback` when the host has none."""
+    data = _read(host)
+    if data is None:
+        if fallback is not None:
+            _write(path, fallback)
+        return
+    _write(path, data)  # a regular file to mount on: never an image's symlink or device
+    _bind(host, path, read_only=True)
 
 
 def mount_volume(root: str, mount, source: str) -> None:

@@ -92,20 +92,36 @@ def ruleset(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tup
     return "\n".join(lines + ["}"]) + "\n"
 
 
-def _nft(script: str, *, missing_ok: bool = False) -> None:
-    nft = next((f"{d}/{NFT}" for d in NFT_DIRS if os.access(f"{d}/{NFT}", os.X_OK)), None)
+def _nft_path() -> str | None:
+    return next((f"{d}/{NFT}" for d in NFT_DIRS if os.access(f"{d}/{NFT}", os.X_OK)), None)
+
+
+def _nft_start(script: str, *, missing_ok: bool = False) -> proc.Running | None:
+    """`nft -f -` started on `script`; None when nft is missing and `missing_ok`."""
+    nft = _nft_path()
     if nft is None:
         if missing_ok:
-            return  # without nft installed no table can exist
+            return None  # without nft installed no table can exist
         raise PortError("nft (Debian package nftables) is needed for this pod's network")
     try:
-        code, err = proc.run([nft, "-f", "-"], stdin=script.encode(), env=ENV, capture="stderr",
-                             other="devnull")
+        return proc.start([nft, "-f", "-"], stdin=script.encode(), env=ENV, capture="stderr",
+                          other="devnull")
     except OSError as error:
         raise PortError(f"cannot run {nft}: {error.strerror}") from None
+
+
+def nft_done(running: proc.Running | None) -> None:
+    """Wait for an nft started by `_nft_start`; PortError with its first error line."""
+    if running is None:
+        return
+    code, err = running.wait()
     if code != 0:
         lines = err.decode(errors="replace").strip().splitlines()
         raise PortError(f"nft: {lines[0] if lines else f'exit status {code}'}")
+
+
+def _nft(script: str, *, missing_ok: bool = False) -> None:
+    nft_done(_nft_start(script, missing_ok=missing_ok))
 
 
 def install(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tuple = ()) -> bool:
@@ -116,9 +132,17 @@ def install(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tup
     return True
 
 
+def remove_start(uuid: str) -> proc.Running | None:
+    """Start deleting the pod's table (declaring it first makes the deletion succeed when it is
+    gone); `nft_done` waits for it. The kernel's table removal waits for RCU grace periods: the
+    plugins' DEL runs meanwhile."""
+    return _nft_start(f"table ip {table_name(uuid)}\ndelete table ip {table_name(uuid)}\n",
+                      missing_ok=True)
+
+
 def remove(uuid: str) -> None:
-    """Delete the pod's table; declaring it first makes the deletion succeed when it is gone."""
-    _nft(f"table ip {table_name(uuid)}\ndelete table ip {table_name(uuid)}\n", missing_ok=True)
+    """Delete the pod's table, idempotently."""
+    nft_done(remove_start(uuid))
 
 
 def route_localnet(interface: str) -> None:

@@ -13,11 +13,35 @@ import os
 from stage1.files import read_all
 
 
-def run(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: str = "stdout",
-        other: str = "stderr") -> tuple[int, bytes]:
-    """(exit status, captured bytes) of `argv`. `capture` ("stdout" or "stderr") is read through
-    a pipe; the other stream goes to our stderr (`other="stderr"`) or /dev/null. A status of
-    128+N means the program was killed by signal N. OSError if it cannot be started."""
+class Running:
+    """A started helper: `wait()` reads its captured stream to the end and reaps it."""
+
+    __slots__ = ("pid", "out_fd")
+
+    def __init__(self, pid: int, out_fd: int):
+        self.pid, self.out_fd = pid, out_fd
+
+    def wait(self) -> tuple[int, bytes]:
+        """(exit status, captured bytes); a status of 128+N means it was killed by signal N."""
+        try:
+            output = read_all(self.out_fd)
+        finally:
+            os.close(self.out_fd)
+        while True:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                break
+            except InterruptedError:
+                continue
+        code = os.waitstatus_to_exitcode(status)
+        return (128 - code if code < 0 else code), output
+
+
+def start(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: str = "stdout",
+          other: str = "stderr") -> Running:
+    """Start `argv` with `stdin` already written (so that several helpers can run at once).
+    `capture` ("stdout" or "stderr") is read through a pipe by `wait()`; the other stream goes
+    to our stderr (`other="stderr"`) or /dev/null. OSError if it cannot be started."""
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC) if other == "devnull" else None
@@ -29,6 +53,10 @@ def run(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: st
         actions.append((os.POSIX_SPAWN_DUP2, 2, 1))
     try:
         pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
+    except BaseException:
+        os.close(out_r)
+        os.close(in_w)
+        raise
     finally:
         for fd in (in_r, out_w) + ((devnull,) if devnull is not None else ()):
             os.close(fd)
@@ -40,15 +68,10 @@ def run(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: st
                 pass
     finally:
         os.close(in_w)
-    try:
-        output = read_all(out_r)
-    finally:
-        os.close(out_r)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    code = os.waitstatus_to_exitcode(status)
-    return (128 - code if code < 0 else code), output
+    return Running(pid, out_r)
+
+
+def run(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: str = "stdout",
+        other: str = "stderr") -> tuple[int, bytes]:
+    """(exit status, captured bytes) of `argv`, as `start(...).wait()`."""
+    return start(argv, stdin=stdin, env=env, capture=capture, other=other).wait()

@@ -20,6 +20,7 @@ DEFAULT_SUBNET = "172.16.28.0/24"
 RESTRICTED_SUBNET = "172.31.0.0/16"
 BUILTIN_FILES = {"default": "99-default.conf", "default-restricted": "99-default-restricted.conf"}
 RECORDS = "net/attachments.json"
+TABLE_MARK = "net/nft-table"  # the pod's nftables table may exist (written before it is made)
 NET_INFO = "net-info.json"
 MDS_PORT = 18112
 
@@ -62,7 +63,8 @@ def builtin_config(name: str, leases: str) -> dict:
 
 
 def select(requested: list[tuple[str, str]], local_config: str, pod_dir: str) -> list[cni.NetConfig]:
-    """The networks to attach, in order: requested user networks, then a built-in one."""
+    """The networks to attach, in file-name order (rkt's): the requested user networks and,
+    unless one of them is named so, the built-in `default` or `default-restricted`."""
     names = {n for n, _ in requested}
     if names == {"none"}:
         return []
@@ -75,6 +77,8 @@ def select(requested: list[tuple[str, str]], local_config: str, pod_dir: str) ->
         raw = json.dumps(builtin_config(builtin, leases), indent=2).encode()
         chosen.append(cni.parse(raw, os.path.join(pod_dir, "net", BUILTIN_FILES[builtin])))
         have.add(builtin)
+        # rkt orders all of them by file name: 99-default*.conf among the user's files
+        chosen.sort(key=lambda c: os.path.basename(c.path))
     missing = sorted(names - have - {"all"})
     if len(missing) == 1:
         raise NetSetupError(f'network "{missing[0]}" not found')
@@ -117,19 +121,19 @@ class PodNetwork:
         it with the sandbox the ADD result names)."""
         return f"/proc/{self.keeper[0]}/fd/{self.netns.pod_fd}"
 
-    def release(self, *, closed: bool = False) -> None:
-        """Let the keeper tear the network down (once nobody else holds its pipe) and wait."""
+    def release(self, *, closed: bool = False) -> bool:
+        """Let the keeper tear the network down (once nobody else holds its pipe) and wait;
+        whether everything was undone (the keeper exited 0)."""
         pid, write_end = self.keeper
         if not closed:
             os.close(write_end)
         while True:
             try:
-                os.waitpid(pid, 0)
-                return
+                return os.waitpid(pid, 0)[1] == 0
             except InterruptedError:
                 continue
             except ChildProcessError:
-                return
+                return False
 
 
 def _save(pod_dir: str, records: list[dict]) -> None:
@@ -224,6 +228,8 @@ def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfi
     try:
         if own_forwards:
             portfwd.route_localnet(chosen.host_if)
+        if own_forwards or own_masq:
+            write_atomic(os.path.join(pod_dir, TABLE_MARK), "")
         portfwd.install(uuid, chosen.ip, masquerade_from=DEFAULT_SUBNET if own_masq else "",
                         forwards_=own_forwards)
     except portfwd.PortError as err:
@@ -261,16 +267,21 @@ def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
     the namespace is gone (plugins then only release what lives outside it). Returns failures;
     the records of networks whose DEL failed stay for the next try."""
     failures = []
-    try:
-        portfwd.remove(uuid)
-    except portfwd.PortError as err:
-        failures.append(str(err))
+    removing = None
+    table_mark = os.path.join(pod_dir, TABLE_MARK)
+    if os.path.exists(table_mark):
+        try:
+            removing = portfwd.remove_start(uuid)  # runs while the plugins' DEL run
+        except portfwd.PortError as err:
+            failures.append(str(err))
+            table_mark = ""
     try:
         records = _load_records(pod_dir)
     except NetSetupError as err:
-        return failures + [str(err)]
+        records = None  # unreadable: kept as it is for a later look
+        failures.append(str(err))
     remaining = []
-    for rec in reversed(records):
+    for rec in reversed(records or ()):
         conf_path = os.path.join(pod_dir, rec.get("netConf", ""))
         try:
             config = cni.load(conf_path)
@@ -285,6 +296,14 @@ def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
             remaining.insert(0, rec)
             continue
         _unlink(conf_path)
+    try:
+        portfwd.nft_done(removing)
+        if table_mark:
+            _unlink(table_mark)
+    except portfwd.PortError as err:
+        failures.append(str(err))
+    if records is None:
+        return failures
     if records and not netns_path:
         failures += sweep_cni_iptables(uuid)
     if remaining:

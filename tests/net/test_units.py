@@ -35,6 +35,9 @@ def test_selection_follows_rkt(tmp_path):
     assert names([("b", ""), ("a", "")]) == ["a", "b", "default-restricted"]  # lexical order
     assert names([("all", "")]) == ["a", "b", "default"]
     assert names([("none", "")]) == []
+    # rkt sorts every network by its file name, the built-in 99-default*.conf included
+    write(netd, "99-zz.conf", {"name": "zz", "type": "bridge"})
+    assert names([("zz", ""), ("a", "")]) == ["a", "default-restricted", "zz"]
     chosen = setup.select([("a", "")], local, str(pod))
     assert chosen[0].is_list and chosen[0].plugins[0]["type"] == "ptp"
     restricted = json.loads(chosen[1].raw)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +103,13 @@ def test_dns_from_the_plugin_result_and_flags_win(netrkt, real_stage1, busybox):
     assert "nameserver 10.0.0.1" in out and "10.55.0.53" not in out and "10.1.1.1 db" in out
     out = netrkt(*run, "--dns=none", *app).stdout
     assert "nameserver" not in out
+    # host: the host's files, read-only, whatever the plugin returned
+    out = netrkt(*run, "--dns=host", "--hosts-entry=host", busybox, "--exec=/bin/sh", "--", "-c",
+                 "cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; "
+                 "(echo >> /etc/resolv.conf) 2>/dev/null || echo ro; (echo >> /etc/hosts) 2>/dev/null || echo ro").stdout
+    resolv, hosts, writes = out.split("---\n")
+    assert resolv == Path("/etc/resolv.conf").read_text() and hosts == Path("/etc/hosts").read_text()
+    assert writes == "ro\nro\n"
 
 
 def test_unknown_network_and_broken_plugin_fail_cleanly(netrkt, hostns, real_stage1, busybox):
