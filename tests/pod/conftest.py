@@ -147,3 +147,16 @@ def _build_real_stage1(out: Path) -> Path:
 def real_stage1(tmp_path_factory) -> Path:
     """The default stage1 ACI built from stage1/ by `python -m stage1.build`."""
     return _build_real_stage1(tmp_path_factory.mktemp("stage1-real") / "stage1.aci")
+
+
+@pytest.fixture
+def real_runner(rkt, real_stage1, busybox):
+    """`rkt run` with the real stage1, busybox fetched: real_runner(NET) gives run(*args, **kw)."""
+    rkt("--insecure-options=image", "fetch", busybox)
+
+    def runner(net: str):
+        def run(*args, **kw):
+            return rkt("--insecure-options=image", "run", f"--stage1-path={real_stage1}",
+                       f"--net={net}", *args, **kw)
+        return run
+    return runner

@@ -9,16 +9,10 @@ from tests.helpers.aci import busybox_files, make_aci, manifest
 
 pytestmark = pytest.mark.root
 
-INSECURE = "--insecure-options=image"
-
 
 @pytest.fixture
-def run(rkt, real_stage1, busybox):
-    rkt(INSECURE, "fetch", busybox)
-
-    def run(*args, **kw):
-        return rkt(INSECURE, "run", f"--stage1-path={real_stage1}", "--net=none", *args, **kw)
-    return run
+def run(real_runner):
+    return real_runner("none")
 
 
 def sh(script: str, *flags: str) -> list[str]:

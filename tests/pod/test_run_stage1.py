@@ -18,12 +18,8 @@ INSECURE = "--insecure-options=image"
 
 
 @pytest.fixture
-def run(rkt, real_stage1, busybox):
-    rkt(INSECURE, "fetch", busybox)
-
-    def run(*args, **kw):
-        return rkt(INSECURE, "run", f"--stage1-path={real_stage1}", "--net=host", *args, **kw)
-    return run
+def run(real_runner):
+    return real_runner("host")
 
 
 def sh(script: str) -> list[str]:

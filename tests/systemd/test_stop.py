@@ -61,14 +61,19 @@ def _stop_and_check(rkt, proc, data: Path, uuid_file: Path) -> str:
     return uuid
 
 
-def test_sigterm_stops_the_pod_cleanly(rkt, real_stage1, image, tmp_path):
+def _two_apps(image, tmp_path):
+    """App a traps TERM (exit 7, post-stop handler), app b exits 0 on it; both share /data."""
     data = tmp_path / "data"
     data.mkdir()
     mp = [{"name": "data", "path": "/data"}]
     a = image(["/bin/sh", "-c", TRAP], name="example.com/a", mount_points=mp,
               event_handlers=POST_STOP)
     b = image(["/bin/sh", "-c", QUIET], name="example.com/b", mount_points=mp)
-    uuid_file = tmp_path / "uuid"
+    return data, a, b, tmp_path / "uuid"
+
+
+def test_sigterm_stops_the_pod_cleanly(rkt, real_stage1, image, tmp_path):
+    data, a, b, uuid_file = _two_apps(image, tmp_path)
     proc = start(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
                  f"--volume=data,kind=host,source={data}", a, b)
     try:
@@ -79,13 +84,7 @@ def test_sigterm_stops_the_pod_cleanly(rkt, real_stage1, image, tmp_path):
 
 def test_in_a_service_the_pod_stays_in_its_cgroup(rkt, real_stage1, image, tmp_path, service):
     name, path = service
-    data = tmp_path / "data"
-    data.mkdir()
-    mp = [{"name": "data", "path": "/data"}]
-    a = image(["/bin/sh", "-c", TRAP], name="example.com/a", mount_points=mp,
-              event_handlers=POST_STOP)
-    b = image(["/bin/sh", "-c", QUIET], name="example.com/b", mount_points=mp)
-    uuid_file = tmp_path / "uuid"
+    data, a, b, uuid_file = _two_apps(image, tmp_path)
     # as systemd starts a unit's main process: inside the unit's cgroup
     proc = start(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
                  f"--volume=data,kind=host,source={data}", a, b,
