@@ -28,9 +28,6 @@ class NetNS:
     def enter_pod(self) -> None:
         kernel.current().setns(self.pod_fd, kernel.CLONE_NEWNET)
 
-    def enter_host(self) -> None:
-        kernel.current().setns(self.host_fd, kernel.CLONE_NEWNET)
-
     def close(self) -> None:
         for fd in (self.host_fd, self.pod_fd):
             try:
