@@ -95,8 +95,6 @@ def _command_first(args: list[str]) -> tuple[str | None, list[str]]:
 
 
 def dispatch(opts: GlobalOptions, args: list[str]) -> int:
-    from rkt.cli import helptext
-
     if args and args[0] == "help":
         if len(args) > 1 and resolve_command(args[1]) is not None:
             return dispatch(opts, [*args[1:], "--help"])
@@ -120,6 +118,8 @@ def dispatch(opts: GlobalOptions, args: list[str]) -> int:
         raise error
     name = resolve_command(word)
     if name is None:
+        from rkt.cli import helptext
+
         helptext.unknown_command(word)
         return EXIT_FAILURE
     if name in FAST_COMMANDS:
