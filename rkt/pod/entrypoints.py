@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,8 @@ from rkt import report
 from rkt.errors import RktError
 
 if TYPE_CHECKING:
+    import subprocess
+
     from rkt.pod.spec import PodSpec
 
 ANNOTATION_PREFIX = "coreos.com/rkt/stage1/"
@@ -137,6 +138,8 @@ def gc_args(version: int, uuid: str, local_config: str | None = None) -> list[st
 def run(pod_path: Path, name: str, args: list[str], *, debug: bool = False,
         capture: bool = False, timeout: float | None = None) -> subprocess.CompletedProcess:
     """Run entrypoint `name` with `[--debug] args` and cwd = the pod dir; its stderr goes to ours."""
+    import subprocess  # not at the top: `rkt run` reads this module but execs, never spawns
+
     path = entrypoint(pod_path, name)
     argv = [str(path)] + (["--debug"] if debug else []) + list(args)
     try:
