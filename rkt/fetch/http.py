@@ -369,5 +369,13 @@ class Response(Closing):
         return Body(self, max_bytes=max_bytes, what=self.what if what is None else what,
                     progress=progress, **kw)
 
+    def read_all(self, limit: int) -> bytes:
+        """The whole (small) body, refused past `limit` bytes."""
+        body = self.body(max_bytes=limit, progress=False)
+        chunks = []
+        while data := body.read(1 << 20):
+            chunks.append(data)
+        return b"".join(chunks)
+
     def close(self) -> None:
         self.raw.close()

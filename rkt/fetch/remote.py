@@ -153,8 +153,7 @@ class RemoteFetcher(Closing):
             if resp.status == 202:
                 debug(self.client.config, "server requested deferring the signature download")
                 return None, True
-            body = resp.body(max_bytes=MAX_SIGNATURE_BYTES, what="signature", progress=False)
-            return b"".join(iter(lambda: body.read(65536), b"")), False
+            return resp.read_all(MAX_SIGNATURE_BYTES), False
 
     def _check_signer(self, name: str | None, signature: bytes, pubkeys: tuple[str, ...],
                       url: str) -> None:

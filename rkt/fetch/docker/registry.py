@@ -35,15 +35,6 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
-def read_all(resp, limit: int) -> bytes:
-    """The whole body (a Body's read returns what arrived), refused past `limit` bytes."""
-    body = resp.body(max_bytes=limit, progress=False)
-    chunks = []
-    while data := body.read(1 << 20):
-        chunks.append(data)
-    return b"".join(chunks)
-
-
 def _registry_errors(data: bytes) -> str:
     try:
         errors = json.loads(data).get("errors") or []
@@ -138,7 +129,7 @@ class Registry:
         resp = self.client.open(url, headers={"Authorization": basic} if basic else None,
                                 ok=_ANY_STATUS, what="token server")
         with resp:
-            data = read_all(resp, MAX_TOKEN)
+            data = resp.read_all(MAX_TOKEN)
             if resp.status in (401, 403):
                 why = "credentials rejected" if basic else "anonymous access refused"
                 raise RktError(f"{self._who()}: unauthorized: the token server says {why} "
@@ -157,7 +148,7 @@ class Registry:
     def _fail(self, resp, what: str, reference: str = ""):
         body = b""
         try:
-            body = read_all(resp, 1 << 16)
+            body = resp.read_all(1 << 16)
         except RktError:
             pass
         detail = _registry_errors(body)
@@ -198,7 +189,7 @@ class Registry:
         for _ in range(4):
             with self._get(f"manifests/{reference}", "manifest", reference,
                            {"Accept": ACCEPT}) as resp:
-                data = read_all(resp, im.MAX_MANIFEST)
+                data = resp.read_all(im.MAX_MANIFEST)
                 header_type = resp.headers.get("content-type", "").split(";")[0].strip()
             digest = im.sha256_digest(data)
             if reference.startswith("sha256:") and digest != reference:
@@ -217,7 +208,7 @@ class Registry:
 
     def blob(self, digest: str, max_bytes: int) -> bytes:
         with self._get(f"blobs/{digest}", f"blob {digest}") as resp:
-            data = read_all(resp, max_bytes)
+            data = resp.read_all(max_bytes)
         if im.sha256_digest(data) != digest:
             raise RktError(f"{self._who()}: blob {digest}: digest mismatch")
         return data
