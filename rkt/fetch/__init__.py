@@ -118,9 +118,8 @@ def _open_regular(path: Path):
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-        raise RktError(f"image file {path}: is {kind}" if stat.S_ISDIR(mode)
-                       else f"image file {path}: {kind}")
+        raise RktError(f"image file {path}: is a directory" if stat.S_ISDIR(mode)
+                       else f"image file {path}: not a regular file")
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
     return os.fdopen(fd, "rb")
 
