@@ -3,7 +3,9 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 RKT := $(VENV)/bin/rkt
-PYTHON ?= python3
+# Debian's interpreter: built with PGO and LTO, it starts and runs ~30% faster than an
+# unoptimized build (pyenv's), and it is the one a fresh Debian 12 machine has.
+PYTHON ?= /usr/bin/python3
 
 # Debian packages, split so that a user's `make install` pulls only what rkt runs with.
 # RUNTIME: what rkt/ and stage1/ use when they run: the venv, gpg (signature checks), libseccomp
@@ -51,8 +53,25 @@ build/.installed: build/.deps-runtime pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip >/dev/null
 	@$(PY) -m pip install -q -e .
+	@$(MAKE) -s launcher
 	@ln -sf $(abspath $(RKT)) /usr/local/bin/rkt
 	@touch $@
+# `rkt` itself starts its interpreter isolated and without site (-IS): no .pth processing and no
+# setuptools editable-install import hook (together ~25 ms of every command), no PYTHONPATH or
+# user site from the caller's environment; the launcher names the checkout and the venv's
+# site-packages (requests, gnupg for fetch) itself. pip's own console script is replaced.
+SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+.PHONY: launcher
+launcher:
+	@printf '%s\n' '#!$(abspath $(PY)) -IS' \
+		'# written by `make install` (Makefile: launcher)' \
+		'import sys' \
+		'sys.path.insert(0, "$(CURDIR)")' \
+		'sys.path.append("$(SITE_PACKAGES)")' \
+		'from rkt.cli import main' \
+		'sys.exit(main())' > $(RKT).new
+	@chmod 755 $(RKT).new && mv $(RKT).new $(RKT)
+
 build/.compiled: build/.installed $(SOURCES)
 	@$(PY) -m compileall -q rkt stage1 >/dev/null
 	@touch $@
