@@ -66,6 +66,7 @@ launcher:
 	@printf '%s\n' '#!$(abspath $(PY)) -IS' \
 		'# written by `make install` (Makefile: launcher)' \
 		'import sys' \
+		'sys.prefix = sys.exec_prefix = "$(abspath $(VENV))"  # as site does for a venv' \
 		'sys.path.insert(0, "$(CURDIR)")' \
 		'sys.path.append("$(SITE_PACKAGES)")' \
 		'from rkt.cli import main' \
