@@ -4,7 +4,9 @@ one copy of `__enter__`/`__exit__` instead of one per class."""
 
 from __future__ import annotations
 
-from typing import Self
+TYPE_CHECKING = False  # typing's own constant, without importing typing on `rkt run`
+if TYPE_CHECKING:
+    from typing import Self
 
 
 class Closing:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import BinaryIO, Iterator
-
 from rkt.errors import RktError
+
+TYPE_CHECKING = False  # typing's own constant, without importing typing on `rkt run`
+if TYPE_CHECKING:
+    from typing import BinaryIO, Iterator
 
 
 def fsync_dir(path: str | os.PathLike) -> None:

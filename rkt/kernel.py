@@ -10,12 +10,17 @@ directory, in which order to unmount them) lives here too, written against the s
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import os
-from typing import Iterator, Protocol
+from collections import namedtuple
 
 from rkt.closing import Closing
+
+TYPE_CHECKING = False  # typing's own constant, without importing typing on `rkt run`
+if TYPE_CHECKING:
+    from typing import Iterator, Protocol
+else:
+    Protocol = object  # the seam's shape is for type checkers; at run time a plain base
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
@@ -190,17 +195,10 @@ def private_mount_namespace(propagation: int = MS_SLAVE) -> None:
 
 
 # --- mountinfo -----------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class MountInfo:
-    """One line of /proc/PID/mountinfo (proc(5)): the fields stage0 looks at."""
-
-    mount_id: int
-    parent_id: int
-    root: str
-    point: str
-    optional: frozenset[str]  # tags only: "shared", "master", "propagate_from", "unbindable"
-    fstype: str
-    source: str
+# One line of /proc/PID/mountinfo (proc(5)): the fields stage0 looks at; `optional` holds the
+# tags only ("shared", "master", "propagate_from", "unbindable"). A named tuple: a dataclass
+# costs `rkt run` milliseconds to build.
+MountInfo = namedtuple("MountInfo", "mount_id parent_id root point optional fstype source")
 
 
 def _unescape(field: str) -> str:

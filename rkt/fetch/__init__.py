@@ -12,7 +12,6 @@ store, or else (by pull policy) from the network: appc discovery or an http(s) U
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 from rkt.errors import RktError, UsageError
@@ -167,6 +166,8 @@ class _SignatureCheck:
         self.error: BaseException | None = None
         self.thread = None
         if name is not None:
+            import threading
+
             self.thread = threading.Thread(target=self._run, args=(name,), daemon=True)
             self.thread.start()
 

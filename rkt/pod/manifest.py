@@ -19,12 +19,14 @@ Environment precedence, lowest to highest (later sources override earlier ones):
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from rkt import report
 from rkt.errors import ManifestError, RktError
 
+TYPE_CHECKING = False  # typing's own constant, without importing typing on `rkt run`
 if TYPE_CHECKING:
+    from typing import Any
+
     from rkt.pod.spec import AppSpec, PodSpec
 
 MUTABLE_ANNOTATION = "coreos.com/rkt/stage1/mutable"

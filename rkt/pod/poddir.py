@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import stat
 from pathlib import Path
 
@@ -45,6 +44,8 @@ def _copy_attrs(src: str, dest: str, st: os.stat_result, is_link: bool) -> None:
 def copy_small_tree(src: Path, dest: Path) -> None:
     """Copy the (small) stage1 rootfs in-process: no cp to spawn on every `rkt run`. Keeps
     what cp -a keeps: file kinds incl. devices, owners, modes, xattrs, hard links, mtimes."""
+    import shutil  # not at module level: prepare_app and the overlay mounts do not need it
+
     links: dict[tuple[int, int], str] = {}
     dirs: list[tuple[str, str, os.stat_result]] = []
 

@@ -10,18 +10,19 @@ preparation finishes) and `started` the mtime of the `pid` (or `ppid`) file stag
 
 from __future__ import annotations
 
-import datetime
 import errno
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rkt.errors import RktError
 from rkt.fsutil import atomic_write, fsync_dir
 from rkt.lock import FileLock, LockBusy
 
+TYPE_CHECKING = False  # typing's own constant, without importing typing on `rkt run`
 if TYPE_CHECKING:
+    import datetime
+
     from rkt.appc.pod import PodManifest
     from rkt.options import GlobalOptions
 
@@ -67,9 +68,15 @@ def init_dirs(opts: "GlobalOptions") -> Path:
     return root
 
 
+def _utc(seconds: float) -> datetime.datetime:
+    import datetime  # for listings only: not on `rkt run`'s path
+
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+
+
 def _mtime(path: str | Path) -> datetime.datetime | None:
     try:
-        return datetime.datetime.fromtimestamp(os.stat(path).st_mtime, datetime.timezone.utc)
+        return _utc(os.stat(path).st_mtime)
     except OSError:
         return None
 
@@ -176,8 +183,7 @@ class Pod:
         if self.dir_state not in ("exited-garbage", "garbage"):
             return None
         try:
-            return datetime.datetime.fromtimestamp(os.lstat(self.path).st_ctime,
-                                                   datetime.timezone.utc)
+            return _utc(os.lstat(self.path).st_ctime)
         except OSError:
             return None
 
@@ -265,8 +271,8 @@ def new_pod(opts: "GlobalOptions") -> tuple[Pod, FileLock]:
     lock = FileLock(embryo, create=False)
     try:
         lock.exclusive()
+        # No fsync: after a crash a pod still being prepared is garbage wherever it lies.
         os.rename(embryo, root / "prepare" / pod_uuid)
-        fsync_dir(root / "prepare")
     except BaseException:
         lock.close()
         try:

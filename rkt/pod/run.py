@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rkt import report
 from rkt.errors import RktError
@@ -24,6 +22,7 @@ from rkt.lock import FileLock
 from rkt.pod import pods, poddir
 from rkt.pod.pods import Pod
 
+TYPE_CHECKING = False  # typing's own constant, without importing typing on `rkt run`
 if TYPE_CHECKING:
     from rkt.pod.spec import PodSpec
 
@@ -92,13 +91,17 @@ def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock 
             (pod.path / pods.POD_CREATED_FILE).touch(mode=0o640)  # rkt's mode
             report.phase("render")
             if for_run:
-                pod.rename_to("run")
+                # Not made durable: a crash kills the pod, and left in prepare/ it is an
+                # aborted prepare that gc removes.
+                pod.rename_to("run", durable=False)
                 pod.state = pods.RUNNING
                 return pod, lock
             pod.rename_to("prepared")
             lock.close()
             return pod, None
         except BaseException:
+            import shutil
+
             shutil.rmtree(pod.path, ignore_errors=True)
             lock.close()
             raise

@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rkt import report
 from rkt.errors import RktError
 
+TYPE_CHECKING = False  # typing's own constant, without importing typing on `rkt run`
 if TYPE_CHECKING:
     from rkt.pod.spec import Stage1Ref
 

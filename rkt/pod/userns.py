@@ -9,9 +9,9 @@ text to stage1 as `--private-users=SHIFT:COUNT`. Files the apps own inside are o
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
+from collections import namedtuple
 from pathlib import Path
 
 from rkt.errors import RktError
@@ -20,10 +20,11 @@ PREPARED_FILE = "private-users-prepared"  # rkt's common.PrivateUsersPreparedFil
 DEFAULT_COUNT = 0x10000
 
 
-@dataclasses.dataclass(frozen=True)
-class UidRange:
-    shift: int
-    count: int = DEFAULT_COUNT
+class UidRange(namedtuple("UidRange", "shift count", defaults=(DEFAULT_COUNT,))):
+    """The host ids the pod's 0..count-1 map to: shift..shift+count-1 (a named tuple: read on
+    every `rkt run`, and a dataclass costs milliseconds to build)."""
+
+    __slots__ = ()
 
     @classmethod
     def random(cls) -> "UidRange":

@@ -8,12 +8,9 @@ when the owner is killed the next command (finding the dir unlocked) can undo ex
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -106,6 +103,9 @@ class Store(TreeStore, Closing):
     @contextlib.contextmanager
     def _workdir(self, kind: str):
         """A private dir in cas/tmp, locked before it gets a name the cleaner looks at."""
+        import shutil
+        import tempfile
+
         staging = tempfile.mkdtemp(prefix=".new-", dir=self.cas / "tmp")
         lock = FileLock(staging)
         lock.exclusive()
@@ -143,6 +143,8 @@ class Store(TreeStore, Closing):
                     continue
                 self._undo_commit(path)
                 if entry.is_dir(follow_symlinks=False):
+                    import shutil
+
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
@@ -352,6 +354,8 @@ class Store(TreeStore, Closing):
 
 class _HashingReader:
     def __init__(self, file):
+        import hashlib
+
         self.file = file
         self.hash = hashlib.sha512()
 
