@@ -6,10 +6,10 @@ They are parsed by hand in `rkt.cli.main` before any command module is imported,
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from rkt.errors import UsageError
+from rkt.record import Record
 
 # --insecure-options names, as in rkt/flag/secflags.go; the composite names expand.
 INSECURE_FLAGS = frozenset(
@@ -49,8 +49,7 @@ def parse_bool(flag: str, value: str) -> bool:
     raise UsageError(f"{flag}: invalid boolean {value!r}")
 
 
-@dataclasses.dataclass(frozen=True)
-class GlobalOptions:
+class GlobalOptions(Record):
     dir: Path = Path(DEFAULT_DIR)
     local_config: Path = Path(DEFAULT_LOCAL_CONFIG)
     system_config: Path = Path(DEFAULT_SYSTEM_CONFIG)

@@ -10,7 +10,12 @@ tests and other front ends may install their own, e.g. a `Recorder`.
 from __future__ import annotations
 
 import sys
-from typing import Protocol
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on `rkt run`
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the interface is for readers and type checkers
 
 
 class Reporter(Protocol):

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
 
 from rkt.errors import ManifestError
 
-if TYPE_CHECKING:  # the module itself loads only when a manifest needs it
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on `rkt run`
+if TYPE_CHECKING:  # datetime itself loads only when a manifest needs it
     import datetime
+    from typing import Any
 
 AC_VERSION = "0.8.11"
 

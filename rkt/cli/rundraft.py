@@ -7,10 +7,13 @@ fills these drafts in place; `Draft.spec()` then hands the library an immutable
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 from rkt.pod.spec import AppSpec, PodSpec, Stage1Ref, merge_mounts
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on `rkt run`
+if TYPE_CHECKING:
+    from typing import Any
+
+    from rkt.appc.pod import Volume
 
 
 def _frozen(value: Any) -> Any:
@@ -22,66 +25,66 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-@dataclasses.dataclass
 class AppDraft:
     """One image on the command line and the per-app flags seen after it so far."""
 
-    image: str
-    exec: str | None = None
-    args: list[str] | None = None
-    name: str | None = None
-    mounts: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    user: str | None = None
-    group: str | None = None
-    supplementary_gids: list[int] | None = None
-    working_dir: str | None = None
-    readonly_rootfs: bool | None = None
-    environment: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    # isolator name -> JSON value; a later flag of the same kind replaces an earlier one
-    isolators: dict[str, Any] = dataclasses.field(default_factory=dict)
-    signature: str | None = None
-    annotations: dict[str, str] = dataclasses.field(default_factory=dict)
-    user_annotations: dict[str, str] = dataclasses.field(default_factory=dict)
-    user_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    def __init__(self, image: str) -> None:
+        self.image = image
+        self.exec: str | None = None
+        self.args: list[str] | None = None
+        self.name: str | None = None
+        self.mounts: list[tuple[str, str]] = []
+        self.user: str | None = None
+        self.group: str | None = None
+        self.supplementary_gids: list[int] | None = None
+        self.working_dir: str | None = None
+        self.readonly_rootfs: bool | None = None
+        self.environment: list[tuple[str, str]] = []
+        # isolator name -> JSON value; a later flag of the same kind replaces an earlier one
+        self.isolators: dict[str, Any] = {}
+        self.signature: str | None = None
+        self.annotations: dict[str, str] = {}
+        self.user_annotations: dict[str, str] = {}
+        self.user_labels: dict[str, str] = {}
 
     def spec(self, pod_mounts: list[tuple[str, str]]) -> AppSpec:
-        fields = {f.name: _frozen(getattr(self, f.name)) for f in dataclasses.fields(AppSpec)}
+        fields = {name: _frozen(getattr(self, name)) for name in AppSpec._fields}
         return AppSpec(**{**fields, "mounts": merge_mounts(pod_mounts, self.mounts)})
 
 
-@dataclasses.dataclass
 class Draft:
     """The flags seen so far; `spec()` freezes them into the PodSpec the library takes."""
 
-    command: str
-    apps: list[AppDraft] = dataclasses.field(default_factory=list)
-    pod_mounts: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    volumes: list = dataclasses.field(default_factory=list)  # rkt.appc.pod.Volume
-    ports: list[tuple[str, str | None, int]] = dataclasses.field(default_factory=list)
-    net: list[str] | None = None  # None: the default network
-    dns: list[str] = dataclasses.field(default_factory=list)
-    dns_search: list[str] = dataclasses.field(default_factory=list)
-    dns_opt: list[str] = dataclasses.field(default_factory=list)
-    dns_domain: str | None = None
-    hosts_entries: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    hostname: str | None = None
-    interactive: bool = False
-    set_env: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    set_env_files: list[str] = dataclasses.field(default_factory=list)
-    inherit_env: bool = False
-    uuid_file_save: str | None = None
-    pull_policy: str = "new"
-    stage1: Stage1Ref | None = None
-    no_overlay: bool = False
-    private_users: bool = False
-    mds_register: bool = False
-    pod_manifest: str | None = None
-    ipc: str | None = None
-    quiet: bool = False
-    help: bool = False
-    # flags given, for the conflict checks (--pod-manifest, stage1 selection)
-    seen: set[str] = dataclasses.field(default_factory=set)
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.apps: list[AppDraft] = []
+        self.pod_mounts: list[tuple[str, str]] = []
+        self.volumes: list[Volume] = []
+        self.ports: list[tuple[str, str | None, int]] = []
+        self.net: list[str] | None = None  # None: the default network
+        self.dns: list[str] = []
+        self.dns_search: list[str] = []
+        self.dns_opt: list[str] = []
+        self.dns_domain: str | None = None
+        self.hosts_entries: list[tuple[str, str]] = []
+        self.hostname: str | None = None
+        self.interactive = False
+        self.set_env: list[tuple[str, str]] = []
+        self.set_env_files: list[str] = []
+        self.inherit_env = False
+        self.uuid_file_save: str | None = None
+        self.pull_policy = "new"
+        self.stage1: Stage1Ref | None = None
+        self.no_overlay = False
+        self.private_users = False
+        self.mds_register = False
+        self.pod_manifest: str | None = None
+        self.ipc: str | None = None
+        self.quiet = False
+        self.help = False
+        # flags given, for the conflict checks (--pod-manifest, stage1 selection)
+        self.seen: set[str] = set()
 
     def spec(self) -> PodSpec:
-        fields = {f.name: _frozen(getattr(self, f.name)) for f in dataclasses.fields(PodSpec)}
+        fields = {name: _frozen(getattr(self, name)) for name in PodSpec._fields}
         return PodSpec(**{**fields, "apps": tuple(app.spec(self.pod_mounts) for app in self.apps)})

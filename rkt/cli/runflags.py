@@ -10,19 +10,21 @@ hands the command a frozen `rkt.pod.spec.PodSpec`: the pod library never sees a 
 
 from __future__ import annotations
 
-import dataclasses
-import ipaddress
-from typing import Callable
-
 from rkt.cli import runvalues as rv
 from rkt.cli.rundraft import AppDraft, Draft
 from rkt.errors import FlagError, UsageError
 from rkt.options import parse_bool
 from rkt.pod.spec import IPC_MODES, PULL_POLICIES, PodSpec, Stage1Ref
+from rkt.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on `rkt run`
+if TYPE_CHECKING:
+    from typing import Callable
+
+    Setter = Callable[[Draft, str, str], None]
 
 
-@dataclasses.dataclass(frozen=True)
-class ParsedRun:
+class ParsedRun(Record):
     """A parsed run-family command line: the pod spec and the command's own switches."""
 
     command: str
@@ -34,11 +36,7 @@ class ParsedRun:
 
 # --- the flag table ---------------------------------------------------------------------
 
-Setter = Callable[[Draft, str, str], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class Flag:
+class Flag(Record):
     help: str
     set: Setter
     boolean: bool = False
@@ -205,8 +203,8 @@ APP_FLAGS: dict[str, Flag] = {
     "--user-label": Flag("set the app's user labels (example: '--user-label=foo=bar')",
                          _app_map("user_labels"), per_app=True, metavar="NAME=VALUE"),
 }
-APP_FLAGS["--cap-retain"] = dataclasses.replace(APP_FLAGS["--caps-retain"], help="deprecated: --caps-retain")
-APP_FLAGS["--cap-remove"] = dataclasses.replace(APP_FLAGS["--caps-remove"], help="deprecated: --caps-remove")
+APP_FLAGS["--cap-retain"] = APP_FLAGS["--caps-retain"].replace(help="deprecated: --caps-retain")
+APP_FLAGS["--cap-remove"] = APP_FLAGS["--caps-remove"].replace(help="deprecated: --caps-remove")
 
 NET_FLAGS: dict[str, Flag] = {
     "--net": Flag("configure the pod's networking: host, none, default or a list of networks",
@@ -434,9 +432,7 @@ def _check(f: Draft, positional: list[str]) -> None:
             raise UsageError(f"cannot use --dns-opt, --dns-search or --dns-domain with --dns={f.dns[0]}")
     else:
         for ns in f.dns:
-            try:
-                ipaddress.ip_address(ns)
-            except ValueError:
-                raise UsageError(f"--dns: {ns!r} is not an IP address, host or none") from None
+            if not rv.is_ip(ns):
+                raise UsageError(f"--dns: {ns!r} is not an IP address, host or none")
     if any(ip == "host" for ip, _ in f.hosts_entries) and len(f.hosts_entries) > 1:
         raise UsageError("--hosts-entry=host cannot be combined with other entries")

@@ -7,10 +7,22 @@ environment names) are asked of `rkt.appc.types`, imported lazily to keep `rkt r
 
 from __future__ import annotations
 
-import ipaddress
-from typing import Any, Callable
-
 from rkt.errors import ManifestError, UsageError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on `rkt run`
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+
+def is_ip(text: str) -> bool:
+    """An IPv4 or IPv6 address (ipaddress is imported only when a flag names one)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def key_value(flag: str, value: str) -> tuple[str, str]:
@@ -116,10 +128,8 @@ def hosts_entry(flag: str, value: str) -> tuple[str, str]:
     if value == "host":
         return "host", ""
     ip, eq, host = value.partition("=")
-    try:
-        ipaddress.ip_address(ip)
-    except ValueError:
-        raise UsageError(f"{flag}: {ip!r} is not an IP address (want IP=HOSTNAME or host)") from None
+    if not is_ip(ip):
+        raise UsageError(f"{flag}: {ip!r} is not an IP address (want IP=HOSTNAME or host)")
     if not eq or not host or any(c.isspace() for c in host):
         raise UsageError(f"{flag}: {value!r} is not IP=HOSTNAME")
     return ip, host
@@ -137,10 +147,8 @@ def port(flag: str, value: str) -> tuple[str, str | None, int]:
     host_ip: str | None = None
     if ":" in rest:
         host_ip, _, rest = rest.rpartition(":")
-        try:
-            ipaddress.ip_address(host_ip.strip("[]"))
-        except ValueError:
-            raise UsageError(f"{flag}: {host_ip!r} is not an IP address") from None
+        if not is_ip(host_ip.strip("[]")):
+            raise UsageError(f"{flag}: {host_ip!r} is not an IP address")
     if not rest.isdecimal() or not 0 < int(rest) < 65536:
         raise UsageError(f"{flag}: {rest!r} is not a port number")
     return name, host_ip, int(rest)

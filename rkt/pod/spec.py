@@ -9,13 +9,15 @@ and per-app mounts live here too: they define what the spec's fields mean.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from rkt.errors import ManifestError, RktError
+from rkt.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on `rkt run`
 if TYPE_CHECKING:
+    from typing import Any
+
     from rkt.appc.pod import Volume
 
 PULL_POLICIES = ("new", "update", "never")
@@ -25,8 +27,7 @@ STAGE1_KINDS = ("path", "url", "name", "hash", "from-dir")
 Pair = tuple[str, str]
 
 
-@dataclasses.dataclass(frozen=True)
-class AppSpec:
+class AppSpec(Record):
     """One app of the pod: its image and what overrides the image's app section."""
 
     image: str  # as the user named it: file, name[:version], ID, URL
@@ -48,8 +49,7 @@ class AppSpec:
     user_labels: tuple[Pair, ...] = ()
 
 
-@dataclasses.dataclass(frozen=True)
-class Stage1Ref:
+class Stage1Ref(Record):
     """An explicitly chosen stage1 image: a file `path`, a file:// `url`, a store `name`
     (NAME[:VERSION]) or `hash`, or a file name `from-dir` the stage1-images directory."""
 
@@ -57,8 +57,7 @@ class Stage1Ref:
     value: str
 
 
-@dataclasses.dataclass(frozen=True)
-class PodSpec:
+class PodSpec(Record):
     """A pod to prepare (apps, volumes, ports, environment, stage1, storage) and the settings
     it runs with (network, DNS, hosts, hostname, interactive, IPC, metadata service)."""
 
