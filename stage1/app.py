@@ -10,7 +10,8 @@ app's identity, capabilities, seccomp, and exec.
 from __future__ import annotations
 
 import os
-import signal
+# the C module behind `signal`: the same calls without importing enum (~5 ms a pod start)
+import _signal as signal
 
 from stage1.files import say
 from stage1 import kernel, mounts, podinfo, security, sockets, users, userns

@@ -16,7 +16,7 @@ import sys
 
 from stage1 import kernel
 from stage1.podinfo import valid_uuid
-from stage1.files import phase, read_all, say, write_atomic
+from stage1.files import parse_json, phase, read_all, say, write_atomic
 
 MDS_PORT = 18112
 # written in the pod dir when the pod ended with nothing left for the gc entrypoint to undo
@@ -176,12 +176,10 @@ def _setup_network(opts: Options):
 
 def _ports_source() -> tuple[dict, dict]:
     """The pod manifest and its apps' image manifests' `app`s, for the published ports."""
-    import json
-
     def load(path: str) -> dict:
         try:
             with open(path, "rb") as f:
-                data = json.loads(f.read())
+                data = parse_json(f.read())
         except (OSError, ValueError) as err:
             raise Stage1Error(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
         if not isinstance(data, dict):

@@ -122,10 +122,10 @@ class Pod:
 
 
 def _read_json(path: str, what: str) -> dict:
-    import json  # not at the top: the waiting parent imports this module for valid_uuid alone
+    from stage1.files import parse_json
     try:
         with open(path, "rb") as f:
-            data = json.loads(f.read())
+            data = parse_json(f.read())
     except OSError as err:
         raise PodError(f"cannot read {what}: {err.strerror}") from None
     except ValueError:

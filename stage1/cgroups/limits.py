@@ -7,8 +7,6 @@ integers only (fractions would cost 4 ms of imports on the run path).
 
 from __future__ import annotations
 
-import re
-
 from stage1 import procfs
 from stage1.cgroups import tree
 
@@ -39,6 +37,7 @@ def parse_quantity(text, scale: int = 1) -> int:
         return text * scale
     if isinstance(text, float):
         text = repr(text)
+    import re  # here: re imports enum (~8 ms), and most apps have no resource isolator
     match = re.match(_QUANTITY, text) if isinstance(text, str) and len(text) < 64 else None
     if not match or not (match.group(2) or match.group(3)):
         raise ValueError(f"invalid quantity {text!r}")
@@ -92,7 +91,9 @@ class Limits:
 
 
 def _int_value(name, value, low, high) -> int:
-    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
+    text = value.strip() if isinstance(value, str) else ""
+    digits = text[1:] if text.startswith(("+", "-")) else text
+    if digits.isascii() and digits.isdigit():  # [+-]?[0-9]+
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name}: value must be an integer from {low} to {high}")
