@@ -50,10 +50,13 @@ class PodContext:
 
 
 class Identity:
-    __slots__ = ("uid", "gid", "sgids", "cwd", "path", "env")
+    """Who the app runs as and what it execs; `seccomp`: its filter, compiled during setup."""
 
-    def __init__(self, uid, gid, sgids, cwd, path, env):
+    __slots__ = ("uid", "gid", "sgids", "cwd", "path", "env", "seccomp")
+
+    def __init__(self, uid, gid, sgids, cwd, path, env, seccomp=None):
         self.uid, self.gid, self.sgids, self.cwd, self.path, self.env = uid, gid, sgids, cwd, path, env
+        self.seccomp = seccomp
 
 
 def find_executable(name: str, env: dict, cwd: str = "/") -> str | None:
@@ -109,19 +112,22 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
     path = find_executable(app.exec[0], env, app.working_directory)
     if path is None:
         raise AppError(f'exec "{app.exec[0]}": no such file')
+    # compiled now, while the supervisor sets up cgroups: after the go only loading is left
+    prepared = security.prepare_seccomp(app.isolators, ctx.disable_seccomp)
     if ctx.uid_range:  # last: every check above ran as real root; the supervisor maps it
         try:
             userns.unshare()
         except userns.UserNSError as err:
             raise AppError(str(err)) from None
-    return Identity(uid, gid, app.supplementary_gids, app.working_directory, path, env)
+    return Identity(uid, gid, app.supplementary_gids, app.working_directory, path, env, prepared)
 
 
 def exec_as(argv: list[str], path: str, ident: Identity, isolators: list, ctx: PodContext,
-            *, uid: int, gid: int, sgids: list[int]) -> None:
-    """Take the identity, load seccomp last, exec. Never returns."""
+            *, uid: int, gid: int, sgids: list[int], prepared=None) -> None:
+    """Take the identity, load seccomp last (`prepared`: the filter compiled in setup), exec.
+    Never returns."""
     security.become(isolators, uid, gid, sgids, caps_disabled=ctx.disable_caps)
-    security.load_seccomp(isolators, ctx.disable_seccomp, uid)
+    security.load_seccomp(isolators, ctx.disable_seccomp, uid, prepared)
     os.execve(path, argv, ident.env)
 
 
@@ -136,7 +142,8 @@ def run_handler(app: podinfo.App, argv: list[str], ident: Identity, ctx: PodCont
         try:
             os.chdir(ident.cwd)
             _stdin_null(ctx)
-            exec_as(argv, path, ident, app.isolators, ctx, uid=0, gid=0, sgids=[])
+            exec_as(argv, path, ident, app.isolators, ctx, uid=0, gid=0, sgids=[],
+                    prepared=ident.seccomp)
         except BaseException as err:  # noqa: BLE001 - the child must never return
             say(f'app "{app.name}": handler "{argv[0]}": {_describe(err)}')
         os._exit(254)
@@ -167,7 +174,7 @@ def start(app: podinfo.App, ctx: PodContext, ident: Identity, listen=()) -> None
     try:
         sockets.install(list(listen), ident.env)
         exec_as(app.exec, ident.path, ident, app.isolators, ctx,
-                uid=ident.uid, gid=ident.gid, sgids=ident.sgids)
+                uid=ident.uid, gid=ident.gid, sgids=ident.sgids, prepared=ident.seccomp)
     except BaseException as err:  # noqa: BLE001
         say(f'app "{app.name}": exec "{app.exec[0]}": {_describe(err)}')
     os._exit(254)

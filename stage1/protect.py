@@ -10,6 +10,7 @@ directories. `--insecure-options=paths` turns it off.
 from __future__ import annotations
 
 import os
+import stat
 
 from stage1 import kernel
 from stage1.mounts import resolve_in_root
@@ -33,14 +34,19 @@ HIDDEN_DIRS = (
 
 def _inside(base: str, path: str) -> str | None:
     """`base` + `path` when it exists and no symlink leads there (inside the kernel's own
-    filesystems there are none; anywhere else one could steer our mounts)."""
-    target = os.path.join(base, path.lstrip("/"))
-    try:
-        os.lstat(target)
-    except OSError:
-        return None
-    if os.path.realpath(target) != target:
-        return None
+    filesystems there are none; anywhere else one could steer our mounts). `base` itself was
+    resolved by `resolve_in_root`: only the components of `path` need a look (an lstat each,
+    where realpath would walk the whole host path of the pod again)."""
+    target = base
+    for part in path.split("/"):
+        if not part:
+            continue
+        target = f"{target}/{part}"
+        try:
+            if stat.S_ISLNK(os.lstat(target).st_mode):
+                return None
+        except OSError:
+            return None
     return target
 
 

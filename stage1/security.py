@@ -40,10 +40,16 @@ def become(isolators: list, uid: int, gid: int, sgids: list[int], *, caps_disabl
     caps.set_no_new_privs(isolators)
 
 
-def load_seccomp(isolators: list, disabled: bool, uid: int) -> None:
-    """The very last step before exec."""
+def prepare_seccomp(isolators: list, disabled: bool):
+    """The app's seccomp filter compiled ahead of its go, for `load_seccomp` (None: none)."""
     from stage1 import seccomp
-    seccomp.load_filter(isolators, disabled, uid == 0)
+    return seccomp.prepare(isolators, disabled)
+
+
+def load_seccomp(isolators: list, disabled: bool, uid: int, prepared=None) -> None:
+    """The very last step before exec; `prepared`: the filter from `prepare_seccomp`."""
+    from stage1 import seccomp
+    seccomp.load_filter(isolators, disabled, uid == 0, prepared)
 
 
 def pod_cgroups(uuid: str, parent: str | None = None):
