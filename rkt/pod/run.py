@@ -86,8 +86,7 @@ def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock 
             except OSError as err:
                 where = f" {err.filename}" if err.filename else ""
                 raise RktError(f"cannot prepare pod {pod.uuid}:{where}: {err.strerror}") from None
-            for image_id in {stage1_id, *image_ids}:
-                store.mark_used(image_id)
+            store.mark_used({stage1_id, *image_ids})
             (pod.path / pods.POD_CREATED_FILE).touch(mode=0o640)  # rkt's mode
             report.phase("render")
             if for_run:

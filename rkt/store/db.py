@@ -79,34 +79,46 @@ class Index:
     def __init__(self, db_dir: Path):
         db_dir.mkdir(parents=True, exist_ok=True)
         path = db_dir / "index.sqlite"
-        # Creating the schema or migrating it happens under the index lock, so two first
-        # commands on a fresh store never race to build the tables.
-        with FileLock(db_dir / "index.lock") as lock:
-            lock.exclusive()
-            self.conn = self._connect(path)
-            self._migrate(db_dir.parent / "db-backups")
+        self.conn = self._connect(path)
+        try:
+            if self._version() == len(MIGRATIONS):
+                return  # every command but the first after an upgrade: no lock to take
+            # Creating the schema or migrating it happens under the index lock (and checks
+            # the version again there), so two first commands never race to build the tables.
+            with FileLock(db_dir / "index.lock") as lock:
+                lock.exclusive()
+                self._migrate(db_dir.parent / "db-backups")
+        except BaseException:
+            self.conn.close()
+            raise
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as err:
             raise RktError(f"store index {path}: {err}") from None
         return conn
 
-    def _migrate(self, backups: Path) -> None:
-        latest = len(MIGRATIONS)
+    def _version(self) -> int:
+        """The schema version of the index (0: a new, empty database)."""
         try:
             has_version = self.conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='version'").fetchone()
-            current = 0
-            if has_version:
-                row = self.conn.execute("SELECT version FROM version").fetchone()
-                current = row[0] if row else 0
+            if not has_version:
+                return 0
+            row = self.conn.execute("SELECT version FROM version").fetchone()
+        except sqlite3.DatabaseError as err:
+            raise RktError(f"store index: {err}") from None
+        return row[0] if row else 0
+
+    def _migrate(self, backups: Path) -> None:
+        latest = len(MIGRATIONS)
+        current = self._version()
+        try:
             if current > latest:
                 raise RktError(f"store index schema version {current} is newer than this rkt "
                                f"supports ({latest})")
@@ -185,17 +197,6 @@ class Index:
             cur = self.conn.execute("DELETE FROM aciinfo WHERE id = ?", (image_id,))
             self.conn.execute("DELETE FROM remote WHERE blobkey = ?", (image_id,))
         return cur.rowcount > 0
-
-    def mark_used(self, image_id: str) -> None:
-        # On the `rkt run` path: a last-used time lost to a power cut costs nothing, so this
-        # one commit skips the WAL fsync (the database stays consistent either way).
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        try:
-            with self.transaction():
-                self.conn.execute("UPDATE aciinfo SET lastused = ? WHERE id = ?",
-                                  (time.time_ns(), image_id))
-        finally:
-            self.conn.execute("PRAGMA synchronous = FULL")
 
     def set_tree_size(self, image_id: str, size: int) -> None:
         with self.transaction():

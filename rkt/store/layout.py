@@ -5,6 +5,7 @@
     cas/tree/<tree id>/                  rendered trees: rootfs/, manifest, hash, image, rendered
     cas/tmp/<kind>-<random>/             work in progress, flock-ed by its owner while alive
     cas/imagelocks/, cas/treelocks/      per-image and per-tree flock files
+    cas/used/<image id>                  empty; its mtime is the image's last use (rkt.store.store)
 
 Pod code finds a tree's rootfs here (`tree_path`) without opening the store: `rkt run` stays
 free of sqlite and of the store's tmp cleanup on its way to stage1.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SUBDIRS = ("blob", "db", "tree", "tmp", "imagelocks", "treelocks")
+SUBDIRS = ("blob", "db", "tree", "tmp", "imagelocks", "treelocks", "used")
 
 
 def cas_dir(data_dir: str | os.PathLike) -> Path:

@@ -76,6 +76,7 @@ class Store(TreeStore, Closing):
     def __init__(self, data_dir: str | os.PathLike):
         self.data_dir = Path(data_dir)
         self.cas = layout.cas_dir(data_dir)
+        self._manifests: dict[str, bytes] = {}
         self._umask = _share_with_group(self.cas)
         try:
             for sub in layout.SUBDIRS:
@@ -173,11 +174,24 @@ class Store(TreeStore, Closing):
 
     # -- lookups ----------------------------------------------------------------------------
 
+    def _used_path(self, image_id: str) -> Path:
+        return self.cas / "used" / image_id
+
+    def _with_use(self, info: ImageInfo | None) -> ImageInfo | None:
+        """The row with its last use as `mark_used` recorded it (the later of the two)."""
+        if info is None:
+            return None
+        try:
+            used = os.stat(self._used_path(info.id)).st_mtime_ns
+        except OSError:
+            return info
+        return info._replace(last_used=used) if used > info.last_used else info
+
     def images(self) -> list[ImageInfo]:
-        return self.index.all()
+        return [self._with_use(info) for info in self.index.all()]
 
     def get(self, image_id: str) -> ImageInfo | None:
-        return self.index.get(image_id)
+        return self._with_use(self.index.get(image_id))
 
     def resolve(self, ref: str) -> ImageInfo:
         """An image by full ID, unique ID prefix, or `name[:version][,label=value]`."""
@@ -191,7 +205,7 @@ class Store(TreeStore, Closing):
                 raise RktError(f'no image with ID "{ref}" in the store')
             if len(matches) > 1:
                 raise RktError(f'image ID prefix "{ref}" is ambiguous: {len(matches)} images match')
-            return matches[0]
+            return self._with_use(matches[0])
         name, labels = parse_image_string(ref)
         found = self.find(name, labels)
         if found is None:
@@ -202,13 +216,17 @@ class Store(TreeStore, Closing):
         """The most recently imported image with this name and (at least) these labels."""
         for info in self.index.with_name(name):
             if all(info.labels.get(k) == v for k, v in (labels or {}).items()):
-                return info
+                return self._with_use(info)
         return None
 
     def manifest_bytes(self, image_id: str) -> bytes:
-        data = self.index.manifest_bytes(image_id)
+        # An image's manifest never changes (its ID hashes it): read once per command.
+        data = self._manifests.get(image_id)
         if data is None:
-            raise RktError(f'no image with ID "{image_id}" in the store')
+            data = self.index.manifest_bytes(image_id)
+            if data is None:
+                raise RktError(f'no image with ID "{image_id}" in the store')
+            self._manifests[image_id] = data
         return data
 
     def manifest(self, image_id: str):
@@ -216,8 +234,22 @@ class Store(TreeStore, Closing):
 
         return ImageManifest.from_json(self.manifest_bytes(image_id))
 
-    def mark_used(self, image_id: str) -> None:
-        self.index.mark_used(image_id)
+    def mark_used(self, image_ids) -> None:
+        """Record that pods now use these images (`image gc` keeps them for its grace period).
+
+        The time is the mtime of `cas/used/<id>`, not an index write: a write is what makes
+        sqlite sync its journal and, as the last connection closes, checkpoint and sync the
+        database, milliseconds on every `rkt run` for a hint that may be lost to a power cut.
+        """
+        now = time.time_ns()
+        for image_id in image_ids:
+            path = self._used_path(image_id)
+            try:
+                os.utime(path, ns=(now, now))
+            except FileNotFoundError:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                os.close(fd)
+                os.utime(path, ns=(now, now))
 
     # -- import -----------------------------------------------------------------------------
 
@@ -317,6 +349,7 @@ class Store(TreeStore, Closing):
             if not self.index.delete(image_id):
                 raise RktError(f'no image with ID "{image_id}" in the store')
             self.blob_path(image_id).unlink(missing_ok=True)
+            self._used_path(image_id).unlink(missing_ok=True)
         for tree_id in self.trees():
             if tree_id not in keep_trees and self.tree_image(tree_id) == image_id:
                 self._remove_tree(tree_id)
@@ -326,7 +359,7 @@ class Store(TreeStore, Closing):
         """Remove images not used within the grace period, except those in `keep`."""
         cutoff = time.time_ns() - int(grace_seconds * 1e9)
         removed = []
-        for info in self.index.all():
+        for info in self.images():
             if info.id in keep or info.last_used > cutoff:
                 continue
             try:
@@ -349,6 +382,10 @@ class Store(TreeStore, Closing):
                 if self.index.get(image_id) is None:
                     blob.unlink(missing_ok=True)
                     removed.append(image_id)
+        for entry in os.scandir(self.cas / "used"):  # left by a removal killed halfway
+            if self.index.get(entry.name) is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
         return removed
 
 
