@@ -53,6 +53,23 @@ ip netns del "$POD"
 """.format(cni=CNI)
 
 
+# the network's own share of a default-network run, from stage1's phase marks
+NET_SPANS = {"  network setup": ("net", "net-up"), "  network teardown": ("net-down", "net-gone")}
+
+
+def net_spans(marks: Path, begin: str, end: str) -> list[float]:
+    """Milliseconds from each `begin` mark to the next `end` mark (one pair per run)."""
+    spans, started = [], None
+    for line in marks.read_text().splitlines() if marks.exists() else ():
+        name, _, ns = line.partition(" ")
+        if name == begin:
+            started = int(ns)
+        elif name == end and started is not None:
+            spans.append((int(ns) - started) / 1e6)
+            started = None
+    return spans
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
@@ -84,10 +101,12 @@ def main() -> None:
                                     "ipam": {"type": "host-local", "subnet": "10.231.1.0/24",
                                              "dataDir": str(work / "ipam"), "routes": [{"dst": "0.0.0.0/0"}]}}))
         env = {**os.environ, "POD": f"{hostns}-pod", "CONF": str(conf), "BUNDLE": str(work / "bundle-ptp")}
+        marks = work / "marks"
         commands = {
-            "rkt run --net=default": ([*inside, *rkt, "run", "--net=default", "busybox-bench"], {}),
+            "rkt run --net=default": ([*inside, *rkt, "run", "--net=default", "busybox-bench"],
+                                      {"env": {**os.environ, "RKT_BENCH_PHASES": str(marks)}}),
             "rkt run --net=host": ([*inside, *rkt, "run", "--net=host", "busybox-bench"], {}),
-            "runc run (no network)": ([*inside, "runc", "run", "--bundle", str(bundle), "rkt-bench"], {}),
+            "runc run (no network)": ([*inside, "runc", "run", "--bundle", str(bundle), hostns], {}),
             "runc + CNI ptp by hand": ([*inside, "sh", "-c", RUNC_PTP], {"env": env}),
         }
         for cmd, kw in commands.values():  # warm-up
@@ -97,6 +116,10 @@ def main() -> None:
         med = {name: statistics.median(s) for name, s in results.items()}
         for name, samples in results.items():
             print(f"{name:<24} median {med[name]:7.1f} ms  (min {min(samples):.1f}, max {max(samples):.1f}, n={len(samples)})")
+        for name, (begin, end) in NET_SPANS.items():
+            spans = net_spans(marks, begin, end)
+            if spans:
+                print(f"{name:<24} median {statistics.median(spans):7.1f} ms  (stage1's marks {begin}..{end})")
         base = med["runc run (no network)"]
         print(f"ratio default/runc          {med['rkt run --net=default'] / base:.2f}   (goal <= 3)")
         print(f"ratio default/host          {med['rkt run --net=default'] / med['rkt run --net=host']:.2f}")

@@ -13,7 +13,7 @@ import os
 # the C module behind `signal`: no enum import in a process that only waits
 import _signal as signal
 
-from stage1.files import say
+from stage1.files import phase, say
 
 
 def start(netns, uuid: str, pod_dir: str, *, check: bool = False) -> tuple[int, int]:
@@ -44,6 +44,7 @@ def _keep(netns, uuid: str, pod_dir: str, read_end: int, check: bool) -> int:
                 break
         except InterruptedError:
             continue
+    phase("net-down")
     if check:  # --debug: did every attachment stay as its plugins made it, to the pod's end?
         for problem in setup.check(uuid, pod_dir, netns.path()):
             say(problem)
@@ -51,4 +52,5 @@ def _keep(netns, uuid: str, pod_dir: str, read_end: int, check: bool) -> int:
     for failure in failures:
         say(f"network teardown: {failure}")
     netns.close()
+    phase("net-gone")
     return 1 if failures else 0

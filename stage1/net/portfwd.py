@@ -71,8 +71,10 @@ def table_name(uuid: str) -> str:
 
 
 def ruleset(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tuple = ()) -> str:
-    """The table for a pod: masquerade of its traffic leaving `masquerade_from` (its subnet),
-    and its port forwards."""
+    """The table for a pod: masquerade of the traffic leaving `masquerade_from` (its subnet),
+    and its port forwards to `pod_ip`. The masquerade names the subnet, not the pod's address,
+    so that the table can be made while the plugins still choose that address; every pod on
+    the subnet has the same rule, and the first NAT rule matching a connection decides it."""
     dnat, snat = [], []
     for fw in forwards_:
         dst = f"ip daddr {fw.host_ip} " if fw.host_ip else ""
@@ -80,7 +82,7 @@ def ruleset(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tup
                     f"dnat to {pod_ip}:{fw.pod_port}")
         snat.append(f"ip saddr 127.0.0.0/8 ip daddr {pod_ip} {fw.protocol} dport {fw.pod_port} masquerade")
     if masquerade_from:
-        snat.append(f"ip saddr {pod_ip} ip daddr != {{ {masquerade_from}, 224.0.0.0/4 }} masquerade")
+        snat.append(f"ip saddr {masquerade_from} ip daddr != {{ {masquerade_from}, 224.0.0.0/4 }} masquerade")
     lines = [f"table ip {table_name(uuid)} {{"]
     if dnat:
         for chain, hook in (("prerouting", "prerouting priority dstnat"),
@@ -120,16 +122,13 @@ def nft_done(running: proc.Running | None) -> None:
         raise PortError(f"nft: {lines[0] if lines else f'exit status {code}'}")
 
 
-def _nft(script: str, *, missing_ok: bool = False) -> None:
-    nft_done(_nft_start(script, missing_ok=missing_ok))
-
-
-def install(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tuple = ()) -> bool:
-    """Create the pod's table; False when there is nothing to put in it."""
+def install_start(uuid: str, pod_ip: str, *, masquerade_from: str = "",
+                  forwards_: tuple = ()) -> proc.Running | None:
+    """Start creating the pod's table (`nft_done` waits for it); None when there is nothing to
+    put in it."""
     if not masquerade_from and not forwards_:
-        return False
-    _nft(ruleset(uuid, pod_ip, masquerade_from=masquerade_from, forwards_=forwards_))
-    return True
+        return None
+    return _nft_start(ruleset(uuid, pod_ip, masquerade_from=masquerade_from, forwards_=forwards_))
 
 
 def remove_start(uuid: str) -> proc.Running | None:

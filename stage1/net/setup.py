@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 
-from stage1.files import write_atomic
+from stage1.files import phase, write_atomic
 from stage1.net import cni, dns, portfwd
 from stage1.net.netns import NetNS, create as create_netns
 
@@ -167,6 +167,7 @@ def setup(*, uuid: str, pod_dir: str, net: str, local_config: str, resolv_mode: 
     """Create the pod's netns, fork its keeper (which owns every teardown) and attach the
     networks; on failure the keeper undoes everything before this raises. The caller stays in
     the host's namespace."""
+    phase("net")
     configs = select(parse_net_flag(net), local_config, pod_dir)
     args = dict(parse_net_flag(net))
     search = [os.path.join(local_config, "net.d")] if local_config else []
@@ -178,7 +179,6 @@ def setup(*, uuid: str, pod_dir: str, net: str, local_config: str, resolv_mode: 
     except OSError as err:
         raise NetSetupError(f"cannot create the pod's network namespace: {err.strerror}") from None
     from stage1.net import keeper
-
     pid, write_end = keeper.start(netns, uuid, pod_dir, check=check)
     pod = PodNetwork(netns, (pid, write_end), [])
     try:
@@ -187,57 +187,89 @@ def setup(*, uuid: str, pod_dir: str, net: str, local_config: str, resolv_mode: 
         pod.release()
         netns.close()
         raise
+    phase("net-up")
     return pod
 
 
 def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfig],
             args: dict, search: list[str], forwards: list, resolv_mode: str) -> None:
     os.makedirs(os.path.join(pod_dir, "net"), exist_ok=True)
-    main = _forwardable(configs, pod_dir) if configs else -1
-    plugin_ports = forwards and configs and configs[main].capability("portMappings")
+    if not configs:
+        return
+    main = _forwardable(configs, pod_dir)
+    plugin_ports = forwards and configs[main].capability("portMappings")
     runtime_ports = {"portMappings": [
         {"hostPort": f.host_port, "containerPort": f.pod_port, "protocol": f.protocol,
          **({"hostIP": f.host_ip} if f.host_ip else {})} for f in forwards]} if plugin_ports else None
-    summaries = []
-    for index, config in enumerate(configs):
-        copy = os.path.join("net", os.path.basename(config.path))
-        with open(os.path.join(pod_dir, copy), "wb") as f:
-            f.write(config.raw)
-        rec = {"netName": config.name, "netConf": copy, "ifName": f"eth{index}",
-               "args": args.get(config.name, ""), "search": search,
-               "pluginPath": _plugin_path(config, search), "result": None}
-        if index == main and runtime_ports:
-            rec["runtimeConfig"] = runtime_ports
-        pod.records.append(rec)
-        _save(pod_dir, pod.records)  # before ADD: a crash mid-ADD still leaves gc the DEL to run
-        at = cni.Attachment(uuid, pod.netns_path, rec["ifName"], rec["args"], tuple(search))
-        try:
-            rec["result"] = cni.add(config, at, runtime=rec.get("runtimeConfig"))
-        except cni.NetError as err:
-            raise NetSetupError(f'network "{config.name}": {err}') from None
-        _save(pod_dir, pod.records)
-        summaries.append(cni.summarize(rec["result"]))
-    if not configs:
-        return
+    masquerade_from = DEFAULT_SUBNET if _builtin(configs[main], pod_dir) and configs[main].name == "default" else ""
+    own_forwards = () if plugin_ports else tuple(forwards)
+    if masquerade_from or own_forwards:
+        write_atomic(os.path.join(pod_dir, TABLE_MARK), "")  # before nft: teardown removes it
+    # the masquerade alone does not need the pod's address: its table is made during the ADDs
+    early = _table_start(uuid, "", masquerade_from, ()) if not own_forwards else None
+    try:
+        summaries = [_add(pod, uuid, pod_dir, index, config, args, search,
+                          runtime_ports if index == main else None)
+                     for index, config in enumerate(configs)]
+    except BaseException:
+        _table_done(early, quiet=True)
+        raise
+    _table_done(early)
     chosen = summaries[main]
     pod.mds_host = chosen.gateway or next((s.gateway for s in summaries if s.gateway), "")
-    own_masq = _builtin(configs[main], pod_dir) and configs[main].name == "default"
-    own_forwards = () if plugin_ports else tuple(forwards)
-    if own_forwards and not chosen.ip:
-        raise NetSetupError(f'network "{configs[main].name}" gave the pod no IPv4 address to forward ports to')
-    try:
-        if own_forwards:
+    if own_forwards:
+        if not chosen.ip:
+            raise NetSetupError(f'network "{configs[main].name}" gave the pod no IPv4 address to forward ports to')
+        try:
             portfwd.route_localnet(chosen.host_if)
-        if own_forwards or own_masq:
-            write_atomic(os.path.join(pod_dir, TABLE_MARK), "")
-        portfwd.install(uuid, chosen.ip, masquerade_from=DEFAULT_SUBNET if own_masq else "",
-                        forwards_=own_forwards)
-    except portfwd.PortError as err:
-        raise NetSetupError(str(err)) from None
+        except portfwd.PortError as err:
+            raise NetSetupError(str(err)) from None
+        _table_done(_table_start(uuid, chosen.ip, masquerade_from, own_forwards))
     dns.write_from_cni(pod_dir, resolv_mode,
                        [(c.name, s.dns) for c, s in zip(configs, summaries)])
     with open(os.path.join(pod_dir, NET_INFO), "w") as f:
         json.dump(_net_info(pod.records), f)
+
+
+def _add(pod: PodNetwork, uuid: str, pod_dir: str, index: int, config: cni.NetConfig,
+         args: dict, search: list[str], runtime_ports: dict | None) -> cni.Summary:
+    """Record network `config` as the pod's `eth<index>`, ADD it, record its result."""
+    copy = os.path.join("net", os.path.basename(config.path))
+    with open(os.path.join(pod_dir, copy), "wb") as f:
+        f.write(config.raw)
+    rec = {"netName": config.name, "netConf": copy, "ifName": f"eth{index}",
+           "args": args.get(config.name, ""), "search": search,
+           "pluginPath": _plugin_path(config, search), "result": None}
+    if _builtin(config, pod_dir):
+        rec["builtin"] = True  # its teardown deletes the link itself (_delete_builtin)
+    if runtime_ports:
+        rec["runtimeConfig"] = runtime_ports
+    pod.records.append(rec)
+    _save(pod_dir, pod.records)  # before ADD: a crash mid-ADD still leaves gc the DEL to run
+    at = cni.Attachment(uuid, pod.netns_path, rec["ifName"], rec["args"], tuple(search))
+    try:
+        rec["result"] = cni.add(config, at, runtime=runtime_ports)
+    except cni.NetError as err:
+        raise NetSetupError(f'network "{config.name}": {err}') from None
+    _save(pod_dir, pod.records)
+    return cni.summarize(rec["result"])
+
+
+def _table_start(uuid: str, pod_ip: str, masquerade_from: str, forwards: tuple):
+    try:
+        return portfwd.install_start(uuid, pod_ip, masquerade_from=masquerade_from, forwards_=forwards)
+    except portfwd.PortError as err:
+        raise NetSetupError(str(err)) from None
+
+
+def _table_done(running, *, quiet: bool = False) -> None:
+    """Wait for the nft making the pod's table; with `quiet`, as a failure already is on its
+    way, its own error is dropped (the keeper removes whatever it made)."""
+    try:
+        portfwd.nft_done(running)
+    except portfwd.PortError as err:
+        if not quiet:
+            raise NetSetupError(str(err)) from None
 
 
 def _plugin_path(config: cni.NetConfig, search: list[str]) -> str:
@@ -280,7 +312,7 @@ def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
     except NetSetupError as err:
         records = None  # unreadable: kept as it is for a later look
         failures.append(str(err))
-    remaining = []
+    remaining, releasing = [], []
     for rec in reversed(records or ()):
         conf_path = os.path.join(pod_dir, rec.get("netConf", ""))
         try:
@@ -290,12 +322,19 @@ def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
             continue
         at = cni.Attachment(uuid, netns_path, rec.get("ifName", ""), rec.get("args", ""),
                             tuple(rec.get("search") or cni.PLUGIN_DIRS))
-        errors = cni.delete(config, at, rec.get("result"), runtime=rec.get("runtimeConfig"))
-        if errors:
-            failures += [f'network "{config.name}": {e}' for e in errors]
-            remaining.insert(0, rec)
+        if rec.get("builtin") and netns_path and len(config.plugins) == 1:
+            releasing.append((rec, config, conf_path, _delete_builtin(config, at, rec)))
             continue
-        _unlink(conf_path)
+        errors = cni.delete(config, at, rec.get("result"), runtime=rec.get("runtimeConfig"))
+        _deleted(rec, config, conf_path, errors, failures, remaining)
+    for rec, config, conf_path, started in releasing:
+        errors = started[1]
+        if started[0] is not None:
+            try:
+                cni.finish_plugin(started[0], config.plugins[0])
+            except cni.NetError as err:
+                errors.append(str(err))
+        _deleted(rec, config, conf_path, errors, failures, remaining)
     try:
         portfwd.nft_done(removing)
         if table_mark:
@@ -307,11 +346,45 @@ def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
     if records and not netns_path:
         failures += sweep_cni_iptables(uuid)
     if remaining:
-        _save(pod_dir, remaining)
+        kept = {id(r) for r in remaining}
+        _save(pod_dir, [r for r in records if id(r) in kept])
     else:
         _unlink(os.path.join(pod_dir, RECORDS))
     _unlink(os.path.join(pod_dir, NET_INFO))
     return failures
+
+
+def _delete_builtin(config: cni.NetConfig, at: cni.Attachment, rec: dict) -> tuple:
+    """Start a built-in network's DEL: its plugin (ptp) runs without the netns, so that it only
+    releases the address, while we delete the pod's link (the kernel's slow part), which the
+    plugin would have done after it. (the running plugin or None, the errors so far)"""
+    from stage1.net import link
+
+    errors, started = [], None
+    try:
+        started = cni.start_plugin("DEL", config, config.plugins[0],
+                                   cni.Attachment(at.container_id, "", at.if_name, at.args, at.search),
+                                   prev=cni.del_prev(config, rec.get("result")),
+                                   runtime=rec.get("runtimeConfig"))
+    except cni.NetError as err:
+        errors.append(str(err))
+    if at.if_name:
+        try:
+            link.delete(at.netns, at.if_name)
+        except OSError as err:
+            errors.append(f"deleting {at.if_name}: {err.strerror}")
+    return started, errors
+
+
+def _deleted(rec: dict, config: cni.NetConfig, conf_path: str, errors: list[str],
+             failures: list[str], remaining: list[dict]) -> None:
+    """After a network's DEL: its failures noted and its record kept for the next try, or its
+    copied config removed."""
+    if errors:
+        failures += [f'network "{config.name}": {e}' for e in errors]
+        remaining.append(rec)
+    else:
+        _unlink(conf_path)
 
 
 def _unlink(path: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 
 import pytest
@@ -76,9 +77,9 @@ def test_default_network_both_ways_list_status_enter_and_teardown(netrkt, hostns
         assert js["networks"][0]["mask"] == "255.255.255.0" and js["networks"][0]["ifName"] == "eth0"
         pods = json.loads(netrkt("list", "--format=json").stdout)
         assert pods[0]["networks"][0]["ip"] == ip
-        # the masquerade lives in the pod's own table, scoped to its address
+        # the masquerade lives in the pod's own table
         table = hostns.run("nft", "list", "table", "ip", "rkt-" + uuid.replace("-", "")).stdout
-        assert f"ip saddr {ip} ip daddr != {{ 172.16.28.0/24, 224.0.0.0/4 }} masquerade" in table
+        assert "ip saddr 172.16.28.0/24 ip daddr != { 172.16.28.0/24, 224.0.0.0/4 } masquerade" in table
         assert len(netrkt.leases()) == 1
     finally:
         stop(netrkt, proc, uuid)
@@ -86,6 +87,38 @@ def test_default_network_both_ways_list_status_enter_and_teardown(netrkt, hostns
     # the keeper undid everything: stage0's gc may skip the stage1 gc entrypoint
     assert [(d / "stage1-cleaned-up").exists() for d in netrkt.pod_dirs()] == [True]
     netrkt("gc", "--grace-period=0s")
+    assert baseline(hostns, netrkt) == before
+
+
+# a server on the other host that answers with the address a connection comes from
+WHO = ("import http.server, sys\n"
+       "class H(http.server.BaseHTTPRequestHandler):\n"
+       "    def do_GET(self):\n"
+       "        self.send_response(200); self.end_headers(); self.wfile.write(self.client_address[0].encode())\n"
+       "    def log_message(self, *a): pass\n"
+       "http.server.HTTPServer(('10.99.0.2', int(sys.argv[1])), H).serve_forever()\n")
+
+
+def test_masquerade_takes_the_pod_to_another_host_while_it_runs(netrkt, hostns, remote, real_stage1, tmp_path):
+    """The other host has no route to 172.16.28.0/24: the pod reaches it only through the
+    masquerade of its table, which goes with the pod."""
+    before = baseline(hostns, netrkt)
+    server = subprocess.Popen(["nsenter", f"--net={remote.path}", sys.executable, "-c", WHO, "8099"])
+    try:
+        wait_for(lambda: "10.99.0.2:8099" in remote.run("ss", "-ltn").stdout, what="the server")
+        image = server_aci(tmp_path / "client.aci", name="example.com/client")
+        fetch = ("/bin/sh", "--", "-c", "busybox timeout 10 wget -q -O - http://10.99.0.2:8099/")
+        out = netrkt(INSECURE, "run", f"--stage1-path={real_stage1}", "--net=default", image,
+                     "--exec", *fetch).stdout
+        assert out == "10.99.0.1"  # the host's address, not the pod's
+        assert baseline(hostns, netrkt) == before
+        # without the default network (loopback only) the same fetch has no way out
+        out = netrkt(INSECURE, "run", f"--stage1-path={real_stage1}", "--net=none", image,
+                     "--exec", *fetch, check=False)
+        assert out.returncode != 0 and out.stdout == ""
+    finally:
+        server.kill()
+        server.wait(10)
     assert baseline(hostns, netrkt) == before
 
 

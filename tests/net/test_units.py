@@ -108,7 +108,7 @@ def test_the_pods_table():
     assert text.startswith("table ip rkt-6a0714ae3b7f494aaee5c1851da0716d {")
     assert "fib daddr type local ip daddr 10.0.0.1 tcp dport 8080 dnat to 172.16.28.2:80" in text
     assert "ip saddr 127.0.0.0/8 ip daddr 172.16.28.2 tcp dport 80 masquerade" in text
-    assert "ip saddr 172.16.28.2 ip daddr != { 172.16.28.0/24, 224.0.0.0/4 } masquerade" in text
+    assert "ip saddr 172.16.28.0/24 ip daddr != { 172.16.28.0/24, 224.0.0.0/4 } masquerade" in text
     assert "prerouting" not in portfwd.ruleset(uuid, "172.16.28.2", masquerade_from="172.16.28.0/24")
 
 
