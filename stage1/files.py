@@ -33,6 +33,20 @@ def parse_json(data: bytes):
     return json.loads(text)
 
 
+def _unserializable(value):
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def dump_json(value) -> str:
+    """json.dumps(value), through the C encoder behind the json package, without importing it
+    (see parse_json)."""
+    import _json
+
+    encode = _json.make_encoder({}, _unserializable, _json.encode_basestring_ascii, None,
+                                ": ", ", ", False, False, True)
+    return "".join(encode(value, 0))
+
+
 def read_all(fd: int) -> bytes:
     """Everything readable from `fd` until EOF."""
     chunks = []

@@ -8,9 +8,9 @@ path, interface name, CNI_ARGS) from the environment, and prints a JSON result o
 
 from __future__ import annotations
 
-import json
 import os
 
+from stage1.files import dump_json, parse_json
 from stage1.net import proc
 
 # Debian's containernetworking-plugins lives in /usr/lib/cni; rkt's own paths come first
@@ -52,7 +52,7 @@ def version_tuple(version: str) -> tuple[int, ...]:
 def parse(raw: bytes, path: str) -> NetConfig:
     """The network in file `path` (its content `raw`): a .conflist or a single plugin .conf."""
     try:
-        data = json.loads(raw)
+        data = parse_json(raw)
     except ValueError as err:
         raise NetError(f"network config {path}: invalid JSON: {err}") from None
     if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"]:
@@ -127,7 +127,7 @@ def _plugin_input(config: NetConfig, plugin: dict, prev: dict | None,
     wanted = {k: v for k, v in (runtime or {}).items() if (plugin.get("capabilities") or {}).get(k)}
     if wanted:
         data["runtimeConfig"] = wanted
-    return json.dumps(data).encode()
+    return dump_json(data).encode()
 
 
 def start_plugin(command: str, config: NetConfig, plugin: dict, at: Attachment, *,
@@ -153,7 +153,7 @@ def finish_plugin(started: tuple[str, proc.Running], plugin: dict) -> dict | Non
     if command != "ADD":
         return None
     try:
-        result = json.loads(out)
+        result = parse_json(out)
     except ValueError:
         raise NetError(f"plugin {plugin['type']} printed an invalid result: {out[:200]!r}") from None
     if not isinstance(result, dict):
@@ -169,7 +169,7 @@ def exec_plugin(command: str, config: NetConfig, plugin: dict, at: Attachment, *
 
 def _error_message(code: int, out: bytes) -> str:
     try:
-        err = json.loads(out)
+        err = parse_json(out)
         message = err.get("msg") or f"error code {err.get('code')}"
         return message + (f"; {err['details']}" if err.get("details") else "")
     except (ValueError, AttributeError):

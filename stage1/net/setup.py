@@ -9,10 +9,9 @@ a teardown (the keeper's at the pod's end, or gc's after a crash) can undo exact
 
 from __future__ import annotations
 
-import json
 import os
 
-from stage1.files import phase, write_atomic
+from stage1.files import dump_json, parse_json, phase, write_atomic
 from stage1.net import cni, dns, portfwd
 from stage1.net.netns import NetNS, create as create_netns
 
@@ -74,7 +73,7 @@ def select(requested: list[tuple[str, str]], local_config: str, pod_dir: str) ->
     if not have & {"default", "default-restricted"}:
         builtin = "default" if names & {"default", "all"} else "default-restricted"
         leases = os.path.join(data_dir(pod_dir), "networks")
-        raw = json.dumps(builtin_config(builtin, leases), indent=2).encode()
+        raw = dump_json(builtin_config(builtin, leases)).encode()
         chosen.append(cni.parse(raw, os.path.join(pod_dir, "net", BUILTIN_FILES[builtin])))
         have.add(builtin)
         # rkt orders all of them by file name: 99-default*.conf among the user's files
@@ -137,13 +136,13 @@ class PodNetwork:
 
 
 def _save(pod_dir: str, records: list[dict]) -> None:
-    write_atomic(os.path.join(pod_dir, RECORDS), json.dumps(records))
+    write_atomic(os.path.join(pod_dir, RECORDS), dump_json(records))
 
 
 def _load_records(pod_dir: str) -> list[dict]:
     try:
-        with open(os.path.join(pod_dir, RECORDS)) as f:
-            records = json.load(f)
+        with open(os.path.join(pod_dir, RECORDS), "rb") as f:
+            records = parse_json(f.read())
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as err:
@@ -228,7 +227,7 @@ def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfi
     dns.write_from_cni(pod_dir, resolv_mode,
                        [(c.name, s.dns) for c, s in zip(configs, summaries)])
     with open(os.path.join(pod_dir, NET_INFO), "w") as f:
-        json.dump(_net_info(pod.records), f)
+        f.write(dump_json(_net_info(pod.records)))
 
 
 def _add(pod: PodNetwork, uuid: str, pod_dir: str, index: int, config: cni.NetConfig,
