@@ -22,22 +22,24 @@ if TYPE_CHECKING:  # datetime itself loads only when a manifest needs it
 
 AC_VERSION = "0.8.11"
 
+# Patterns stay strings, compiled (and cached) by `re` on first use: compiling them all costs
+# ~3 ms, and a command checks only a few of them.
 # appc's Go code (schema/types/acidentifier.go, acname.go) checks only the characters and that
 # both edges are alphanumeric; the spec text's regex also refuses repeated separators
 # (`shorthash--21`, `example.com/~bob/app`), which rkt and actool accept.
-AC_IDENTIFIER_RE = re.compile(r"[a-z0-9](?:[a-z0-9._~/-]*[a-z0-9])?")
-AC_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
-ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z_0-9.-]*")
-IMAGE_ID_RE = re.compile(r"sha512-[0-9a-f]{128}")
+AC_IDENTIFIER_PATTERN = r"[a-z0-9](?:[a-z0-9._~/-]*[a-z0-9])?"
+AC_NAME_PATTERN = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z_0-9.-]*"
+IMAGE_ID_PATTERN = r"sha512-[0-9a-f]{128}"
 SHORT_ID_LENGTH = len("sha512-") + 32
-_SEMVER_RE = re.compile(
+_SEMVER_PATTERN = (
     r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     r"(?:-((?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
     r"(?:\.(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*))?"
     r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
 )
 # RFC 3339 date-time: Go's time.RFC3339 wants the literal `T`, seconds, and a zone.
-_RFC3339_RE = re.compile(
+_RFC3339_PATTERN = (
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
     r"(Z|[+-][0-9]{2}:[0-9]{2})"
 )
@@ -229,29 +231,33 @@ def parse_document(cls, data, path: str = ""):
 
 def ac_identifier(value: Any, path: str = "") -> str:
     """An AC Identifier (image, label, isolator and annotation names): `example.com/app`."""
-    if not isinstance(value, str) or not AC_IDENTIFIER_RE.fullmatch(value):
+    if not isinstance(value, str) or not re.fullmatch(AC_IDENTIFIER_PATTERN, value):
         raise ManifestError(path, "must be an AC Identifier" if value != "" else "required")
     return value
 
 
 def ac_name(value: Any, path: str = "") -> str:
     """An AC Name (app, volume, mount point and port names): `lower-case-with-dashes`."""
-    if not isinstance(value, str) or not AC_NAME_RE.fullmatch(value):
+    if not isinstance(value, str) or not re.fullmatch(AC_NAME_PATTERN, value):
         raise ManifestError(path, "must be an AC Name" if value != "" else "required")
     return value
 
 
 def is_ac_identifier(value: str) -> bool:
-    return isinstance(value, str) and AC_IDENTIFIER_RE.fullmatch(value) is not None
+    return isinstance(value, str) and re.fullmatch(AC_IDENTIFIER_PATTERN, value) is not None
 
 
 def is_ac_name(value: str) -> bool:
-    return isinstance(value, str) and AC_NAME_RE.fullmatch(value) is not None
+    return isinstance(value, str) and re.fullmatch(AC_NAME_PATTERN, value) is not None
+
+
+def is_env_name(value: str) -> bool:
+    return isinstance(value, str) and re.fullmatch(ENV_NAME_PATTERN, value) is not None
 
 
 def image_id(value: Any, path: str = "") -> str:
     """A full image ID: `sha512-` and 128 lowercase hex digits."""
-    if not isinstance(value, str) or not IMAGE_ID_RE.fullmatch(value):
+    if not isinstance(value, str) or not re.fullmatch(IMAGE_ID_PATTERN, value):
         raise ManifestError(path, "must be an image ID (sha512- and 128 lowercase hex digits)")
     return value
 
@@ -263,7 +269,7 @@ def short_id(image_id: str) -> str:
 
 def semver(value: Any, path: str = "") -> str:
     """A SemVer 2.0.0 version other than 0.0.0."""
-    if not isinstance(value, str) or not _SEMVER_RE.fullmatch(value):
+    if not isinstance(value, str) or not re.fullmatch(_SEMVER_PATTERN, value):
         raise ManifestError(path, "must be a semantic version like 0.8.11")
     if value == "0.0.0":
         raise ManifestError(path, "must not be 0.0.0")
@@ -272,7 +278,7 @@ def semver(value: Any, path: str = "") -> str:
 
 def environment_name(value: Any, path: str = "") -> str:
     """An environment variable name: letters, digits and `_`, plus `.` and `-`."""
-    if not isinstance(value, str) or not ENV_NAME_RE.fullmatch(value):
+    if not is_env_name(value):
         raise ManifestError(path, "must be an environment variable name ([A-Za-z_][A-Za-z_0-9.-]*)"
                             if value != "" else "required")
     return value
@@ -282,7 +288,7 @@ def rfc3339(value: Any, path: str = "") -> datetime.datetime:
     """An RFC 3339 date-time, with the literal `T`, seconds and a time zone."""
     import datetime
 
-    match = _RFC3339_RE.fullmatch(value) if isinstance(value, str) else None
+    match = re.fullmatch(_RFC3339_PATTERN, value) if isinstance(value, str) else None
     if match is None:
         raise ManifestError(path, "must be an RFC 3339 date-time like 2015-01-02T15:04:05Z")
     text = value.replace("Z", "+00:00")
@@ -310,7 +316,7 @@ def manifest_fields(obj: Any, path: str, names: tuple[str, ...], kind: str) -> t
 
 
 # Whitespace, and a `%` not starting an escape (Go's url.Parse: "invalid URL escape").
-_BAD_URL_CHARS = re.compile(r"\s|%(?![0-9A-Fa-f]{2})")
+_BAD_URL_CHARS = r"\s|%(?![0-9A-Fa-f]{2})"
 
 
 def http_url(value: Any, path: str = "") -> str:
@@ -324,7 +330,7 @@ def http_url(value: Any, path: str = "") -> str:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise ManifestError(path, "must be an http or https URL")
-    if parts.scheme not in ("http", "https") or _BAD_URL_CHARS.search(value):
+    if parts.scheme not in ("http", "https") or re.search(_BAD_URL_CHARS, value):
         raise ManifestError(path, "must be an http or https URL")
     return value
 
@@ -352,13 +358,13 @@ def check_annotation_values(values: dict[str, str], paths: dict[str, str]) -> No
             http_url(values[name], paths[name])
 
 
-_INVALID_AC_NAME_CHARS = re.compile(r"[^a-z0-9-]")
+_INVALID_AC_NAME_CHARS = r"[^a-z0-9-]"
 
 
 def sanitize_ac_name(text: str) -> str:
     """The AC Name appc's SanitizeACName makes: lowercase, each other character becomes `-`,
     dashes at the edges dropped (`my__app` -> `my--app`, as rkt names such an app)."""
-    name = _INVALID_AC_NAME_CHARS.sub("-", text.lower()).strip("-")
+    name = re.sub(_INVALID_AC_NAME_CHARS, "-", text.lower()).strip("-")
     if not name:
         raise ManifestError("", f'cannot make an AC Name from "{text}"')
     return name

@@ -151,11 +151,11 @@ def pod_environment(spec: "PodSpec") -> list[tuple[str, str, bool]]:
 
     env: list[tuple[str, str, bool]] = []
     if spec.inherit_env:
-        from rkt.appc.types import ENV_NAME_RE
+        from rkt.appc.types import is_env_name
 
         # The caller's environment may hold names no app can be given (bash exports
         # functions as `BASH_FUNC_f%%`): those are skipped, not fatal.
-        env += [(k, v, False) for k, v in os.environ.items() if ENV_NAME_RE.fullmatch(k)]
+        env += [(k, v, False) for k, v in os.environ.items() if is_env_name(k)]
     env += [(k, v, True) for path in spec.set_env_files for k, v in read_env_file(path)]
     env += [(k, v, True) for k, v in spec.set_env]
     return env

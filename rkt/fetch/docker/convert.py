@@ -129,7 +129,7 @@ def image_manifest(image, accounts: dict[str, bytes], layer_digests: list[str]) 
     env = []
     for item in _strings(inner.get("Env"), "Env"):
         name, eq, value = item.partition("=")
-        if eq and t.ENV_NAME_RE.fullmatch(name):
+        if eq and t.is_env_name(name):
             env.append({"name": name, "value": value})
     app: dict = {"exec": entrypoint + cmd, "user": uid, "group": gid}
     if env:
