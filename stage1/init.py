@@ -196,8 +196,9 @@ def _ports_source() -> tuple[dict, dict]:
 
 
 def _wait_started(pid: int, ready_r: int, notify_r: int, host_sock) -> bytes:
-    """Write `pid` once the apps run and pass the relay's messages to the host's
-    NOTIFY_SOCKET (we are the unit's main pid) until the relay ends; the ready pipe's first byte."""
+    """Write `pid` once the apps run and pass the relay's messages (stage1.relay, in the
+    supervisor) to the host's NOTIFY_SOCKET (we are the unit's main pid) until the supervisor
+    closes their pipe; the ready pipe's first byte."""
     import select
     from stage1 import notify
 
@@ -266,7 +267,7 @@ def run(argv: list[str]) -> int:
 
     if host_notify is not None:
         # packet mode: each write of the relay is one message, read whole (made after the
-        # network's keeper forked: only the relay may hold the write end)
+        # network's keeper forked: only the supervisor may hold the write end)
         notify_r, opts.notify_fd = os.pipe2(os.O_DIRECT | os.O_CLOEXEC)
     ready_r, ready_w = os.pipe()
     # no signal may kill us between the fork and our handlers: the pod would run on unowned

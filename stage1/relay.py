@@ -1,21 +1,19 @@
-"""The pod's relay: one process that carries app output and app notifications out of the pod.
+"""The pod's relay: carries app output and app notifications out of the pod, in PID 1's loop.
 
-The supervisor forks it before the apps. It polls every app's stdout and stderr pipe (lines go
-to `logs.Output`: console, log file, journal) and every app's notify socket (messages go to the
-waiting parent of `rkt run`, which owns the host's NOTIFY_SOCKET). A control pipe from the
-supervisor says "s" once every app started, and its EOF says the apps are gone: the relay then
-drains what the pipes still hold and exits, so no output written before an app exited is lost.
+The supervisor polls the relay's fds together with its own signal wakeup: every app's stdout and
+stderr pipe (lines go to `logs.Output`: console, log file, journal) and every app's notify socket
+(messages go to the waiting parent of `rkt run`, which owns the host's NOTIFY_SOCKET). Living in
+the supervisor, not in a process of its own, saves a Python interpreter per pod (~2-3 MiB); a
+console that takes nothing holds it up at most `logs.CONSOLE_WAIT_MS` once, never for good.
+Once the apps are gone `finish` drains what the pipes still hold, so no output is lost.
 """
 
 from __future__ import annotations
 
 import os
 import select
-# the C module behind `signal`: the same calls without importing enum (~5 ms a pod start)
-import _signal as signal
 
 from stage1 import logs, notify
-from stage1.files import say
 
 _IN = select.POLLIN | select.POLLPRI
 _END = select.POLLHUP | select.POLLERR | select.POLLNVAL
@@ -23,14 +21,60 @@ _END = select.POLLHUP | select.POLLERR | select.POLLNVAL
 
 class Relay:
     def __init__(self, *, uuid: str, stage1_rootfs: str, readers: list, notify_socks: list,
-                 control_fd: int, packet_fd: int | None, limit: int):
+                 packet_fd: int | None, limit: int):
+        """`readers`: a logs.LineReader per app output pipe (the relay owns the read ends);
+        `notify_socks`: (socket, app name) pairs; `packet_fd`: the packet pipe to the waiting
+        parent, None when the host has no NOTIFY_SOCKET."""
         self.readers = {r.fd: r for r in readers}
         self.socks = {sock.fileno(): (sock, app) for sock, app in notify_socks}
-        self.control_fd, self.packet_fd = control_fd, packet_fd
+        self.packet_fd = packet_fd
         self.output = logs.Output(uuid, sorted({r.app for r in readers}), limit,
                                   logs.Journal.connect(uuid) if readers else None,
                                   pids_dir=f"{stage1_rootfs}/rkt/pids")
         self.readiness = notify.Readiness([app for _, app in notify_socks], stage1_rootfs)
+
+    def register(self, poller) -> None:
+        for fd in (*self.readers, *self.socks):
+            poller.register(fd, _IN)
+
+    def handle(self, poller, fd: int, event: int) -> None:
+        """One poll event on one of our fds: output to carry, a notification, or a pipe's end."""
+        if fd in self.socks:
+            sock, app = self.socks[fd]
+            self._to_host(self.readiness.receive(sock, app))
+        elif fd in self.readers:
+            if not (self._read(fd) if event & _IN else not event & _END):
+                poller.unregister(fd)
+                os.close(fd)
+                del self.readers[fd]
+
+    def apps_started(self) -> None:
+        """Every app runs (and the pod's pid is written): readiness counts from here."""
+        self._to_host(self.readiness.apps_started())
+
+    def finish(self) -> None:
+        """The apps are gone: what they wrote is in the pipes; their orphans may hold the write
+        ends open, so read without waiting. Then the journal's last pieces and the end of the
+        parent's packet pipe."""
+        for fd, reader in self.readers.items():
+            os.set_blocking(fd, False)
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except (BlockingIOError, OSError):
+                    break
+                if not data:
+                    break
+                reader.feed(data, self.output)
+            os.close(fd)
+        self.readers = {}
+        for sock, _app in self.socks.values():
+            sock.close()
+        self.socks = {}
+        self.output.close()
+        if self.packet_fd is not None:
+            os.close(self.packet_fd)
+            self.packet_fd = None
 
     def _to_host(self, messages: list[bytes]) -> None:
         if self.packet_fd is None or not messages:
@@ -52,75 +96,3 @@ class Relay:
             return False
         self.readers[fd].feed(data, self.output)
         return True
-
-    def run(self) -> None:
-        poller = select.poll()
-        for fd in (*self.readers, *self.socks, self.control_fd):
-            poller.register(fd, _IN)
-        open_pipes = set(self.readers)
-        while True:
-            try:
-                events = poller.poll()
-            except InterruptedError:
-                continue
-            finished = False
-            for fd, event in events:
-                if fd == self.control_fd:
-                    try:
-                        word = os.read(self.control_fd, 64)
-                    except InterruptedError:
-                        continue
-                    if b"s" in word:
-                        self._to_host(self.readiness.apps_started())
-                    if not word:
-                        finished = True
-                elif fd in self.socks:
-                    sock, app = self.socks[fd]
-                    self._to_host(self.readiness.receive(sock, app))
-                elif fd in open_pipes:
-                    alive = self._read(fd) if event & _IN else not event & _END
-                    if not alive:
-                        poller.unregister(fd)
-                        open_pipes.discard(fd)
-            if finished:
-                break
-        # the apps are gone: what they wrote is in the pipes; their orphans may hold the write
-        # ends open, so read without waiting
-        for fd in open_pipes:
-            os.set_blocking(fd, False)
-            while True:
-                try:
-                    data = os.read(fd, 65536)
-                except (BlockingIOError, OSError):
-                    break
-                if not data:
-                    break
-                self.readers[fd].feed(data, self.output)
-        self.output.close()
-
-
-def start(not_ours: list[int], **kwargs) -> int:
-    """Fork the relay, which closes `not_ours` (the pipes' write ends: it must see EOF); its
-    pid. The caller closes its copies of the fds the relay owns."""
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 0
-    try:
-        for fd in not_ours:
-            os.close(fd)
-        try:
-            with open("/proc/self/comm", "w") as comm:
-                comm.write("rkt-relay")  # how ps and top tell it from the supervisor
-        except OSError:
-            pass
-        # the pod's stop signals are for the apps; the relay stays until their output is out
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.alarm(0)
-        Relay(**kwargs).run()
-    except BaseException as err:  # noqa: BLE001 - a forked child must never return
-        say(f"relay: {type(err).__name__}: {err}")
-        code = 254
-    os._exit(code)

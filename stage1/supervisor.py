@@ -6,6 +6,7 @@ then reaps zombies (it is the pid namespace's init), forwards SIGTERM/SIGINT/SIG
 records each app's exit code in `stage1/rootfs/rkt/status/<app>`, runs post-stop handlers in
 the exited app's mount namespace, and stops the other apps (TERM, then KILL after a grace
 period) as soon as one app fails. The pod's exit code is the first failing app's, else 0.
+While the apps run, its one loop also carries their output and notifications (stage1.relay).
 """
 
 from __future__ import annotations
@@ -42,8 +43,7 @@ class Supervisor:
         self.pod, self.ctx = pod, ctx
         self.listen_fds, self.notify_fd, self.log_limit = list(listen_fds), notify_fd, log_limit
         self.watchdog_usec = watchdog_usec
-        self.relay_pid: int | None = None
-        self.relay_control: int | None = None
+        self.relay = None  # a stage1.relay.Relay once the apps' pipes exist
         self.cgroup_dirs: list[str] = []
         self.apps = [Running(a, podinfo.app_environment(a, ctx.mds_url)) for a in pod.apps]
         self.children: dict[int, tuple[str, Running]] = {}
@@ -108,14 +108,14 @@ class Supervisor:
             lines = "".join(f"{k}={v}\n" for k, v in running.env.items())
             write_atomic(f"{base}/env/{running.app.name}", lines)
 
-    def _start_relay(self, socket_fds: list[int]) -> list:
-        """Fork the relay (stage1.relay) with the read ends of every app's output pipes and
-        the apps' notify sockets; per app, the write ends its stdout and stderr get (None in
+    def _open_relay(self) -> list:
+        """The relay (stage1.relay) with the read ends of every app's output pipes and the
+        apps' notify sockets; per app, the write ends its stdout and stderr get (None in
         interactive mode: the terminal stays the app's)."""
         from stage1 import logs, relay
         from stage1 import notify
 
-        outputs, readers, socks, keep = [], [], [], []
+        outputs, readers, socks = [], [], []
         for index, running in enumerate(self.apps):
             if running.app.notify:
                 socks.append((notify.bind(self.ctx.uuid, index), running.app.name))
@@ -127,38 +127,15 @@ class Supervisor:
                 continue
             ends = []
             for stream in ("stdout", "stderr"):
-                read_end, write_end = os.pipe()
+                read_end, write_end = os.pipe()  # close-on-exec: the apps keep only theirs
                 readers.append(logs.LineReader(running.app.name, stream, read_end))
                 ends.append(write_end)
             outputs.append(tuple(ends))
-            keep += ends
-        control_r, control_w = os.pipe()
-        pid = relay.start(keep + [control_w] + socket_fds,
-                          uuid=self.ctx.uuid, stage1_rootfs=self.ctx.stage1_rootfs,
-                          readers=readers, notify_socks=socks, control_fd=control_r,
-                          packet_fd=self.notify_fd, limit=self.log_limit)
-        self.relay_pid, self.relay_control = pid, control_w
-        os.close(control_r)
-        for reader in readers:
-            os.close(reader.fd)
-        for sock, _app in socks:
-            sock.close()
-        if self.notify_fd is not None:
-            os.close(self.notify_fd)
-            self.notify_fd = None
+        self.relay = relay.Relay(uuid=self.ctx.uuid, stage1_rootfs=self.ctx.stage1_rootfs,
+                                 readers=readers, notify_socks=socks, packet_fd=self.notify_fd,
+                                 limit=self.log_limit)
+        self.notify_fd = None  # the relay's now
         return outputs
-
-    def _finish_relay(self) -> None:
-        """The apps are gone: the relay drains their output and exits; wait for it."""
-        if self.relay_control is not None:
-            os.close(self.relay_control)
-            self.relay_control = None
-        if self.relay_pid is not None:
-            try:
-                os.waitpid(self.relay_pid, 0)
-            except ChildProcessError:
-                pass
-            self.relay_pid = None
 
     def start(self) -> str | None:
         """Fork and set up every app; None when all are ready, else the first error."""
@@ -171,7 +148,7 @@ class Supervisor:
                     claimed = sockets.assign(self.pod.apps, self.pod.raw, self.listen_fds)
                 except sockets.SocketError as err:
                     return str(err)
-        outputs = self._start_relay([fd for got in claimed.values() for fd, _ in got])
+        outputs = self._open_relay()
         pipes = []
         for _ in self.apps:
             report_r, report_w = os.pipe()
@@ -184,7 +161,6 @@ class Supervisor:
                 for fd in all_fds:
                     if fd not in (report_w, go_r) and (output is None or fd not in output):
                         os.close(fd)
-                os.close(self.relay_control)
                 _app.child(running.app, self.ctx, running.env, report_w, go_r, output,
                            claimed.get(running.app.name, ()))
             running.pid = pid
@@ -271,23 +247,50 @@ class Supervisor:
                 os.close(running.user_fd)
                 running.user_fd = None
 
-    def reap(self) -> None:
-        """Wait for every app and handler; reap orphans on the way (we are init)."""
+    def _collect(self) -> None:
+        """Reap what has exited, orphans too (we are init), without waiting."""
         while self.children:
             try:
-                pid, status = os.wait()
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                break
+                self.children.clear()
+                return
+            if pid == 0:
+                return
             entry = self.children.pop(pid, None)
             if entry is None:
-                if pid == self.relay_pid:
-                    self.relay_pid = None
                 continue
             kind, running = entry
             if kind == "app":
                 self._app_exited(running, _app.exit_code(status))
             else:
                 self._next_post_stop(running)
+
+    def reap(self) -> None:
+        """Wait for every app and handler while carrying their output and notifications: one
+        poll over the relay's fds and a wakeup pipe that SIGCHLD (any handled signal) writes."""
+        import select
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, _ignore)
+        poller = select.poll()
+        poller.register(wake_r, select.POLLIN)
+        self.relay.register(poller)
+        try:
+            while True:
+                self._collect()  # before the poll: a SIGCHLD after it wakes the poll
+                if not self.children:
+                    break
+                for fd, event in poller.poll():
+                    if fd == wake_r:
+                        _drain(wake_r)
+                    else:
+                        self.relay.handle(poller, fd, event)
+        finally:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.close(wake_r)
+            os.close(wake_w)
 
     def run(self, ready_fd: int, pending: list[int] = ()) -> int:
         """`pending`: signals that arrived before us; they are forwarded once the apps run."""
@@ -299,21 +302,34 @@ class Supervisor:
             _app.say(error)
             self._kill_all()
             self.children.clear()  # nothing ran: no status, no post-stop; just reap
-            self._finish_relay()
             _reap_everything()
             code = 254
         else:
             _tell_parent(ready_fd, b"r")
-            os.write(self.relay_control, b"s")  # readiness counts from here, after the pid
+            self.relay.apps_started()  # readiness counts from here, after the pid
             for signum in pending:
                 self._forward(signum)
             self.reap()
-            self._finish_relay()
             code = self.first_failure or 0
+        if self.relay is not None:
+            self.relay.finish()
         # the waiting parent removes these once our pid namespace is gone (no import needed there)
         _tell_parent(ready_fd, b"\0" + "\0".join(self.cgroup_dirs).encode())
         os.close(ready_fd)
         return code
+
+
+def _drain(fd: int) -> None:
+    """Empty a nonblocking pipe (the signal wakeup's: its bytes only say "look again")."""
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _ignore(_signum, _frame) -> None:
+    """SIGCHLD's handler: the wakeup pipe, not the handler, tells the loop."""
 
 
 def _tell_parent(ready_fd: int, data: bytes) -> None:
