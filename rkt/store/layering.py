@@ -11,9 +11,10 @@ reverse order (lowest layer first) then gives the rendered rootfs.
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from collections import namedtuple
+
+from rkt.store.treehash import sha512
 
 TYPE_CHECKING = False  # typing's own constant, without importing typing on `rkt run`
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def flatten(root: Node) -> list[Layer]:
 
 def tree_id(layers: list[Layer]) -> str:
     """The tree store ID: a hash of the flattened list of image IDs (rkt treestore GetID)."""
-    digest = hashlib.sha512(",".join(l.image_id for l in layers).encode()).hexdigest()
+    digest = sha512(",".join(l.image_id for l in layers).encode()).hexdigest()
     return "deps-sha512-" + digest[:64]
 
 

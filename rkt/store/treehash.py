@@ -17,9 +17,14 @@ the medium); `rkt image verify` reads the contents.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
+
+try:  # CPython's own SHA-2 for the few hundred bytes `rkt run` hashes (tree IDs, stat digests):
+    from _sha256 import sha256  # hashlib would load OpenSSL first, ~3 ms of every run
+    from _sha512 import sha512
+except ImportError:  # another Python
+    from hashlib import sha256, sha512
 
 # Files of a tree directory that describe the render rather than being part of it.
 BOOKKEEPING = frozenset({"hash", "rendered", "image", "stat", "stat.tmp"})
@@ -49,7 +54,7 @@ def _entries(root: str) -> list[tuple[str, str, os.stat_result]]:
 
 def stat_digest(root: str | os.PathLike) -> str:
     """Hex sha256 of every entry's identity and change times (see the module docstring)."""
-    digest = hashlib.sha256()
+    digest = sha256()
     for rel, _, st in _entries(os.fspath(root)):
         digest.update(f"{rel}\0{st.st_ino}\0{st.st_mode:o}\0{st.st_uid}\0{st.st_gid}\0{st.st_size}\0"
                       f"{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode("utf-8", "surrogateescape"))
@@ -59,6 +64,8 @@ def stat_digest(root: str | os.PathLike) -> str:
 def _file_digest(path: str) -> str:
     # sha256 for contents: twice sha512's speed here (SHA extensions), and the hash guards
     # against damage, not forgery (whoever can rewrite the tree can rewrite `hash` too).
+    import hashlib  # OpenSSL's, for whole files
+
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
@@ -97,7 +104,7 @@ def hash_tree(root: str | os.PathLike) -> tuple[str, int]:
     else:
         digests = {key: _file_digest(path) for key, path in first_path.items()}
 
-    outer = hashlib.sha512()
+    outer = sha512()
     for rel, path, st in entries:
         mode = st.st_mode
         digest = target = ""
