@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections import namedtuple
 
 from rkt.closing import Closing
+from rkt.record import Record
 
 TYPE_CHECKING = False  # typing's own constant, without importing typing on `rkt run`
 if TYPE_CHECKING:
@@ -195,10 +195,16 @@ def private_mount_namespace(propagation: int = MS_SLAVE) -> None:
 
 
 # --- mountinfo -----------------------------------------------------------------------------------
-# One line of /proc/PID/mountinfo (proc(5)): the fields stage0 looks at; `optional` holds the
-# tags only ("shared", "master", "propagate_from", "unbindable"). A named tuple: a dataclass
-# costs `rkt run` milliseconds to build.
-MountInfo = namedtuple("MountInfo", "mount_id parent_id root point optional fstype source")
+class MountInfo(Record):
+    """One line of /proc/PID/mountinfo (proc(5)): the fields stage0 looks at."""
+
+    mount_id: int
+    parent_id: int
+    root: str
+    point: str
+    optional: frozenset[str]  # tags only: "shared", "master", "propagate_from", "unbindable"
+    fstype: str
+    source: str
 
 
 def _unescape(field: str) -> str:

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import os
 import stat
-from collections import namedtuple
 from pathlib import Path
 
 from rkt.errors import RktError
+from rkt.record import Record
 
 PREPARED_FILE = "private-users-prepared"  # rkt's common.PrivateUsersPreparedFilename
 DEFAULT_COUNT = 0x10000
 
 
-class UidRange(namedtuple("UidRange", "shift count", defaults=(DEFAULT_COUNT,))):
-    """The host ids the pod's 0..count-1 map to: shift..shift+count-1 (a named tuple: read on
-    every `rkt run`, and a dataclass costs milliseconds to build)."""
-
-    __slots__ = ()
+class UidRange(Record):
+    shift: int
+    count: int = DEFAULT_COUNT
 
     @classmethod
     def random(cls) -> "UidRange":

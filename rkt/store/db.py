@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections import namedtuple
 from pathlib import Path
 
 from rkt.errors import RktError
 from rkt.lock import FileLock
+from rkt.record import Record
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -49,11 +49,15 @@ SCHEMA_VERSION = len(MIGRATIONS)
 MAX_BACKUPS = 5  # as rkt's cas/db-backups
 
 
-# Records as named tuples, not dataclasses: building a dataclass costs `rkt run` milliseconds.
-class ImageInfo(namedtuple("ImageInfo", "id name labels import_time last_used size tree_size latest")):
-    """An index row: times in ns since the epoch, labels a dict, sizes in bytes."""
-
-    __slots__ = ()
+class ImageInfo(Record):
+    id: str
+    name: str
+    labels: dict
+    import_time: int  # ns since the epoch
+    last_used: int
+    size: int
+    tree_size: int
+    latest: bool
 
     @property
     def version(self) -> str | None:
@@ -64,8 +68,13 @@ class ImageInfo(namedtuple("ImageInfo", "id name labels import_time last_used si
         return self.id[: len("sha512-") + 32]
 
 
-# Where an image was downloaded from: cache_max_age in seconds, download_time in ns.
-Remote = namedtuple("Remote", "aci_url sig_url etag image_id cache_max_age download_time")
+class Remote(Record):
+    aci_url: str
+    sig_url: str | None
+    etag: str | None
+    image_id: str
+    cache_max_age: int  # seconds
+    download_time: int  # ns since the epoch
 
 
 _INFO_COLUMNS = "id, name, labels, importtime, lastused, size, treestoresize, latest"

@@ -12,20 +12,27 @@ reverse order (lowest layer first) then gives the rendered rootfs.
 from __future__ import annotations
 
 import posixpath
-from collections import namedtuple
 
+from rkt.record import Record
 from rkt.store.treehash import sha512
 
 TYPE_CHECKING = False  # typing's own constant, without importing typing on `rkt run`
 if TYPE_CHECKING:
     from typing import Callable, Iterable
 
-# An image in a dependency tree: its ID, own pathWhitelist (a tuple) and resolved dependencies
-# (a tuple of Nodes). Named tuples, not dataclasses, which cost `rkt run` milliseconds to build.
-Node = namedtuple("Node", "image_id whitelist deps", defaults=((), ()))
-# A flattened layer: `whitelist` its own (None: keep all), `ancestor_whitelist` the top-most
-# ancestor's on its branch (frozensets of rootfs-absolute paths).
-Layer = namedtuple("Layer", "image_id level whitelist ancestor_whitelist")
+class Node(Record):
+    """An image in a dependency tree: its ID, own pathWhitelist and resolved dependencies."""
+
+    image_id: str
+    whitelist: tuple[str, ...] = ()
+    deps: tuple["Node", ...] = ()
+
+
+class Layer(Record):
+    image_id: str
+    level: int
+    whitelist: frozenset[str] | None          # the layer's own whitelist (None: keep all)
+    ancestor_whitelist: frozenset[str] | None  # the top-most ancestor's whitelist on its branch
 
 
 def normalize_whitelist(paths: Iterable[str]) -> frozenset[str] | None:

@@ -185,7 +185,7 @@ class Store(TreeStore, Closing):
             used = os.stat(self._used_path(info.id)).st_mtime_ns
         except OSError:
             return info
-        return info._replace(last_used=used) if used > info.last_used else info
+        return info.replace(last_used=used) if used > info.last_used else info
 
     def images(self) -> list[ImageInfo]:
         return [self._with_use(info) for info in self.index.all()]
