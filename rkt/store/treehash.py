@@ -32,33 +32,42 @@ BOOKKEEPING = frozenset({"hash", "rendered", "image", "stat", "stat.tmp"})
 
 def _entries(root: str) -> list[tuple[str, str, os.stat_result]]:
     """(relative path, path, lstat) of every entry under `root`, sorted walk, symlinks not
-    followed, the top level's bookkeeping files left out."""
+    followed, the top level's bookkeeping files left out. Each entry is stat-ed relative to
+    its directory's fd (one path component for the kernel to resolve, not the whole path):
+    `rkt run` walks every tree it uses."""
     entries: list[tuple[str, str, os.stat_result]] = []
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
-    def walk(directory: str, rel: str) -> None:
-        with os.scandir(directory) as it:
+    def walk(fd: int, directory: str, rel: str) -> None:
+        with os.scandir(fd) as it:
             names = sorted(e.name for e in it)
         for name in names:
             if not rel and name in BOOKKEEPING:
                 continue
-            path = os.path.join(directory, name)
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            path = f"{directory}/{name}"
             child = f"{rel}/{name}" if rel else name
-            st = os.lstat(path)
             entries.append((child, path, st))
             if stat.S_ISDIR(st.st_mode):
-                walk(path, child)
+                sub = os.open(name, flags, dir_fd=fd)
+                try:
+                    walk(sub, path, child)
+                finally:
+                    os.close(sub)
 
-    walk(root, "")
+    top = os.open(root, flags & ~os.O_NOFOLLOW)
+    try:
+        walk(top, root.rstrip("/") or "/", "")
+    finally:
+        os.close(top)
     return entries
 
 
 def stat_digest(root: str | os.PathLike) -> str:
     """Hex sha256 of every entry's identity and change times (see the module docstring)."""
-    digest = sha256()
-    for rel, _, st in _entries(os.fspath(root)):
-        digest.update(f"{rel}\0{st.st_ino}\0{st.st_mode:o}\0{st.st_uid}\0{st.st_gid}\0{st.st_size}\0"
-                      f"{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+    text = "".join(f"{rel}\0{st.st_ino}\0{st.st_mode:o}\0{st.st_uid}\0{st.st_gid}\0{st.st_size}\0"
+                   f"{st.st_mtime_ns}\0{st.st_ctime_ns}\n" for rel, _, st in _entries(os.fspath(root)))
+    return sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _file_digest(path: str) -> str:
