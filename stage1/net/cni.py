@@ -130,24 +130,18 @@ def _plugin_input(config: NetConfig, plugin: dict, prev: dict | None,
     return dump_json(data).encode()
 
 
-def start_plugin(command: str, config: NetConfig, plugin: dict, at: Attachment, *,
-                 prev: dict | None = None, runtime: dict | None = None) -> tuple[str, proc.Running]:
-    """Start one plugin, so that other work runs while it does; `finish_plugin` collects it.
+def exec_plugin(command: str, config: NetConfig, plugin: dict, at: Attachment, *,
+                prev: dict | None = None, runtime: dict | None = None) -> dict | None:
+    """Run one plugin; its parsed result (ADD) or None; NetError with the plugin's message.
     Its stderr goes to ours, as rkt."""
     path = find_plugin(plugin["type"], list(at.search))
     env = {"CNI_COMMAND": command, "CNI_CONTAINERID": at.container_id, "CNI_NETNS": at.netns,
            "CNI_IFNAME": at.if_name, "CNI_ARGS": at.args, "CNI_PATH": ":".join(at.search),
            "PATH": PLUGIN_ENV_PATH}
     try:
-        return command, proc.start([path], stdin=_plugin_input(config, plugin, prev, runtime), env=env)
+        code, out = proc.run([path], stdin=_plugin_input(config, plugin, prev, runtime), env=env)
     except OSError as err:
         raise NetError(f"cannot run plugin {path}: {err.strerror}") from None
-
-
-def finish_plugin(started: tuple[str, proc.Running], plugin: dict) -> dict | None:
-    """Wait for a started plugin: its parsed result (ADD) or None; NetError with its message."""
-    command, running = started
-    code, out = running.wait()
     if code != 0:
         raise NetError(f"plugin {plugin['type']} {command} failed: {_error_message(code, out)}")
     if command != "ADD":
@@ -159,12 +153,6 @@ def finish_plugin(started: tuple[str, proc.Running], plugin: dict) -> dict | Non
     if not isinstance(result, dict):
         raise NetError(f"plugin {plugin['type']} printed a result that is not an object")
     return result
-
-
-def exec_plugin(command: str, config: NetConfig, plugin: dict, at: Attachment, *,
-                prev: dict | None = None, runtime: dict | None = None) -> dict | None:
-    """Run one plugin: `start_plugin` then `finish_plugin`."""
-    return finish_plugin(start_plugin(command, config, plugin, at, prev=prev, runtime=runtime), plugin)
 
 
 def _error_message(code: int, out: bytes) -> str:
@@ -188,7 +176,7 @@ def add(config: NetConfig, at: Attachment, *, runtime: dict | None = None) -> di
 def delete(config: NetConfig, at: Attachment, result: dict | None, *,
            runtime: dict | None = None) -> list[str]:
     """DEL through the chain in reverse; every plugin is tried, the failures are returned."""
-    prev = del_prev(config, result)
+    prev = result if version_tuple(config.version) >= (0, 4, 0) and result else None
     failures = []
     for plugin in reversed(config.plugins):
         try:
@@ -196,11 +184,6 @@ def delete(config: NetConfig, at: Attachment, result: dict | None, *,
         except NetError as err:
             failures.append(str(err))
     return failures
-
-
-def del_prev(config: NetConfig, result: dict | None) -> dict | None:
-    """The prevResult a DEL carries: the ADD's result, from CNI 0.4.0 on."""
-    return result if version_tuple(config.version) >= (0, 4, 0) and result else None
 
 
 def check(config: NetConfig, at: Attachment, result: dict, *, runtime: dict | None = None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from stage1.files import dump_json, parse_json, phase, write_atomic
-from stage1.net import cni, dns, portfwd
+from stage1.net import cni, dns, portfwd, ptp
 from stage1.net.netns import NetNS, create as create_netns
 
 DEFAULT_SUBNET = "172.16.28.0/24"
@@ -239,16 +239,17 @@ def _add(pod: PodNetwork, uuid: str, pod_dir: str, index: int, config: cni.NetCo
     rec = {"netName": config.name, "netConf": copy, "ifName": f"eth{index}",
            "args": args.get(config.name, ""), "search": search,
            "pluginPath": _plugin_path(config, search), "result": None}
-    if _builtin(config, pod_dir):
-        rec["builtin"] = True  # its teardown deletes the link itself (_delete_builtin)
+    builtin = _builtin(config, pod_dir)
+    if builtin:
+        rec["builtin"] = True  # attached and detached by stage1.net.ptp, not by running plugins
     if runtime_ports:
         rec["runtimeConfig"] = runtime_ports
     pod.records.append(rec)
     _save(pod_dir, pod.records)  # before ADD: a crash mid-ADD still leaves gc the DEL to run
     at = cni.Attachment(uuid, pod.netns_path, rec["ifName"], rec["args"], tuple(search))
     try:
-        rec["result"] = cni.add(config, at, runtime=runtime_ports)
-    except cni.NetError as err:
+        rec["result"] = ptp.add(config, at) if builtin else cni.add(config, at, runtime=runtime_ports)
+    except (cni.NetError, ptp.PtpError) as err:
         raise NetSetupError(f'network "{config.name}": {err}') from None
     _save(pod_dir, pod.records)
     return cni.summarize(rec["result"])
@@ -311,7 +312,7 @@ def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
     except NetSetupError as err:
         records = None  # unreadable: kept as it is for a later look
         failures.append(str(err))
-    remaining, releasing = [], []
+    remaining = []
     for rec in reversed(records or ()):
         conf_path = os.path.join(pod_dir, rec.get("netConf", ""))
         try:
@@ -321,19 +322,15 @@ def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
             continue
         at = cni.Attachment(uuid, netns_path, rec.get("ifName", ""), rec.get("args", ""),
                             tuple(rec.get("search") or cni.PLUGIN_DIRS))
-        if rec.get("builtin") and netns_path and len(config.plugins) == 1:
-            releasing.append((rec, config, conf_path, _delete_builtin(config, at, rec)))
+        if rec.get("builtin"):
+            errors = ptp.delete(config, at)
+        else:
+            errors = cni.delete(config, at, rec.get("result"), runtime=rec.get("runtimeConfig"))
+        if errors:
+            failures += [f'network "{config.name}": {e}' for e in errors]
+            remaining.insert(0, rec)
             continue
-        errors = cni.delete(config, at, rec.get("result"), runtime=rec.get("runtimeConfig"))
-        _deleted(rec, config, conf_path, errors, failures, remaining)
-    for rec, config, conf_path, started in releasing:
-        errors = started[1]
-        if started[0] is not None:
-            try:
-                cni.finish_plugin(started[0], config.plugins[0])
-            except cni.NetError as err:
-                errors.append(str(err))
-        _deleted(rec, config, conf_path, errors, failures, remaining)
+        _unlink(conf_path)
     try:
         portfwd.nft_done(removing)
         if table_mark:
@@ -345,45 +342,11 @@ def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
     if records and not netns_path:
         failures += sweep_cni_iptables(uuid)
     if remaining:
-        kept = {id(r) for r in remaining}
-        _save(pod_dir, [r for r in records if id(r) in kept])
+        _save(pod_dir, remaining)
     else:
         _unlink(os.path.join(pod_dir, RECORDS))
     _unlink(os.path.join(pod_dir, NET_INFO))
     return failures
-
-
-def _delete_builtin(config: cni.NetConfig, at: cni.Attachment, rec: dict) -> tuple:
-    """Start a built-in network's DEL: its plugin (ptp) runs without the netns, so that it only
-    releases the address, while we delete the pod's link (the kernel's slow part), which the
-    plugin would have done after it. (the running plugin or None, the errors so far)"""
-    from stage1.net import link
-
-    errors, started = [], None
-    try:
-        started = cni.start_plugin("DEL", config, config.plugins[0],
-                                   cni.Attachment(at.container_id, "", at.if_name, at.args, at.search),
-                                   prev=cni.del_prev(config, rec.get("result")),
-                                   runtime=rec.get("runtimeConfig"))
-    except cni.NetError as err:
-        errors.append(str(err))
-    if at.if_name:
-        try:
-            link.delete(at.netns, at.if_name)
-        except OSError as err:
-            errors.append(f"deleting {at.if_name}: {err.strerror}")
-    return started, errors
-
-
-def _deleted(rec: dict, config: cni.NetConfig, conf_path: str, errors: list[str],
-             failures: list[str], remaining: list[dict]) -> None:
-    """After a network's DEL: its failures noted and its record kept for the next try, or its
-    copied config removed."""
-    if errors:
-        failures += [f'network "{config.name}": {e}' for e in errors]
-        remaining.append(rec)
-    else:
-        _unlink(conf_path)
 
 
 def _unlink(path: str) -> None:

@@ -1,4 +1,4 @@
-"""The keeper's own deletion of a pod's link over rtnetlink, in a namespace the test makes."""
+"""Deleting a pod's link over rtnetlink (stage1.net.link), in a namespace the test makes."""
 
 from __future__ import annotations
 
