@@ -173,9 +173,11 @@ class Index:
         return bytes(row[0]) if row else None
 
     def with_prefix(self, prefix: str) -> list[ImageInfo]:
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        """Rows whose ID starts with `prefix` (non-empty): a range of the primary key's index,
+        where LIKE (case-insensitive) would read every row, manifests included."""
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         rows = self.conn.execute(
-            f"SELECT {_INFO_COLUMNS} FROM aciinfo WHERE id LIKE ? ESCAPE '\\'", (escaped + "%",))
+            f"SELECT {_INFO_COLUMNS} FROM aciinfo WHERE id >= ? AND id < ?", (prefix, end))
         return [_info(r) for r in rows]
 
     def with_name(self, name: str) -> list[ImageInfo]:
