@@ -360,6 +360,9 @@ def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
         from stage1 import podinfo
         from stage1 import app as _app
         from stage1.supervisor import Supervisor
+        # the pod's cgroups, which the supervisor makes while its apps set themselves up:
+        # imported before those forks, not after them on cores the apps' setup keeps busy
+        from stage1.cgroups import pod as _cgroups  # noqa: F401
 
         pod_dir = os.getcwd()
         try:
