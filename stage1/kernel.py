@@ -94,6 +94,11 @@ class Kernel:
         """Load a device-cgroup BPF program (raw 8-byte instructions); returns its fd."""
         raise NotImplementedError
 
+    def load_seccomp(self, program: bytes) -> None:
+        """Install a seccomp filter (classic BPF, 8-byte struct sock_filter each) on this
+        process: seccomp(2) SECCOMP_SET_MODE_FILTER without flags, as libseccomp loads one."""
+        raise NotImplementedError
+
     def bpf_attach_cgroup_device_program(self, cgroup_fd: int, prog_fd: int) -> None:
         """Attach alongside whatever the ancestors attached (all must allow an access)."""
         raise NotImplementedError
@@ -182,6 +187,9 @@ class RecordingKernel(Kernel):
     def bpf_attach_cgroup_device_program(self, cgroup_fd, prog_fd):
         self._note("bpf_attach", cgroup_fd)
 
+    def load_seccomp(self, program):
+        self._note("load_seccomp", program)
+
 
 _current: Kernel | None = None
 
@@ -214,13 +222,14 @@ def set_title(*words: str) -> None:
 
 # syscall numbers that glibc does not wrap (or wraps differently)
 _NR = {
-    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "bpf": 321},
-    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "bpf": 280},
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "bpf": 321, "seccomp": 317},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "bpf": 280, "seccomp": 277},
 }[os.uname().machine]
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 _BPF_PROG_LOAD, _BPF_PROG_ATTACH = 5, 8
 _BPF_PROG_TYPE_CGROUP_DEVICE, _BPF_CGROUP_DEVICE, _BPF_F_ALLOW_MULTI = 15, 6, 2
+_SECCOMP_SET_MODE_FILTER = 1
 
 
 _ARGV_AREA: tuple[int, int] | None = None  # this process's original argv memory
@@ -241,6 +250,10 @@ class _BpfProgLoad(ctypes.Structure):
                 ("log_level", ctypes.c_uint32), ("log_size", ctypes.c_uint32),
                 ("log_buf", ctypes.c_uint64), ("kern_version", ctypes.c_uint32),
                 ("prog_flags", ctypes.c_uint32), ("prog_name", ctypes.c_char * 16)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 class _BpfProgAttach(ctypes.Structure):
@@ -370,3 +383,9 @@ class Linux(Kernel):
                               attach_type=_BPF_CGROUP_DEVICE, attach_flags=_BPF_F_ALLOW_MULTI)
         self._check(self._libc.syscall(_NR["bpf"], _BPF_PROG_ATTACH, ctypes.byref(attr),
                                        ctypes.sizeof(attr)), "bpf BPF_PROG_ATTACH")
+
+    def load_seccomp(self, program):
+        insns = ctypes.create_string_buffer(program, len(program))
+        fprog = _SockFprog(len(program) // 8, ctypes.addressof(insns))
+        self._check(self._libc.syscall(_NR["seccomp"], _SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog)),
+                    "seccomp SECCOMP_SET_MODE_FILTER")

@@ -37,6 +37,7 @@ def open_library():
         lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
                                                ctypes.c_uint, ctypes.c_void_p]
         lib.seccomp_load.argtypes = [ctypes.c_void_p]
+        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
         _seccomp_lib = lib
     return _seccomp_lib
@@ -70,6 +71,16 @@ class Context:
 
     def load(self) -> None:
         _scmp_check(self._lib.seccomp_load(self._ctx), "seccomp_load")
+
+    def export(self) -> bytes:
+        """The BPF program `load` would generate and install (struct sock_filter[]), for
+        loading later with seccomp(2): generating it is most of what `load` costs."""
+        fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
+        try:
+            _scmp_check(self._lib.seccomp_export_bpf(self._ctx, fd), "seccomp_export_bpf")
+            return os.pread(fd, os.fstat(fd).st_size, 0)
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         if self._ctx:
