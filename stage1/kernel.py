@@ -1,4 +1,4 @@
-"""stage1's one door to the kernel: the only module that calls libc (through ctypes).
+"""stage1's one door to the kernel: the only module that calls libc (through stage1.ffi).
 
 Everything above it asks `current()` for a `Kernel` and makes its mount, unshare, setns,
 pivot_root, prctl, capability, identity and bpf(2) calls through it. `Linux` makes the real
@@ -9,8 +9,9 @@ protected paths are unit-tested without root (youki's Syscall seam). What stage1
 
 from __future__ import annotations
 
-import ctypes
 import os
+
+from stage1 import ffi
 
 # clone/unshare/setns flags
 CLONE_NEWNS = 0x00020000
@@ -235,30 +236,30 @@ _SECCOMP_SET_MODE_FILTER = 1
 _ARGV_AREA: tuple[int, int] | None = None  # this process's original argv memory
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class _CapHeader(ffi.Structure):
+    _fields_ = [("version", ffi.c_uint32), ("pid", ffi.c_int)]
 
 
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+class _CapData(ffi.Structure):
+    _fields_ = [("effective", ffi.c_uint32), ("permitted", ffi.c_uint32),
+                ("inheritable", ffi.c_uint32)]
 
 
-class _BpfProgLoad(ctypes.Structure):
-    _fields_ = [("prog_type", ctypes.c_uint32), ("insn_cnt", ctypes.c_uint32),
-                ("insns", ctypes.c_uint64), ("license", ctypes.c_uint64),
-                ("log_level", ctypes.c_uint32), ("log_size", ctypes.c_uint32),
-                ("log_buf", ctypes.c_uint64), ("kern_version", ctypes.c_uint32),
-                ("prog_flags", ctypes.c_uint32), ("prog_name", ctypes.c_char * 16)]
+class _BpfProgLoad(ffi.Structure):
+    _fields_ = [("prog_type", ffi.c_uint32), ("insn_cnt", ffi.c_uint32),
+                ("insns", ffi.c_uint64), ("license", ffi.c_uint64),
+                ("log_level", ffi.c_uint32), ("log_size", ffi.c_uint32),
+                ("log_buf", ffi.c_uint64), ("kern_version", ffi.c_uint32),
+                ("prog_flags", ffi.c_uint32), ("prog_name", ffi.c_char * 16)]
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+class _SockFprog(ffi.Structure):
+    _fields_ = [("len", ffi.c_ushort), ("filter", ffi.c_void_p)]
 
 
-class _BpfProgAttach(ctypes.Structure):
-    _fields_ = [("target_fd", ctypes.c_uint32), ("attach_bpf_fd", ctypes.c_uint32),
-                ("attach_type", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32)]
+class _BpfProgAttach(ffi.Structure):
+    _fields_ = [("target_fd", ffi.c_uint32), ("attach_bpf_fd", ffi.c_uint32),
+                ("attach_type", ffi.c_uint32), ("attach_flags", ffi.c_uint32)]
 
 
 def _b(value) -> bytes | None:
@@ -266,28 +267,30 @@ def _b(value) -> bytes | None:
 
 
 class Linux(Kernel):
-    """The calls made, through libc (ctypes) or the syscall(2) entry for what glibc does not wrap."""
+    """The calls made, through libc (stage1.ffi) or the syscall(2) entry for what glibc does not wrap."""
 
     def __init__(self):
         # dlopen(NULL): libc's symbols are already in the process; ctypes.util.find_library
         # would cost an ldconfig fork and the subprocess/shutil/tempfile imports on every start
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                               ctypes.c_char_p]
-        libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-        libc.unshare.argtypes = [ctypes.c_int]
-        libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-        libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-        libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-        libc.socket.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
-        libc.syscall.restype = ctypes.c_long
+        libc = ffi.Library(None)
+        libc.mount.argtypes = [ffi.c_char_p, ffi.c_char_p, ffi.c_char_p, ffi.c_ulong,
+                               ffi.c_char_p]
+        libc.umount2.argtypes = [ffi.c_char_p, ffi.c_int]
+        libc.unshare.argtypes = [ffi.c_int]
+        libc.setns.argtypes = [ffi.c_int, ffi.c_int]
+        libc.sethostname.argtypes = [ffi.c_char_p, ffi.c_size_t]
+        libc.prctl.argtypes = [ffi.c_int, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong]
+        libc.socket.argtypes = [ffi.c_int, ffi.c_int, ffi.c_int]
+        libc.ioctl.argtypes = [ffi.c_int, ffi.c_ulong, ffi.c_void_p]
+        libc.syscall.restype = ffi.c_long
+        libc.memset.argtypes = [ffi.c_void_p, ffi.c_int, ffi.c_size_t]
+        libc.memmove.argtypes = [ffi.c_void_p, ffi.c_char_p, ffi.c_size_t]
         self._libc = libc
 
     @staticmethod
     def _check(result: int, what: str, *args) -> int:
         if result < 0:
-            err = ctypes.get_errno()
+            err = ffi.get_errno()
             call = " ".join([what, *(repr(a) for a in args)])
             raise OSError(err, f"{call}: {os.strerror(err)}")
         return result
@@ -318,7 +321,7 @@ class Linux(Kernel):
     def capget(self, pid=0):
         header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
         data = (_CapData * 2)()
-        self._check(self._libc.syscall(_NR["capget"], ctypes.byref(header), data), "capget", pid)
+        self._check(self._libc.syscall(_NR["capget"], ffi.byref(header), data), "capget", pid)
         return tuple(getattr(data[0], f) | (getattr(data[1], f) << 32)
                      for f in ("effective", "permitted", "inheritable"))
 
@@ -330,7 +333,7 @@ class Linux(Kernel):
             data[i].effective = (effective >> shift) & 0xFFFFFFFF
             data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
             data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-        self._check(self._libc.syscall(_NR["capset"], ctypes.byref(header), data), "capset")
+        self._check(self._libc.syscall(_NR["capset"], ffi.byref(header), data), "capset")
 
     def set_identity(self, uid, gid, groups):
         os.setgroups(list(groups))
@@ -348,16 +351,16 @@ class Linux(Kernel):
             _ARGV_AREA = (int(fields[45]), int(fields[46]))  # arg_start, arg_end
         start, end = _ARGV_AREA
         data = b"\0".join(os.fsencode(a) for a in argv)[:end - start - 1] + b"\0"
-        ctypes.memset(start, 0, end - start)
-        ctypes.memmove(start, data, len(data))
+        self._libc.memset(start, 0, end - start)
+        self._libc.memmove(start, data, len(data))
         if self._libc.prctl(PR_SET_MM, PR_SET_MM_ARG_END, start + len(data), 0, 0) != 0:
             # no CAP_SYS_RESOURCE: setproctitle's layout, one string the kernel reads up to
             # its NUL because the area's last byte is not one
-            ctypes.memmove(start, data.replace(b"\0", b" ")[:-1], len(data) - 1)
-            ctypes.memset(end - 1, 0x20, 1)
+            self._libc.memmove(start, data.replace(b"\0", b" ")[:-1], len(data) - 1)
+            self._libc.memset(end - 1, 0x20, 1)
 
     def link_up(self, name="lo"):
-        ifreq = ctypes.create_string_buffer(40)  # struct ifreq: 16-byte name + union (flags first)
+        ifreq = ffi.create_string_buffer(40)  # struct ifreq: 16-byte name + union (flags first)
         ifreq.raw = name.encode()[:15].ljust(16, b"\0") + bytes(24)
         # a raw socket(2), not the socket module: the waiting parent imports as little as it can
         fd = self._check(self._libc.socket(2, 2 | 0o2000000, 0), "socket")  # AF_INET, DGRAM|CLOEXEC
@@ -370,22 +373,22 @@ class Linux(Kernel):
             os.close(fd)
 
     def bpf_load_cgroup_device_program(self, insns, name="rkt_devices"):
-        code = ctypes.create_string_buffer(insns, len(insns))
-        license_ = ctypes.create_string_buffer(b"Apache-2.0")
+        code = ffi.create_string_buffer(insns, len(insns))
+        license_ = ffi.create_string_buffer(b"Apache-2.0")
         attr = _BpfProgLoad(prog_type=_BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt=len(insns) // 8,
-                            insns=ctypes.addressof(code), license=ctypes.addressof(license_),
+                            insns=ffi.addressof(code), license=ffi.addressof(license_),
                             prog_name=name.encode()[:15])
-        return self._check(self._libc.syscall(_NR["bpf"], _BPF_PROG_LOAD, ctypes.byref(attr),
-                                              ctypes.sizeof(attr)), "bpf BPF_PROG_LOAD")
+        return self._check(self._libc.syscall(_NR["bpf"], _BPF_PROG_LOAD, ffi.byref(attr),
+                                              ffi.sizeof(attr)), "bpf BPF_PROG_LOAD")
 
     def bpf_attach_cgroup_device_program(self, cgroup_fd, prog_fd):
         attr = _BpfProgAttach(target_fd=cgroup_fd, attach_bpf_fd=prog_fd,
                               attach_type=_BPF_CGROUP_DEVICE, attach_flags=_BPF_F_ALLOW_MULTI)
-        self._check(self._libc.syscall(_NR["bpf"], _BPF_PROG_ATTACH, ctypes.byref(attr),
-                                       ctypes.sizeof(attr)), "bpf BPF_PROG_ATTACH")
+        self._check(self._libc.syscall(_NR["bpf"], _BPF_PROG_ATTACH, ffi.byref(attr),
+                                       ffi.sizeof(attr)), "bpf BPF_PROG_ATTACH")
 
     def load_seccomp(self, program):
-        insns = ctypes.create_string_buffer(program, len(program))
-        fprog = _SockFprog(len(program) // 8, ctypes.addressof(insns))
-        self._check(self._libc.syscall(_NR["seccomp"], _SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog)),
+        insns = ffi.create_string_buffer(program, len(program))
+        fprog = _SockFprog(len(program) // 8, ffi.addressof(insns))
+        self._check(self._libc.syscall(_NR["seccomp"], _SECCOMP_SET_MODE_FILTER, 0, ffi.byref(fprog)),
                     "seccomp SECCOMP_SET_MODE_FILTER")

@@ -1,14 +1,15 @@
 """stage1's binding to libseccomp, the library that compiles a syscall filter to BPF and loads it.
 
-It is not libc, so it lives beside `stage1.kernel` rather than in it: a direct ctypes binding,
+It is not libc, so it lives beside `stage1.kernel` rather than in it: a direct binding (stage1.ffi),
 opened on first use, costs no imports, where pyseccomp pulls in typing and ctypes.util (tens of
 ms per stage1 start). `stage1.seccomp` decides what the filter holds; this only speaks the API.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
+
+from stage1 import ffi
 
 SCMP_ACT_KILL_PROCESS = 0x80000000
 SCMP_ACT_ALLOW = 0x7FFF0000
@@ -28,17 +29,17 @@ def open_library():
     """libseccomp.so.2 with the few prototypes we use (OSError when it is missing)."""
     global _seccomp_lib
     if _seccomp_lib is None:
-        lib = ctypes.CDLL("libseccomp.so.2")
-        lib.seccomp_init.argtypes = [ctypes.c_uint32]
-        lib.seccomp_init.restype = ctypes.c_void_p
-        lib.seccomp_release.argtypes = [ctypes.c_void_p]
+        lib = ffi.Library("libseccomp.so.2")
+        lib.seccomp_init.argtypes = [ffi.c_uint32]
+        lib.seccomp_init.restype = ffi.c_void_p
+        lib.seccomp_release.argtypes = [ffi.c_void_p]
         lib.seccomp_release.restype = None
-        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-        lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                               ctypes.c_uint, ctypes.c_void_p]
-        lib.seccomp_load.argtypes = [ctypes.c_void_p]
-        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+        lib.seccomp_attr_set.argtypes = [ffi.c_void_p, ffi.c_int, ffi.c_uint32]
+        lib.seccomp_rule_add_array.argtypes = [ffi.c_void_p, ffi.c_uint32, ffi.c_int,
+                                               ffi.c_uint, ffi.c_void_p]
+        lib.seccomp_load.argtypes = [ffi.c_void_p]
+        lib.seccomp_export_bpf.argtypes = [ffi.c_void_p, ffi.c_int]
+        lib.seccomp_syscall_resolve_name.argtypes = [ffi.c_char_p]
         _seccomp_lib = lib
     return _seccomp_lib
 

@@ -344,9 +344,15 @@ def test_pod_detects_once(monkeypatch):
 
 # --- the seam itself --------------------------------------------------------------------------
 
+def _importers(pattern: str) -> list[str]:
+    return sorted(str(p.relative_to(Path(stage1.__file__).parent))
+                  for p in Path(stage1.__file__).parent.rglob("*.py")
+                  if re.search(pattern, p.read_text(), re.M))
+
+
 def test_only_the_kernel_module_calls_libc():
-    """ctypes appears in stage1.kernel (libc) and stage1.libseccomp (libseccomp), nowhere else."""
-    users = sorted(str(p.relative_to(Path(stage1.__file__).parent))
-                   for p in Path(stage1.__file__).parent.rglob("*.py")
-                   if re.search(r"^\s*(import ctypes|from ctypes)", p.read_text(), re.M))
-    assert users == ["kernel.py", "libseccomp.py"]
+    """C calls are made in stage1.kernel (libc) and stage1.libseccomp (libseccomp), through
+    stage1.ffi (ctypes' C core), nowhere else; and never through the slow-to-import ctypes."""
+    assert _importers(r"^\s*(import ctypes|from ctypes|import _ctypes|from _ctypes)") == ["ffi.py"]
+    assert _importers(r"^\s*(from stage1 import .*\bffi\b|import stage1\.ffi)") == \
+        ["kernel.py", "libseccomp.py"]
