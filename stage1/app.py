@@ -81,6 +81,9 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
                        seccomp_disabled=ctx.disable_seccomp)
     except ValueError as err:
         raise AppError(str(err)) from None
+    # made now (before pivot_root hides the stage1 rootfs, where a compiled one may wait),
+    # while the supervisor sets up cgroups: after the go only loading it is left
+    prepared = security.prepare_seccomp(app.isolators, ctx.disable_seccomp, ctx.stage1_rootfs)
     kernel.current().private_mount_namespace()
     root = ctx.app_rootfs(app.name)
     if not os.path.isdir(root):
@@ -112,8 +115,6 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
     path = find_executable(app.exec[0], env, app.working_directory)
     if path is None:
         raise AppError(f'exec "{app.exec[0]}": no such file')
-    # compiled now, while the supervisor sets up cgroups: after the go only loading is left
-    prepared = security.prepare_seccomp(app.isolators, ctx.disable_seccomp)
     if ctx.uid_range:  # last: every check above ran as real root; the supervisor maps it
         try:
             userns.unshare()

@@ -6,7 +6,8 @@ to copy into each pod), and four tiny entrypoint scripts (`/init`, `/enter`, `/g
 that run it with the installed base interpreter (`-I -S`: nothing from the environment or
 site-packages). No path of the source checkout or of a venv is written anywhere in the image,
 so moving or deleting either after `make install` leaves every pod runnable. The rootfs also
-ships the directories rkt's stage0 expects of a stage1 (`/rkt/status`, `/opt/stage2`).
+ships the directories rkt's stage0 expects of a stage1 (`/rkt/status`, `/opt/stage2`), and rkt's
+default seccomp filter compiled by this machine's libseccomp (`stage1.seccomp.prepare`).
 """
 
 from __future__ import annotations
@@ -91,6 +92,16 @@ def package_archive(package_dir: str) -> bytes:
     return out.getvalue()
 
 
+def default_seccomp() -> tuple[str, bytes] | None:
+    """(file name, BPF program) of rkt's default seccomp filter compiled by this machine's
+    libseccomp, so that pods skip compiling it; None without libseccomp."""
+    from stage1 import seccomp
+    try:
+        return seccomp.compiled_default_name(), seccomp.prepare([])
+    except OSError:
+        return None
+
+
 def build(out: str, python: str | None = None) -> None:
     package = os.path.dirname(os.path.abspath(__file__))
     repo = os.path.dirname(package)
@@ -111,6 +122,9 @@ def build(out: str, python: str | None = None) -> None:
         for d in DIRS:
             add(f"rootfs/{d}", mode=0o755)
         add(f"rootfs/{ARCHIVE}", package_archive(package))
+        compiled = default_seccomp()
+        if compiled is not None:
+            add(f"rootfs/{compiled[0]}", compiled[1])
         for path, module in sorted(ENTRYPOINTS.values()):
             add(f"rootfs/{path}", script(module, python), 0o755)
     os.rename(tmp, out)

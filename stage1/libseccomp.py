@@ -39,9 +39,20 @@ def open_library():
                                                ffi.c_uint, ffi.c_void_p]
         lib.seccomp_load.argtypes = [ffi.c_void_p]
         lib.seccomp_export_bpf.argtypes = [ffi.c_void_p, ffi.c_int]
+        lib.seccomp_version.restype = ffi.c_void_p
         lib.seccomp_syscall_resolve_name.argtypes = [ffi.c_char_p]
         _seccomp_lib = lib
     return _seccomp_lib
+
+
+class _Version(ffi.Structure):
+    _fields_ = [("major", ffi.c_uint), ("minor", ffi.c_uint), ("micro", ffi.c_uint)]
+
+
+def version() -> str:
+    """The loaded libseccomp's version, e.g. `2.5.4`."""
+    v = _Version.from_address(open_library().seccomp_version())
+    return f"{v.major}.{v.minor}.{v.micro}"
 
 
 def syscall_number(name: str) -> int:

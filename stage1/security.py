@@ -40,10 +40,11 @@ def become(isolators: list, uid: int, gid: int, sgids: list[int], *, caps_disabl
     caps.set_no_new_privs(isolators)
 
 
-def prepare_seccomp(isolators: list, disabled: bool):
-    """The app's seccomp filter compiled ahead of its go, for `load_seccomp` (None: none)."""
+def prepare_seccomp(isolators: list, disabled: bool, stage1_rootfs: str | None = None):
+    """The app's seccomp filter made ahead of its go, for `load_seccomp` (None: none); rkt's
+    default one is read as stage1.build compiled it into `stage1_rootfs`, if it did."""
     from stage1 import seccomp
-    return seccomp.prepare(isolators, disabled)
+    return seccomp.prepare(isolators, disabled, stage1_rootfs)
 
 
 def load_seccomp(isolators: list, disabled: bool, uid: int, prepared=None) -> None:

@@ -210,6 +210,23 @@ def test_default_whitelist_runs_programs_and_kills_mount(tmp_path):
     assert not os.path.ismount(tmp_path)
 
 
+def test_default_filter_compiled_by_the_build_is_what_a_pod_would_compile(tmp_path):
+    """stage1.build ships rkt's default filter compiled; a pod reads it instead of compiling
+    its own, only for the default filter and only under the name of this machine's libseccomp."""
+    import tarfile
+    from stage1 import build
+    build.build(str(tmp_path / "s1.aci"))
+    with tarfile.open(tmp_path / "s1.aci") as tf:
+        shipped = tf.extractfile(f"rootfs/{seccomp.compiled_default_name()}").read()
+    assert shipped == seccomp.prepare([])  # compiled here and now: the same program
+    marker = b"\x06\0\0\0\0\0\xff\x7f"  # one "return allow": not what libseccomp makes
+    (tmp_path / seccomp.compiled_default_name()).write_bytes(marker)
+    assert seccomp.prepare([], compiled_in=str(tmp_path)) == marker
+    assert seccomp.prepare(seccomp_set("remove", ["reboot"]), compiled_in=str(tmp_path)) != marker
+    (tmp_path / seccomp.compiled_default_name()).write_bytes(marker[:5])  # not whole entries
+    assert seccomp.prepare([], compiled_in=str(tmp_path)) == shipped
+
+
 def test_remove_set_with_errno_fails_just_that_call(tmp_path):
     target = tmp_path / "d"
     iso = seccomp_set("remove", ["mkdir", "mkdirat"], "EPERM")
