@@ -103,7 +103,7 @@ def _mkdirs(path: Path, mode: int = DIR_PERM) -> None:
 
 
 def _write(path: Path, data: bytes | str, mode: int = FILE_PERM) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Create or replace a file of the pod dir (its directory exists)."""
     raw = data.encode() if isinstance(data, str) else data
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     with os.fdopen(fd, "wb") as f:
@@ -283,6 +283,7 @@ def write_dns_files(pod_path: Path, spec) -> str:
             lines.append("options " + " ".join(spec.dns_opt))
         if spec.dns_domain:
             lines.append(f"domain {spec.dns_domain}")
+        etc.mkdir(parents=True, exist_ok=True)  # a stage1 image may have no /etc
         _write(etc / "rkt-resolv.conf", "\n".join(lines) + "\n", 0o644)
     else:
         resolv = "default"
@@ -300,6 +301,7 @@ def write_dns_files(pod_path: Path, spec) -> str:
             text = "#created by rkt stage0\n127.0.0.1 localhost localhost.localdomain\n"
         text += "\n\n# Added by rkt run --hosts-entry\n"
         text += "".join(f"{ip} {' '.join(names)}\n" for ip, names in by_ip.items())
+        etc.mkdir(parents=True, exist_ok=True)
         _write(etc / "rkt-hosts", text, 0o644)
     else:
         hosts = "default"
