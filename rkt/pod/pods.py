@@ -294,12 +294,13 @@ def get(opts: "GlobalOptions", pod_uuid: str) -> Pod | None:
     return None
 
 
-_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# a string for re.fullmatch (compiled on first use, not on every `rkt run`)
+_UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def is_pod_uuid(name: str) -> bool:
     """A pod directory name: a UUID in canonical lowercase form (anything else is not ours)."""
-    return _UUID_RE.fullmatch(name) is not None
+    return re.fullmatch(_UUID_RE, name) is not None
 
 
 def _listing(opts: "GlobalOptions") -> dict[str, str]:

@@ -22,7 +22,7 @@ from rkt.store import layering, layout
 from rkt.store.db import ImageInfo, Index
 from rkt.store.trees import TreeStore, prune_to_whitelist, seal_tree
 
-_HEX = re.compile(r"^[0-9a-f]+$")
+_HEX = r"[0-9a-f]+"  # for re.fullmatch: compiled on first use, not on every `rkt run`
 STALE_STAGING_SECONDS = 5
 # Interrupted downloads (rkt.fetch.remote) wait here to be resumed; they own their cleanup.
 KEEP_IN_TMP = "partial"
@@ -197,7 +197,7 @@ class Store(TreeStore, Closing):
         """An image by full ID, unique ID prefix, or `name[:version][,label=value]`."""
         if ref.startswith("sha512-"):
             digest = ref[7:]
-            if not digest or len(digest) > 128 or not _HEX.match(digest):
+            if not digest or len(digest) > 128 or not re.fullmatch(_HEX, digest):
                 raise RktError(f'image ID "{ref}": not an image ID or ID prefix '
                                "(sha512- followed by lowercase hex)")
             matches = self.index.with_prefix(ref)
