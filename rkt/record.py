@@ -9,12 +9,16 @@ methods, so defining one costs microseconds. Off the run path, frozen dataclasse
 from __future__ import annotations
 
 
+_MUTABLE = (list, dict, set)
+
+
 class Record:
     """Base of a frozen record. Fields are the subclass's annotations, in order, a base class's
-    first; a class-level value is the field's default (immutable values only: it is shared).
-    Instances take fields by position or keyword, refuse assignment, compare equal to records of
-    the same class with equal fields, hash by value, and `replace(**changes)` makes a changed copy
-    (as `dataclasses.replace`). `_fields` names the fields."""
+    first; a class-level value is the field's default, copied for each instance when it is a
+    list, dict or set (as a dataclass `default_factory`). Instances take fields by position or
+    keyword, refuse assignment, compare equal to records of the same class with equal fields, hash
+    by value, and `replace(**changes)` makes a changed copy (as `dataclasses.replace`); a
+    `__post_init__` runs after the fields are set. `_fields` names the fields."""
 
     __slots__ = ()
     _fields: tuple[str, ...] = ()
@@ -40,10 +44,17 @@ class Record:
             for name in fields:
                 if name not in values:
                     try:
-                        values[name] = getattr(cls, name)
+                        default = getattr(cls, name)
                     except AttributeError:
                         raise TypeError(f"{cls.__name__}() missing field {name!r}") from None
+                    values[name] = default.copy() if type(default) in _MUTABLE else default
         self.__dict__.update(values)
+        self.__post_init__()
+
+    def __post_init__(self) -> None:
+        """Derive or normalise values after __init__, as in a dataclass; being frozen, assign
+        with `object.__setattr__(self, name, value)`. An attribute that is no field (no
+        annotation) takes no part in ==, hash, repr or replace()."""
 
     def __setattr__(self, name: str, value) -> None:
         raise AttributeError(f"cannot assign to field {name!r}")

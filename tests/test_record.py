@@ -85,3 +85,19 @@ def test_copy_and_pickle_keep_value_and_class():
     p = Labelled(1, label="a")
     assert copy.copy(p) == p and copy.deepcopy(p) == p
     assert pickle.loads(pickle.dumps(p)) == p
+
+
+class Derived(Record):
+    items: list = []
+    tags: dict = {}
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "count", len(self.items))  # no field: not compared or shown
+
+
+def test_mutable_defaults_are_per_instance_and_post_init_derives():
+    a, b = Derived(), Derived()
+    a.items.append(1)
+    assert b.items == [] and Derived().tags == {} and Derived().tags is not Derived().tags
+    assert Derived([1, 2]).count == 2 and Derived([1, 2]).replace(items=[3]).count == 1
+    assert Derived([1]) == Derived([1]) and repr(Derived([1])) == "Derived(items=[1], tags={})"

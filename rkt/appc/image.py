@@ -9,9 +9,7 @@ Keys are matched case-insensitively, as Go's decoder does (`supplementaryGids` i
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from typing import Any
 
 from rkt.appc import types as t
 from rkt.appc.isolators import Isolator, last_isolator, parse_isolators
@@ -19,10 +17,14 @@ from rkt.appc.pairs import (Annotation, EnvironmentVariable, Label, lookup, pars
                             parse_labels)
 from rkt.appc.types import AC_VERSION, fields, join
 from rkt.errors import ManifestError
+from rkt.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on `rkt run`
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclasses.dataclass(frozen=True)
-class EventHandler:
+class EventHandler(Record):
     name: str  # "pre-start" or "post-stop"
     exec: tuple[str, ...] = ()
 
@@ -42,8 +44,7 @@ class EventHandler:
         return {"name": self.name, "exec": list(self.exec)}
 
 
-@dataclasses.dataclass(frozen=True)
-class MountPoint:
+class MountPoint(Record):
     name: str
     path: str
     read_only: bool = False
@@ -62,8 +63,7 @@ class MountPoint:
         return {"name": self.name, "path": self.path, **t.omit_empty(readOnly=self.read_only)}
 
 
-@dataclasses.dataclass(frozen=True)
-class Port:
+class Port(Record):
     name: str
     protocol: str
     port: int
@@ -96,8 +96,7 @@ _APP_KEYS = ("exec", "eventHandlers", "user", "group", "supplementaryGIDs", "wor
              "environment", "mountPoints", "ports", "isolators", "userAnnotations", "userLabels")
 
 
-@dataclasses.dataclass(frozen=True)
-class App:
+class App(Record):
     """How to run an image: argv, identity, environment, event handlers, mounts, ports, isolators."""
 
     exec: tuple[str, ...] = ()
@@ -110,8 +109,8 @@ class App:
     mount_points: tuple[MountPoint, ...] = ()
     ports: tuple[Port, ...] = ()
     isolators: tuple[Isolator, ...] = ()
-    user_annotations: dict[str, str] = dataclasses.field(default_factory=dict)
-    user_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    user_annotations: dict[str, str] = {}
+    user_labels: dict[str, str] = {}
 
     @classmethod
     def _parse(cls, obj: Any, path: str) -> "App":
@@ -171,8 +170,7 @@ class App:
         return tuple(i for i in self.isolators if not i.known)
 
 
-@dataclasses.dataclass(frozen=True)
-class Dependency:
+class Dependency(Record):
     image_name: str
     image_id: str | None = None
     labels: tuple[Label, ...] = ()
@@ -197,8 +195,7 @@ _IMAGE_KEYS = ("acKind", "acVersion", "name", "labels", "app", "annotations", "d
                "pathWhitelist")
 
 
-@dataclasses.dataclass(frozen=True)
-class ImageManifest:
+class ImageManifest(Record):
     name: str
     ac_version: str = AC_VERSION
     labels: tuple[Label, ...] = ()

@@ -8,18 +8,19 @@ because the spec lets a runtime ignore them (stage0 warns about them).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
-from typing import TYPE_CHECKING, Any, Callable
 
 from rkt.appc.types import (ac_identifier, boolean, copy_json, fields, integer,
                             is_ac_identifier, join, nonempty_string, parse_document, parse_list,
                             string, string_map, strings)
 from rkt.errors import ManifestError
+from rkt.record import Record
 
-if TYPE_CHECKING:  # loaded only when a resource value is parsed
-    from fractions import Fraction
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on `rkt run`
+if TYPE_CHECKING:
+    from fractions import Fraction  # loaded only when a resource value is parsed
+    from typing import Any, Callable
 
 # Linux capability names, in kernel number order (include/uapi/linux/capability.h).
 CAPABILITIES = (
@@ -39,13 +40,13 @@ DEFAULT_CAPABILITIES = frozenset({
     "CAP_MKNOD", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID",
     "CAP_SETPCAP", "CAP_SETFCAP", "CAP_SYS_CHROOT",
 })
-_SYSCALL_RE = re.compile(r"[a-z_][a-z0-9_]*")
-_SYSCTL_KEY_RE = re.compile(r"[^\s./]+(?:[./][^\s./]+)*")
-_ERRNO_RE = re.compile(r"E[A-Z0-9]+")
+# patterns as strings: `re` compiles (and caches) one when it is first used
+_SYSCALL = r"[a-z_][a-z0-9_]*"
+_SYSCTL_KEY = r"[^\s./]+(?:[./][^\s./]+)*"
+_ERRNO = r"E[A-Z0-9]+"
 
 
-@dataclasses.dataclass(frozen=True)
-class Resource:
+class Resource(Record):
     """A resource isolator value in base units (bytes, cores, bytes/s, ops/s)."""
 
     default: bool
@@ -53,19 +54,16 @@ class Resource:
     limit: Fraction | None
 
 
-@dataclasses.dataclass(frozen=True)
-class CapabilitySet:
+class CapabilitySet(Record):
     capabilities: frozenset[str]
 
 
-@dataclasses.dataclass(frozen=True)
-class SeccompSet:
+class SeccompSet(Record):
     syscalls: tuple[str, ...]
     errno: str  # "" means kill the process with SIGSYS
 
 
-@dataclasses.dataclass(frozen=True)
-class SELinuxContext:
+class SELinuxContext(Record):
     user: str
     role: str
     type: str
@@ -136,12 +134,12 @@ def _seccomp_set(value: Any, path: str) -> SeccompSet:
         raise ManifestError(join(path, "set"), "must not be empty")
     for i, entry in enumerate(names):
         # `@appc.io/all`, `@rkt/default-blacklist`: scoped wildcards the runtime expands.
-        ok = (entry.startswith("@") and is_ac_identifier(entry[1:])) or _SYSCALL_RE.fullmatch(entry)
+        ok = (entry.startswith("@") and is_ac_identifier(entry[1:])) or re.fullmatch(_SYSCALL, entry)
         if not ok:
             raise ManifestError(join(join(path, "set"), i),
                                 f'"{entry}" is not a syscall name or @group wildcard')
     errno = string(f.get("errno", ""), join(path, "errno"))
-    if errno and not _ERRNO_RE.fullmatch(errno):
+    if errno and not re.fullmatch(_ERRNO, errno):
         raise ManifestError(join(path, "errno"), "must be an errno name like EPERM")
     return SeccompSet(names, errno)
 
@@ -167,13 +165,12 @@ def _sysctl(value: Any, path: str) -> tuple[tuple[str, str], ...]:
     for key in sysctls:
         # Components split by `.` (or `/`, how interface names with dots are written) become a
         # path under /proc/sys, so none may be empty, `..`-like or hold whitespace.
-        if not _SYSCTL_KEY_RE.fullmatch(key):
+        if not re.fullmatch(_SYSCTL_KEY, key):
             raise ManifestError(join(path, key), "must be a sysctl key like net.ipv4.ip_forward")
     return tuple(sysctls.items())
 
 
-@dataclasses.dataclass(frozen=True)
-class IsolatorKind:
+class IsolatorKind(Record):
     """How one known isolator's value is parsed, and how many an app or pod may have."""
 
     parse: Callable[[Any, str], Any]
@@ -242,17 +239,16 @@ def _typed(kind: type, names: tuple[str, ...], what: str,
     return property(get, doc=doc)
 
 
-@dataclasses.dataclass(frozen=True)
-class Isolator:
+class Isolator(Record):
     """One isolator: `value` is the JSON as written (kept for round trips), `parsed` its typed
     form for known names (None for names this runtime does not know; see `known`)."""
 
     name: str
     value: Any
-    parsed: Any = dataclasses.field(init=False, compare=False, repr=False)
+    # `parsed` is set below and is no field: not compared, shown or replaced
 
     def __post_init__(self) -> None:
-        # Built in code or by dataclasses.replace(): the typed value always matches `value`.
+        # Built in code or by replace(): the typed value always matches `value`.
         value = copy_json(self.value, "value")
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "parsed", parse_isolator_value(self.name, value, "value"))

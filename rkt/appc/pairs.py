@@ -1,23 +1,26 @@
 """appc's name/value pairs: labels, annotations and environment variables.
 
-They are NamedTuples, so `dict(app.environment)` and `label.name` both work; the list helpers
+They are named tuples, so `dict(app.environment)` and `label.name` both work; the list helpers
 check what appc checks across a whole list (unique names, known os/arch, dated annotations).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple
+from collections import namedtuple
 
 from rkt.appc import types as t
 from rkt.appc.types import fields, join
 from rkt.errors import ManifestError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on `rkt run`
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
-class _Pair(NamedTuple):
+
+class _Pair(namedtuple("_Pair", "name value")):
     """A `{"name": ..., "value": ...}` member; each kind checks its name its own way."""
 
-    name: str
-    value: str
+    __slots__ = ()
 
     @classmethod
     def _parse(cls, obj: Any, path: str):

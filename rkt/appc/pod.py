@@ -8,9 +8,7 @@ manifest must obey the same rules.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from typing import Any
 
 from rkt.appc import types as t
 from rkt.appc.image import App, Port
@@ -18,6 +16,11 @@ from rkt.appc.isolators import Isolator, last_isolator, parse_isolators
 from rkt.appc.pairs import Annotation, Label, lookup, parse_annotations, parse_labels
 from rkt.appc.types import AC_VERSION, fields, join
 from rkt.errors import ManifestError, UsageError
+from rkt.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on `rkt run`
+if TYPE_CHECKING:
+    from typing import Any
 
 
 # The spellings Go's strconv.ParseBool accepts, which rkt's flag parsing inherits.
@@ -27,8 +30,7 @@ _VOLUME_KEYS = ("name", "kind", "source", "readOnly", "recursive", "mode", "uid"
 _EMPTY_MODE = "0755"
 
 
-@dataclasses.dataclass(frozen=True)
-class Volume:
+class Volume(Record):
     """A pod volume: `host` (bind mount of an absolute `source`) or `empty` (a fresh directory
     with `mode`/`uid`/`gid`, defaulting to "0755", 0, 0). `read_only`/`recursive` keep None for
     "not said" because rkt treats an unset recursive as recursive."""
@@ -147,8 +149,7 @@ class Volume:
         return ",".join(parts)
 
 
-@dataclasses.dataclass(frozen=True)
-class Mount:
+class Mount(Record):
     """An app mount: the pod volume `volume` at `path`; `app_volume` overrides the lookup."""
 
     volume: str
@@ -171,8 +172,7 @@ class Mount:
                 **t.omit_empty(appVolume=self.app_volume)}
 
 
-@dataclasses.dataclass(frozen=True)
-class RuntimeImage:
+class RuntimeImage(Record):
     id: str
     name: str | None = None
     labels: tuple[Label, ...] = ()
@@ -192,8 +192,7 @@ class RuntimeImage:
         return {**t.omit_empty(name=self.name), "id": self.id, **t.omit_empty(labels=self.labels)}
 
 
-@dataclasses.dataclass(frozen=True)
-class RuntimeApp:
+class RuntimeApp(Record):
     """One app of a pod: its name, its image (by ID) and the app that replaces the image's."""
 
     name: str
@@ -226,8 +225,7 @@ class RuntimeApp:
                                mounts=self.mounts, annotations=self.annotations)}
 
 
-@dataclasses.dataclass(frozen=True)
-class ExposedPort:
+class ExposedPort(Record):
     """A pod port published on the host: app port `name` on `host_port` (all IPs by default)."""
 
     name: str
@@ -257,8 +255,7 @@ _POD_KEYS = ("acVersion", "acKind", "apps", "volumes", "isolators", "annotations
              "userAnnotations", "userLabels")
 
 
-@dataclasses.dataclass(frozen=True)
-class PodManifest:
+class PodManifest(Record):
     """A reified pod: every app names its image by ID and every mount has a volume.
 
     `annotations` is None when the JSON had null or nothing, () for `[]`: the metadata service
@@ -271,8 +268,8 @@ class PodManifest:
     annotations: tuple[Annotation, ...] | None = None
     ports: tuple[ExposedPort, ...] = ()
     ac_version: str = AC_VERSION
-    user_annotations: dict[str, str] = dataclasses.field(default_factory=dict)
-    user_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    user_annotations: dict[str, str] = {}
+    user_labels: dict[str, str] = {}
 
     ac_kind = "PodManifest"
 

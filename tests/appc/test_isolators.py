@@ -230,11 +230,12 @@ def test_default_capabilities_are_the_spec_fourteen():
 
 
 def test_isolators_built_in_code_are_typed_and_checked():
-    import dataclasses
-
     memory = Isolator("resource/memory", {"limit": "1Gi"})
     assert memory.memory_limit == 2**30
-    assert dataclasses.replace(memory, value={"limit": "2Gi"}).memory_limit == 2**31
+    bigger = memory.replace(value={"limit": "2Gi"})
+    assert bigger.memory_limit == 2**31 and bigger != memory
+    assert "parsed" not in repr(memory)  # derived, so no field
+    assert Isolator("resource/memory", {"limit": "1Gi"}) == memory
     with pytest.raises(ManifestError, match="manifest: value: must be between -1000 and 1000"):
         Isolator("os/linux/oom-score-adj", 5000)
     assert Isolator("example.com/x", [1]).known is False

@@ -342,18 +342,24 @@ def test_importtime_parser_names_the_importers():
                                  "json": "json"}
 
 
-def test_run_path_imports_nothing_heavy(rkt, stage1_script, busybox):
+@pytest.mark.parametrize("app_flags", [
+    [],  # the image as it is: the lean path, no appc model
+    # command-line values: the pod manifest goes through the appc model (rkt.appc.pod)
+    ["--exec=/bin/sh", "--caps-retain=CAP_CHOWN", "--environment=A=b", "--", "-c", "exit 0"],
+])
+def test_run_path_imports_nothing_heavy(rkt, stage1_script, busybox, app_flags):
     rkt(INSECURE, "fetch", busybox)
     rkt(INSECURE, "fetch", stage1_script)
     # -S as the installed launcher (no site, no .pth files): only what rkt itself imports
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     proc = subprocess.run([sys.executable, "-S", "-X", "importtime", "-m", "rkt", *rkt.global_args,
                            "run", "--stage1-name=example.com/stage1-script", "--net=host",
-                           "example.com/busybox"], capture_output=True, text=True, cwd=repo,
-                          timeout=120)
+                           "example.com/busybox", *app_flags], capture_output=True, text=True,
+                          cwd=repo, timeout=120)
     assert proc.returncode == 0, proc.stderr
     modules = imported_by(proc.stderr)
     assert "rkt.pod.run" in modules and "json" in modules  # the measurement saw the real run path
+    assert ("rkt.appc.pod" in modules) == bool(app_flags)
     assert "site" not in modules
     loaded = {name: chain for name, chain in modules.items()
               if name.split(".")[0] in RUN_PATH_FORBIDDEN}
