@@ -178,6 +178,7 @@ def setup(*, uuid: str, pod_dir: str, net: str, local_config: str, resolv_mode: 
     except OSError as err:
         raise NetSetupError(f"cannot create the pod's network namespace: {err.strerror}") from None
     from stage1.net import keeper
+
     pid, write_end = keeper.start(netns, uuid, pod_dir, check=check)
     pod = PodNetwork(netns, (pid, write_end), [])
     try:
