@@ -46,6 +46,7 @@ class Options:
         self.uuid = ""
         self.uid_range: tuple[int, int] | None = None  # --private-users (stage1.userns)
         self.mds_host = "127.0.0.1"  # where apps reach the metadata service: set by networking
+        self.net_attached: int | None = None  # the network keeper's report (stage1.net.setup)
         self.listen_fds: list[tuple[int, str]] = []  # socket activation (stage1.sockets)
         self.notify_fd: int | None = None  # packets for the host's NOTIFY_SOCKET (stage1.notify)
         self.watchdog_usec = ""  # the unit's WatchdogSec=, for the apps that speak sd_notify
@@ -144,8 +145,9 @@ def _remove_cgroups(uuid: str, dirs: list[str]) -> bool:
 
 
 def _setup_network(opts: Options):
-    """Attach the pod's networks (stage1.net, which forks their keeper) and move into the pod's
-    namespace so that the supervisor starts there; the setup.PodNetwork."""
+    """Start attaching the pod's networks (stage1.net's keeper does it while the pod starts;
+    PID 1 waits for it in `_wait_network`) and move into the pod's namespace so that the
+    supervisor starts there; the setup.PodNetwork."""
     from stage1.net import portfwd, setup
 
     try:
@@ -164,8 +166,7 @@ def _setup_network(opts: Options):
         raise Stage1Error(f"failed to setup network: {err}") from None
     except OSError as err:
         raise Stage1Error(f"failed to setup network: {err.strerror or err}") from None
-    if pod.mds_host:
-        opts.mds_host = pod.mds_host
+    opts.net_attached = pod.attached
     try:
         pod.netns.enter_pod()
     except OSError as err:
@@ -173,6 +174,18 @@ def _setup_network(opts: Options):
         raise Stage1Error(f"cannot enter the pod's network namespace: {err.strerror}") from None
     pod.netns.close()
     return pod
+
+
+def _wait_network(opts: Options) -> None:
+    """In PID 1, before anything uses the network: wait until the keeper attached it."""
+    if opts.net_attached is None:
+        return
+    from stage1.net import setup
+
+    try:
+        opts.mds_host = setup.wait_attached(opts.net_attached) or opts.mds_host
+    except setup.NetSetupError as err:
+        raise Stage1Error(f"failed to setup network: {err}") from None
 
 
 def _ports_source() -> tuple[dict, dict]:
@@ -288,6 +301,7 @@ def run(argv: list[str]) -> int:
     os.close(ready_w)
     if network is not None:
         os.close(network.keeper[1])  # the supervisor's copy keeps the pod's network until it ends
+        os.close(network.attached)  # the supervisor waits for the attaching
     for fd, _name in opts.listen_fds:
         os.close(fd)  # the pod has them
     forward = lambda signum, _frame: os.kill(pid, signum)  # noqa: E731
@@ -371,6 +385,7 @@ def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
             raise Stage1Error(str(err)) from None
         if opts.interactive and len(pod.apps) != 1:
             raise Stage1Error("interactive mode only works with pods of exactly one app")
+        _wait_network(opts)
         ctx = _app.PodContext(
             uuid=opts.uuid, pod_dir=pod_dir, hostname=opts.hostname or f"rkt-{opts.uuid}",
             dns_mode=parse_dns_conf_mode(opts.dns_conf_mode), interactive=opts.interactive,

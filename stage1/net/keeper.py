@@ -1,8 +1,10 @@
 """The keeper: a small process that holds the pod's network until the pod is gone, then undoes it.
 
 stage1's waiting parent forks it before the pod's PID namespace exists (a process forked into
-a PID namespace whose init has died could not fork the plugins). It keeps the pod's netns and
-the pod lock open and reads a pipe whose write ends only the parent and the supervisor hold:
+a PID namespace whose init has died could not fork the plugins). It attaches the pod's
+networks while the parent goes on starting the pod (whose PID 1 waits for its report before
+anything uses them), keeps the pod's netns and the pod lock open and reads a pipe whose write
+ends only the parent and the supervisor hold:
 end of file means both are gone, whether they exited or were killed with SIGKILL. It then runs
 the teardown with the namespace still alive, so every plugin's DEL undoes everything.
 """
@@ -16,15 +18,21 @@ import _signal as signal
 from stage1.files import phase, say
 
 
-def start(netns, uuid: str, pod_dir: str, *, check: bool = False) -> tuple[int, int]:
-    """Fork the keeper of the pod's `netns` (a netns.NetNS); (its pid, the pipe's write end).
-    Its path to the namespace, `/proc/<its pid>/fd/<fd>`, is the one every plugin gets."""
+def start(netns, uuid: str, pod_dir: str, *, check: bool = False, first=None) -> tuple[int, int]:
+    """Fork the keeper of the pod's `netns` (a netns.NetNS), which runs `first()` (attaching
+    the networks) before it waits; (its pid, the pipe's write end). Its path to the
+    namespace, `/proc/<its pid>/fd/<fd>`, is the one every plugin gets."""
     read_end, write_end = os.pipe()  # O_CLOEXEC: apps never hold it, only forked processes
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
             os.close(write_end)
+            # a Ctrl-C or `kill` meant for the pod must not take its network away while it runs
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_IGN)
+            if first is not None:
+                first()
             code = _keep(netns, uuid, pod_dir, read_end, check)
         finally:
             os._exit(code)
@@ -35,9 +43,6 @@ def start(netns, uuid: str, pod_dir: str, *, check: bool = False) -> tuple[int, 
 def _keep(netns, uuid: str, pod_dir: str, read_end: int, check: bool) -> int:
     from stage1.net import setup
 
-    # a Ctrl-C or `kill` meant for the pod must not take its network away while it runs
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(sig, signal.SIG_IGN)
     while True:
         try:
             if not os.read(read_end, 64):

@@ -52,7 +52,8 @@ def start(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: 
     elif other_fd == 1:
         actions.append((os.POSIX_SPAWN_DUP2, 2, 1))
     try:
-        pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
+        # default dispositions: the keeper that runs most helpers ignores these
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsigdef=(1, 2, 3, 15))
     except BaseException:
         os.close(out_r)
         os.close(in_w)

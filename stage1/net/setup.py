@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from stage1.files import dump_json, parse_json, phase, write_atomic
+from stage1.files import dump_json, parse_json, phase, read_all, write_atomic
 from stage1.net import cni, dns, portfwd, ptp
 from stage1.net.netns import NetNS, create as create_netns
 
@@ -107,12 +107,12 @@ def _forwardable(configs: list[cni.NetConfig], pod_dir: str) -> int:
 
 class PodNetwork:
     """The pod's namespace, its keeper (pid, write end of its pipe), what was attached, and
-    where apps reach the metadata service."""
+    the read end of the pipe on which the keeper reports the attaching (`wait_attached`)."""
 
-    __slots__ = ("netns", "keeper", "records", "mds_host")
+    __slots__ = ("netns", "keeper", "records", "attached")
 
-    def __init__(self, netns: NetNS, keeper: tuple[int, int], records: list[dict]):
-        self.netns, self.keeper, self.records, self.mds_host = netns, keeper, records, ""
+    def __init__(self, netns: NetNS, keeper: tuple[int, int], records: list[dict], attached: int = -1):
+        self.netns, self.keeper, self.records, self.attached = netns, keeper, records, attached
 
     @property
     def netns_path(self) -> str:
@@ -163,9 +163,10 @@ def _net_info(records: list[dict]) -> list[dict]:
 
 def setup(*, uuid: str, pod_dir: str, net: str, local_config: str, resolv_mode: str,
           forwards: list[portfwd.Forward], check: bool = False) -> PodNetwork:
-    """Create the pod's netns, fork its keeper (which owns every teardown) and attach the
-    networks; on failure the keeper undoes everything before this raises. The caller stays in
-    the host's namespace."""
+    """Create the pod's netns and fork its keeper, which attaches the networks while the pod
+    starts (its PID 1 waits for that with `wait_attached` before anything uses them) and owns
+    every teardown. The caller stays in the host's namespace; a failure of the attaching is
+    reported to PID 1, and the keeper undoes whatever was done once the pod is gone."""
     phase("net")
     configs = select(parse_net_flag(net), local_config, pod_dir)
     args = dict(parse_net_flag(net))
@@ -179,23 +180,47 @@ def setup(*, uuid: str, pod_dir: str, net: str, local_config: str, resolv_mode: 
         raise NetSetupError(f"cannot create the pod's network namespace: {err.strerror}") from None
     from stage1.net import keeper
 
-    pid, write_end = keeper.start(netns, uuid, pod_dir, check=check)
-    pod = PodNetwork(netns, (pid, write_end), [])
+    attached_r, attached_w = os.pipe()
+
+    def attach() -> None:  # in the keeper, while the parent goes on to start the pod
+        os.close(attached_r)
+        pod = PodNetwork(netns, (os.getpid(), -1), [])
+        try:
+            report = "ok " + _attach(pod, uuid, pod_dir, configs, args, search, forwards, resolv_mode)
+        except NetSetupError as err:
+            report = f"err {err}"
+        except OSError as err:
+            report = f"err {err.strerror or err}"
+        except Exception as err:  # noqa: BLE001 - reported to PID 1; the keeper must go on to undo it
+            report = f"err {type(err).__name__}: {err}"
+        phase("net-up")
+        os.write(attached_w, report.encode())
+        os.close(attached_w)
+
+    pid, write_end = keeper.start(netns, uuid, pod_dir, check=check, first=attach)
+    os.close(attached_w)
+    return PodNetwork(netns, (pid, write_end), [], attached_r)
+
+
+def wait_attached(fd: int) -> str:
+    """Wait for the keeper's report on the attaching (read end `fd`, closed here): where apps
+    reach the metadata service (the main network's gateway; "" for none). NetSetupError with
+    what failed."""
     try:
-        _attach(pod, uuid, pod_dir, configs, args, search, forwards, resolv_mode)
-    except BaseException:
-        pod.release()
-        netns.close()
-        raise
-    phase("net-up")
-    return pod
+        text = read_all(fd).decode(errors="replace")
+    finally:
+        os.close(fd)
+    if text.startswith("ok "):
+        return text[3:]
+    raise NetSetupError(text[4:] if text.startswith("err ") else "the network's keeper ended before attaching it")
 
 
 def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfig],
-            args: dict, search: list[str], forwards: list, resolv_mode: str) -> None:
+            args: dict, search: list[str], forwards: list, resolv_mode: str) -> str:
+    """Attach the networks; where apps reach the metadata service."""
     os.makedirs(os.path.join(pod_dir, "net"), exist_ok=True)
     if not configs:
-        return
+        return ""
     main = _forwardable(configs, pod_dir)
     plugin_ports = forwards and configs[main].capability("portMappings")
     runtime_ports = {"portMappings": [
@@ -216,7 +241,7 @@ def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfi
         raise
     _table_done(early)
     chosen = summaries[main]
-    pod.mds_host = chosen.gateway or next((s.gateway for s in summaries if s.gateway), "")
+    mds_host = chosen.gateway or next((s.gateway for s in summaries if s.gateway), "")
     if own_forwards:
         if not chosen.ip:
             raise NetSetupError(f'network "{configs[main].name}" gave the pod no IPv4 address to forward ports to')
@@ -229,6 +254,7 @@ def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfi
                        [(c.name, s.dns) for c, s in zip(configs, summaries)])
     with open(os.path.join(pod_dir, NET_INFO), "w") as f:
         f.write(dump_json(_net_info(pod.records)))
+    return mds_host
 
 
 def _add(pod: PodNetwork, uuid: str, pod_dir: str, index: int, config: cni.NetConfig,

@@ -188,3 +188,19 @@ def test_network_start_and_teardown_import_no_enum_re_or_json(tmp_path):
     (tmp_path / "net").mkdir()
     out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True, timeout=60)
     assert (out.stdout, out.stderr) == ("[]\n", "")
+
+
+def test_the_keepers_report_on_attaching():
+    import os
+    for report, expected in ((b"ok 172.16.28.1", "172.16.28.1"), (b"ok ", "")):
+        r, w = os.pipe()
+        os.write(w, report)
+        os.close(w)
+        assert setup.wait_attached(r) == expected
+    for report, message in ((b'err network "x": plugin failed', 'network "x": plugin failed'),
+                            (b"", "the network's keeper ended before attaching it")):
+        r, w = os.pipe()
+        os.write(w, report)
+        os.close(w)
+        with pytest.raises(setup.NetSetupError, match=message):
+            setup.wait_attached(r)
