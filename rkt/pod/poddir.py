@@ -22,6 +22,7 @@ from rkt.fsutil import copy_tree
 STAGE2 = Path("stage1/rootfs/opt/stage2")
 _TREE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 OVERLAY_PREPARED = "overlay-prepared"
+PRIVATE_USERS_PREPARED = "private-users-prepared"  # rkt's common.PrivateUsersPreparedFilename
 POD_LOCK = "pod.lck"  # rkt's lock for changing a pod's apps; created as rkt does, unused here
 DIR_PERM, FILE_PERM = 0o750, 0o640  # rkt's common.DefaultRegular{Dir,File}Perm
 
@@ -172,8 +173,7 @@ def prepare(store, pod_path: Path, stage1_id: str, pod_manifest: dict, image_ids
     if overlay:
         _write(pod_path / OVERLAY_PREPARED, "", 0o644)
     if private_users:
-        from rkt.pod.userns import PREPARED_FILE
-        _write(pod_path / PREPARED_FILE, private_users.serialize(), 0o644)
+        _write(pod_path / PRIVATE_USERS_PREPARED, private_users.serialize(), 0o644)
     _write(pod_path / POD_LOCK, "", 0o600)
     _write(pod_path / "pod", json.dumps(pod_manifest))
 
@@ -200,6 +200,18 @@ def overlay_unsupported(path: Path) -> str | None:
 
 def uses_overlay(pod_path: Path) -> bool:
     return (pod_path / OVERLAY_PREPARED).exists()
+
+
+def private_users(pod_path: Path) -> str | None:
+    """The `SHIFT:COUNT` range the pod was prepared with (--private-users), or None; the
+    userns module is loaded only for a pod that has one."""
+    try:
+        text = (pod_path / PRIVATE_USERS_PREPARED).read_text()
+    except FileNotFoundError:
+        return None
+    from rkt.pod.userns import UidRange
+
+    return UidRange.parse(text).serialize()
 
 
 def overlay_mounts(pod_path: Path, data_dir: str | os.PathLike) -> list[tuple[str, Path]]:

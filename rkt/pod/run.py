@@ -163,11 +163,9 @@ def exec_stage1(opts, spec: "PodSpec", pod: Pod, lock: FileLock) -> None:
     if poddir.uses_overlay(pod.path):
         overlays = poddir.overlay_mounts(pod.path, opts.dir)
     # --local-config: where stage1 finds net.d, as rkt
-    from rkt.pod.userns import prepared_range
-    private_users = prepared_range(pod.path)
     args = entrypoints.run_args(version, spec, pod.uuid, debug=opts.debug, insecure=opts.insecure,
                                 dns_conf_mode=dns_mode, mds_token=mds_token,
-                                private_users=private_users.serialize() if private_users else None,
+                                private_users=poddir.private_users(pod.path),
                                 local_config=str(opts.local_config))
     env = dict(os.environ)
     env["RKT_LOCK_FD"] = str(lock.inheritable())

@@ -16,7 +16,6 @@ from pathlib import Path
 from rkt.errors import RktError
 from rkt.record import Record
 
-PREPARED_FILE = "private-users-prepared"  # rkt's common.PrivateUsersPreparedFilename
 DEFAULT_COUNT = 0x10000
 
 
@@ -67,11 +66,3 @@ def shift_tree(root: Path, shift: int) -> None:
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             shift_one(os.path.join(dirpath, name))
-
-
-def prepared_range(pod_path: Path) -> UidRange | None:
-    """The pod's range, when it was prepared with --private-users."""
-    try:
-        return UidRange.parse((pod_path / PREPARED_FILE).read_text())
-    except FileNotFoundError:
-        return None
