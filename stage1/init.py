@@ -357,6 +357,19 @@ def _stop_with_parent(ready_fd: int) -> bool:
     return not any(event & select.POLLERR for _fd, event in poller.poll(0))
 
 
+def _start_pod_cgroups(uuid: str, pod_dir: str) -> None:
+    """Make the pod's cgroups first and start moving PID 1 in, for the supervisor to find
+    (security.start_pod_cgroups): the move waits out a grace period while the pod loads. What
+    fails here the supervisor does again, and reports."""
+    from stage1 import security
+    from stage1.cgroups import tree
+    try:
+        # under a systemd service the pod stays in the unit's cgroup (run() recorded it)
+        security.start_pod_cgroups(uuid, tree.recorded_parent(pod_dir))
+    except (OSError, ValueError):
+        pass
+
+
 def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
     """PID 1 of the pod: load the pod and hand over to the supervisor."""
     code = 254
@@ -371,14 +384,12 @@ def pod_main(opts: Options, ready_fd: int, blocked: set = frozenset()) -> int:
     kernel.set_title("stage1", "init", opts.uuid)
     try:
         os.setpgid(0, 0)
+        pod_dir = os.getcwd()
+        _start_pod_cgroups(opts.uuid, pod_dir)
         from stage1 import podinfo
         from stage1 import app as _app
         from stage1.supervisor import Supervisor
-        # the pod's cgroups, which the supervisor makes while its apps set themselves up:
-        # imported before those forks, not after them on cores the apps' setup keeps busy
-        from stage1.cgroups import pod as _cgroups  # noqa: F401
 
-        pod_dir = os.getcwd()
         try:
             pod = podinfo.load(pod_dir)
         except podinfo.PodError as err:

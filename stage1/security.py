@@ -53,9 +53,22 @@ def load_seccomp(isolators: list, disabled: bool, uid: int, prepared=None) -> No
     seccomp.load_filter(isolators, disabled, uid == 0, prepared)
 
 
-def pod_cgroups(uuid: str, parent: str | None = None):
+_started: dict = {}  # uuid -> the pod's PodCgroups made by start_pod_cgroups
+
+
+def start_pod_cgroups(uuid: str, parent: str | None = None) -> None:
+    """For the pod's PID 1 as it starts: make the pod's cgroups and begin moving itself in
+    from a child (PodCgroups.attach_in_background); `pod_cgroups` then returns them."""
     from stage1.cgroups import pod
-    return pod.PodCgroups.create(uuid, parent=parent)
+    cgroups = pod.PodCgroups.create(uuid, parent=parent)
+    cgroups.attach_in_background()
+    _started[uuid] = cgroups
+
+
+def pod_cgroups(uuid: str, parent: str | None = None):
+    """The pod's cgroups: those `start_pod_cgroups` made, else made now."""
+    from stage1.cgroups import pod
+    return _started.pop(uuid, None) or pod.PodCgroups.create(uuid, parent=parent)
 
 
 def cleanup_cgroups(uuid: str, parent: str | None = None) -> None:

@@ -69,6 +69,7 @@ class PodCgroups:
         self.rel = tree.pod_path(uuid, parent)
         self.manager = mgr or manager()
         self.apps: dict[str, AppCgroup] = {}
+        self._mover = None  # (lock, errors) of the thread moving us in (attach_in_background)
 
     @classmethod
     def create(cls, uuid: str, mgr: Manager | None = None,
@@ -91,8 +92,40 @@ class PodCgroups:
         self.apps[name] = group
         return group
 
+    def attach_in_background(self) -> None:
+        """Start moving this process into the pod's cgroup from a thread, which `attach(0)`
+        waits for. A pod's first move into a cgroup waits out an RCU grace period (the kernel's
+        cgroup_threadgroup_rwsem; 5-10 ms here): the caller does other work meanwhile, where
+        it would sit in write(2). A thread, not a child: a fork costs as much in copied pages."""
+        import _thread
+
+        done = _thread.allocate_lock()
+        done.acquire()
+        failed: list[BaseException] = []
+
+        def move() -> None:
+            try:
+                self._attach(os.getpid())
+            except BaseException as err:  # noqa: BLE001 - attach(0) reports it
+                failed.append(err)
+            finally:
+                done.release()
+
+        self._mover = (done, failed)
+        _thread.start_new_thread(move, ())
+
     def attach(self, pid: int) -> None:
-        """Put a pod-level process (the supervisor) in the pod's cgroup (v2: its `stage1` leaf)."""
+        """Put a pod-level process (the supervisor) in the pod's cgroup (v2: its `stage1` leaf);
+        0: this process, which attach_in_background may be moving already."""
+        if pid == 0 and self._mover is not None:
+            (done, failed), self._mover = self._mover, None
+            done.acquire()
+            if failed:
+                raise failed[0]
+            return
+        self._attach(pid)
+
+    def _attach(self, pid: int) -> None:
         rel = self.rel if self.manager.version == 1 else f"{self.rel}/stage1"
         if self.manager.version == 2:
             self.manager.prepare(rel)

@@ -243,6 +243,43 @@ def test_remove_waits_for_exiting_apps(pod):
 
 
 @root_only
+def test_attach_in_background_moves_the_caller_once_attach_returns(pod):
+    """PID 1 starts its move into the pod's cgroup from a thread and goes on; attach(0) waits
+    for it, and reports what failed as the plain attach would."""
+    p = pod()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            p.attach_in_background()
+            child = os.fork()  # what PID 1 does meanwhile: fork its apps
+            if child == 0:
+                os._exit(0)
+            os.waitpid(child, 0)
+            p.attach(0)
+            with open("/proc/self/cgroup") as f:
+                os.write(w, f.read().encode())
+            gone = pods.PodCgroups(p.uuid, p.manager)
+            gone.rel += "/no-such-dir"  # its directory does not exist: the move fails
+            gone.attach_in_background()
+            try:
+                gone.attach(0)
+            except OSError as err:
+                os.write(w, f"error {err.errno}\n".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        out = f.read()
+    os.waitpid(pid, 0)
+    want = "/" + p.rel if p.manager.version == 1 else "/" + p.rel + "/stage1"
+    assert any(line.split(":", 2)[2] == want for line in out.splitlines()
+               if line.count(":") >= 2), out
+    assert "error 2\n" in out, out  # ENOENT, raised by attach(0)
+
+
+@root_only
 def test_oom_score_adj_reaches_the_right_process_from_inside_a_pid_namespace():
     """The supervisor is PID 1 of the pod but sees the host's /proc: pid 2 there is not host pid 2."""
     s = kernel.current()
