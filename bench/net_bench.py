@@ -7,7 +7,9 @@ for the benchmark, so the host's network is never touched.
 
     python bench/net_bench.py [--runs N]
 
-Goal (issue 13): default-network run <= 3x runc without network. Not a pass/fail test.
+Goal (issue 13): default-network run <= 3x runc without network. Not a pass/fail test. The
+network's own share of the default run is printed from stage1's phase marks (`net`..`net-up`:
+the keeper's attaching, which overlaps PID 1's start; `net-down`..`net-gone`: the teardown).
 """
 
 from __future__ import annotations

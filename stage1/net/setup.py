@@ -212,7 +212,9 @@ def wait_attached(fd: int) -> str:
         os.close(fd)
     if text.startswith("ok "):
         return text[3:]
-    raise NetSetupError(text[4:] if text.startswith("err ") else "the network's keeper ended before attaching it")
+    if text.startswith("err "):
+        raise NetSetupError(text[4:])
+    raise NetSetupError("the network's keeper ended before attaching it")
 
 
 def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfig],
@@ -226,7 +228,8 @@ def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfi
     runtime_ports = {"portMappings": [
         {"hostPort": f.host_port, "containerPort": f.pod_port, "protocol": f.protocol,
          **({"hostIP": f.host_ip} if f.host_ip else {})} for f in forwards]} if plugin_ports else None
-    masquerade_from = DEFAULT_SUBNET if _builtin(configs[main], pod_dir) and configs[main].name == "default" else ""
+    own_masquerade = _builtin(configs[main], pod_dir) and configs[main].name == "default"
+    masquerade_from = DEFAULT_SUBNET if own_masquerade else ""
     own_forwards = () if plugin_ports else tuple(forwards)
     if masquerade_from or own_forwards:
         write_atomic(os.path.join(pod_dir, TABLE_MARK), "")  # before nft: teardown removes it
@@ -244,7 +247,8 @@ def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfi
     mds_host = chosen.gateway or next((s.gateway for s in summaries if s.gateway), "")
     if own_forwards:
         if not chosen.ip:
-            raise NetSetupError(f'network "{configs[main].name}" gave the pod no IPv4 address to forward ports to')
+            raise NetSetupError(f'network "{configs[main].name}" gave the pod no IPv4 address '
+                                "to forward ports to")
         try:
             portfwd.route_localnet(chosen.host_if)
         except portfwd.PortError as err:
