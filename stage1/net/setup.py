@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 
 from stage1.files import dump_json, parse_json, phase, read_all, write_atomic
-from stage1.net import cni, dns, portfwd, ptp
+from stage1.net import cni, portfwd
+# attaching and detaching happen in the keeper, after its fork: their modules (ptp, link, ipam,
+# dns) are imported there, not on the waiting parent's way to PID 1
 from stage1.net.netns import NetNS, create as create_netns
 
 DEFAULT_SUBNET = "172.16.28.0/24"
@@ -254,6 +256,7 @@ def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfi
         except portfwd.PortError as err:
             raise NetSetupError(str(err)) from None
         _table_done(_table_start(uuid, chosen.ip, masquerade_from, own_forwards))
+    from stage1.net import dns
     dns.write_from_cni(pod_dir, resolv_mode,
                        [(c.name, s.dns) for c, s in zip(configs, summaries)])
     with open(os.path.join(pod_dir, NET_INFO), "w") as f:
@@ -278,6 +281,7 @@ def _add(pod: PodNetwork, uuid: str, pod_dir: str, index: int, config: cni.NetCo
     pod.records.append(rec)
     _save(pod_dir, pod.records)  # before ADD: a crash mid-ADD still leaves gc the DEL to run
     at = cni.Attachment(uuid, pod.netns_path, rec["ifName"], rec["args"], tuple(search))
+    from stage1.net import ptp
     try:
         rec["result"] = ptp.add(config, at) if builtin else cni.add(config, at, runtime=runtime_ports)
     except (cni.NetError, ptp.PtpError) as err:
@@ -354,6 +358,7 @@ def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
         at = cni.Attachment(uuid, netns_path, rec.get("ifName", ""), rec.get("args", ""),
                             tuple(rec.get("search") or cni.PLUGIN_DIRS))
         if rec.get("builtin"):
+            from stage1.net import ptp
             errors = ptp.delete(config, at)
         else:
             errors = cni.delete(config, at, rec.get("result"), runtime=rec.get("runtimeConfig"))
