@@ -16,7 +16,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SUBDIRS = ("blob", "db", "tree", "tmp", "imagelocks", "treelocks", "used")
+# Made by every store open; cas/used by the first `rkt run` (Store.mark_used) instead, so that a
+# store made before it existed still opens for group rkt members, who cannot create it.
+SUBDIRS = ("blob", "db", "tree", "tmp", "imagelocks", "treelocks")
 
 
 def cas_dir(data_dir: str | os.PathLike) -> Path:

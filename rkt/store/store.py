@@ -247,6 +247,7 @@ class Store(TreeStore, Closing):
             try:
                 os.utime(path, ns=(now, now))
             except FileNotFoundError:
+                path.parent.mkdir(exist_ok=True)
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
                 os.close(fd)
                 os.utime(path, ns=(now, now))
@@ -382,10 +383,11 @@ class Store(TreeStore, Closing):
                 if self.index.get(image_id) is None:
                     blob.unlink(missing_ok=True)
                     removed.append(image_id)
-        for entry in os.scandir(self.cas / "used"):  # left by a removal killed halfway
-            if self.index.get(entry.name) is None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.cas / "used") as used:
+            for entry in used:  # left by a removal killed halfway
+                if self.index.get(entry.name) is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
         return removed
 
 

@@ -88,3 +88,17 @@ def test_rkt_run_marks_its_images_used(rkt, tmp_path):
     app = next(i for i in images if i["name"] == "example.com/app:1.0.0")
     assert int(app["last_used_time"]) >= before > int(app["import_time"])
     rkt("gc", "--grace-period=0s", check=False)
+
+
+def test_a_store_without_the_used_dir_opens_and_gets_it_on_first_use(tmp_path):
+    """A store made before cas/used existed: opening it creates nothing (a group rkt member
+    could not), lookups and gc work, and the first mark_used makes the directory."""
+    with Store(tmp_path / "d") as store:
+        used, idle = _two_images(store)
+    markers = tmp_path / "d" / "cas" / "used"
+    assert not markers.exists()
+    with Store(tmp_path / "d") as store:
+        assert store.get(used).last_used == store.get(idle).last_used
+        assert store.gc_blobs() == []
+        store.mark_used([used])
+        assert [p.name for p in markers.iterdir()] == [used]
