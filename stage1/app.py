@@ -14,7 +14,7 @@ import os
 import _signal as signal
 
 from stage1.files import say
-from stage1 import kernel, mounts, podinfo, security, sockets, users, userns
+from stage1 import kernel, mounts, podinfo, security, users
 
 
 class AppError(Exception):
@@ -76,6 +76,8 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
     """Everything before the go, in the app's new mount namespace; raises AppError."""
     # import here, not in the long-lived supervisor: its memory stays small
     security.preload(ctx.disable_seccomp)
+    if ctx.uid_range:  # --private-users only (imported here: pivot_root comes before its last use)
+        from stage1 import userns
     try:
         security.check(app.isolators, caps_disabled=ctx.disable_caps,
                        seccomp_disabled=ctx.disable_seccomp)
@@ -173,7 +175,9 @@ def start(app: podinfo.App, ctx: PodContext, ident: Identity, listen=()) -> None
     os.chdir(ident.cwd)
     _stdin_null(ctx)
     try:
-        sockets.install(list(listen), ident.env)
+        if listen:
+            from stage1 import sockets  # imported by child() before pivot_root
+            sockets.install(list(listen), ident.env)
         exec_as(app.exec, ident.path, ident, app.isolators, ctx,
                 uid=ident.uid, gid=ident.gid, sgids=ident.sgids, prepared=ident.seccomp)
     except BaseException as err:  # noqa: BLE001
@@ -194,6 +198,8 @@ def child(app: podinfo.App, ctx: PodContext, env: dict, report_fd: int, go_fd: i
                 os.dup2(fd, target)
                 os.close(fd)
         host_pid = os.readlink("/proc/self")  # the host's /proc: our pid as the host sees it
+        if listen:
+            import stage1.sockets  # noqa: F401 - for start(), after pivot_root
         try:
             ident = setup(app, ctx, env)
         except Exception as err:  # noqa: BLE001 - every setup failure is reported the same way
@@ -220,6 +226,8 @@ def post_stop(app: podinfo.App, ctx: PodContext, env: dict, mnt_fd: int, argv: l
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM):
             signal.signal(sig, signal.SIG_DFL)
         security.preload(ctx.disable_seccomp)  # nothing can be imported after the setns
+        if user_fd is not None:
+            from stage1 import userns
         kernel.current().setns(mnt_fd, kernel.CLONE_NEWNS)
         if user_fd is not None:
             userns.join(user_fd)

@@ -9,8 +9,6 @@ import time
 from stage1 import procfs
 from stage1.cgroups import devices as _devices, limits as _limits, tree
 from stage1.cgroups.manager import Manager
-from stage1.cgroups.v1 import V1
-from stage1.cgroups.v2 import V2
 
 
 def detect(mountinfo: str = "/proc/self/mountinfo", root: str = tree.CGROUP_ROOT) -> Manager:
@@ -20,12 +18,14 @@ def detect(mountinfo: str = "/proc/self/mountinfo", root: str = tree.CGROUP_ROOT
     for mount in procfs.mountinfo(mountinfo):
         if mount.fstype == "cgroup2":
             if mount.mount_point == root:
+                from stage1.cgroups.v2 import V2  # imported here: a host runs one of the two
                 return V2(root)
             hierarchies.setdefault("", mount.mount_point)
         elif mount.fstype == "cgroup":
             for option in mount.super_options.split(","):
                 if option not in ("rw", "ro"):
                     hierarchies.setdefault(option, mount.mount_point)
+    from stage1.cgroups.v1 import V1
     return V1(hierarchies)
 
 
