@@ -248,7 +248,8 @@ class Store(TreeStore, Closing):
                 os.utime(path, ns=(now, now))
             except FileNotFoundError:
                 path.parent.mkdir(exist_ok=True)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                # 0o666: the umask decides, as for every store file (group rkt's store: 0o664)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
                 os.close(fd)
                 os.utime(path, ns=(now, now))
 
