@@ -12,11 +12,13 @@ import os
 class MountInfo:
     """One line of /proc/<pid>/mountinfo."""
 
-    __slots__ = ("mount_point", "options", "fstype", "super_options")
+    __slots__ = ("mount_point", "options", "fstype", "super_options", "root")
 
-    def __init__(self, mount_point: str, options: str, fstype: str, super_options: str):
+    def __init__(self, mount_point: str, options: str, fstype: str, super_options: str,
+                 root: str = "/"):
         self.mount_point, self.options = mount_point, options
         self.fstype, self.super_options = fstype, super_options
+        self.root = root  # what of its filesystem the mount shows: "/" unless a bind mount
 
 
 def _unescape(field: str) -> str:
@@ -43,7 +45,8 @@ def mountinfo(path: str = "/proc/self/mountinfo") -> list[MountInfo]:
         fields = line.split()
         sep = fields.index("-")
         result.append(MountInfo(_unescape(fields[4]), fields[5], fields[sep + 1],
-                                fields[sep + 3] if len(fields) > sep + 3 else ""))
+                                fields[sep + 3] if len(fields) > sep + 3 else "",
+                                _unescape(fields[3])))
     return result
 
 

@@ -41,6 +41,11 @@ def mounted_devices(pid: int) -> list[str]:
     proc = procfs.proc_dir(pid)
     rules = []
     for mount in procfs.mountinfo(f"{proc}/mountinfo"):
+        # a filesystem's own root is a directory, and proc and sysfs hold no device nodes:
+        # only a bind mount from another filesystem can be one (a look at each of the
+        # ~50 mounts of an app is a millisecond between its setup and its go)
+        if mount.root == "/" or mount.fstype in ("proc", "sysfs"):
+            continue
         try:
             rule = _rule(f"{proc}/root{mount.mount_point}", "ro" in mount.options.split(","))
         except OSError:
