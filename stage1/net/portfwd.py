@@ -1,7 +1,8 @@
 """The pod's nftables table: its published ports and the default network's masquerade.
 
-Each pod owns one table, `ip rkt-<uuid>`, so that removing it is a single idempotent command
-whatever happened to the pod. A published port is a DNAT from any local address (rkt's
+Each pod owns one table, `ip rkt-<uuid>`, so that removing it is a single idempotent deletion
+whatever happened to the pod. The masquerade and the deletion go over nfnetlink (`nftables`);
+port forwards are written by `nft`. A published port is a DNAT from any local address (rkt's
 `addrtype LOCAL`: the host's addresses for other hosts, and 127.0.0.1 for the host itself) to
 the pod's address; connections from 127.0.0.1 are masqueraded and need `route_localnet` on the
 host side of the pod's link, which rkt never set up for loopback (rkt #1256, #3886).
@@ -70,78 +71,55 @@ def table_name(uuid: str) -> str:
     return "rkt-" + uuid.replace("-", "").lower()
 
 
-def ruleset(uuid: str, pod_ip: str, *, masquerade_from: str = "", forwards_: tuple = ()) -> str:
-    """The table for a pod: masquerade of the traffic leaving `masquerade_from` (its subnet),
-    and its port forwards to `pod_ip`. The masquerade names the subnet, not the pod's address,
-    so that the table can be made while the plugins still choose that address; every pod on
-    the subnet has the same rule, and the first NAT rule matching a connection decides it."""
+def ruleset(uuid: str, pod_ip: str, forwards_: tuple) -> str:
+    """The port forwards to `pod_ip` in the pod's table (chains beside `nftables`' masquerade)."""
     dnat, snat = [], []
     for fw in forwards_:
         dst = f"ip daddr {fw.host_ip} " if fw.host_ip else ""
         dnat.append(f"fib daddr type local {dst}{fw.protocol} dport {fw.host_port} "
                     f"dnat to {pod_ip}:{fw.pod_port}")
         snat.append(f"ip saddr 127.0.0.0/8 ip daddr {pod_ip} {fw.protocol} dport {fw.pod_port} masquerade")
-    if masquerade_from:
-        snat.append(f"ip saddr {masquerade_from} ip daddr != {{ {masquerade_from}, 224.0.0.0/4 }} masquerade")
     lines = [f"table ip {table_name(uuid)} {{"]
-    if dnat:
-        for chain, hook in (("prerouting", "prerouting priority dstnat"),
-                            ("output", "output priority -100")):
-            lines += [f"  chain {chain} {{", f"    type nat hook {hook};", *(f"    {r}" for r in dnat), "  }"]
-    if snat:
-        lines += ["  chain postrouting {", "    type nat hook postrouting priority srcnat;",
-                  *(f"    {r}" for r in snat), "  }"]
+    for chain, hook in (("prerouting", "prerouting priority dstnat"),
+                        ("output", "output priority -100")):
+        lines += [f"  chain {chain} {{", f"    type nat hook {hook};", *(f"    {r}" for r in dnat), "  }"]
+    lines += ["  chain postrouting {", "    type nat hook postrouting priority srcnat;",
+              *(f"    {r}" for r in snat), "  }"]
     return "\n".join(lines + ["}"]) + "\n"
 
 
-def _nft_path() -> str | None:
-    return next((f"{d}/{NFT}" for d in NFT_DIRS if os.access(f"{d}/{NFT}", os.X_OK)), None)
-
-
-def _nft_start(script: str, *, missing_ok: bool = False) -> proc.Running | None:
-    """`nft -f -` started on `script`; None when nft is missing and `missing_ok`."""
-    nft = _nft_path()
+def install(uuid: str, pod_ip: str, forwards_: tuple) -> None:
+    """Add the port forwards to the pod's table (made if need be) with `nft -f`."""
+    nft = next((f"{d}/{NFT}" for d in NFT_DIRS if os.access(f"{d}/{NFT}", os.X_OK)), None)
     if nft is None:
-        if missing_ok:
-            return None  # without nft installed no table can exist
-        raise PortError("nft (Debian package nftables) is needed for this pod's network")
+        raise PortError("nft (Debian package nftables) is needed to publish ports")
     try:
-        return proc.start([nft, "-f", "-"], stdin=script.encode(), env=ENV, capture="stderr",
-                          other="devnull")
+        code, err = proc.run([nft, "-f", "-"], stdin=ruleset(uuid, pod_ip, forwards_).encode(), env=ENV,
+                             capture="stderr", other="devnull")
     except OSError as error:
         raise PortError(f"cannot run {nft}: {error.strerror}") from None
-
-
-def nft_done(running: proc.Running | None) -> None:
-    """Wait for an nft started by `_nft_start`; PortError with its first error line."""
-    if running is None:
-        return
-    code, err = running.wait()
     if code != 0:
         lines = err.decode(errors="replace").strip().splitlines()
         raise PortError(f"nft: {lines[0] if lines else f'exit status {code}'}")
 
 
-def install_start(uuid: str, pod_ip: str, *, masquerade_from: str = "",
-                  forwards_: tuple = ()) -> proc.Running | None:
-    """Start creating the pod's table (`nft_done` waits for it); None when there is nothing to
-    put in it."""
-    if not masquerade_from and not forwards_:
-        return None
-    return _nft_start(ruleset(uuid, pod_ip, masquerade_from=masquerade_from, forwards_=forwards_))
+def masquerade(uuid: str, subnet: str) -> None:
+    """The default network's masquerade in the pod's table (nftables.add_masquerade)."""
+    from stage1.net import nftables
+    try:
+        nftables.add_masquerade(table_name(uuid), subnet)
+    except OSError as err:
+        raise PortError(f"masquerade in table {table_name(uuid)}: {err.strerror}") from None
 
 
-def remove_start(uuid: str) -> proc.Running | None:
-    """Start deleting the pod's table (declaring it first makes the deletion succeed when it is
-    gone); `nft_done` waits for it. The kernel's table removal waits for RCU grace periods: the
-    plugins' DEL runs meanwhile."""
-    return _nft_start(f"table ip {table_name(uuid)}\ndelete table ip {table_name(uuid)}\n",
-                      missing_ok=True)
-
-
-def remove(uuid: str) -> None:
-    """Delete the pod's table, idempotently."""
-    nft_done(remove_start(uuid))
+def remove(uuid: str):
+    """Delete the pod's table, idempotently; a `nftables.Deleted` to close once the pod's links
+    are gone too."""
+    from stage1.net import nftables
+    try:
+        return nftables.delete_table(table_name(uuid))
+    except OSError as err:
+        raise PortError(f"deleting table {table_name(uuid)}: {err.strerror}") from None
 
 
 def route_localnet(interface: str) -> None:

@@ -234,28 +234,20 @@ def _attach(pod: PodNetwork, uuid: str, pod_dir: str, configs: list[cni.NetConfi
     masquerade_from = DEFAULT_SUBNET if own_masquerade else ""
     own_forwards = () if plugin_ports else tuple(forwards)
     if masquerade_from or own_forwards:
-        write_atomic(os.path.join(pod_dir, TABLE_MARK), "")  # before nft: teardown removes it
-    # the masquerade alone does not need the pod's address: its table is made during the ADDs
-    early = _table_start(uuid, "", masquerade_from, ()) if not own_forwards else None
-    try:
-        summaries = [_add(pod, uuid, pod_dir, index, config, args, search,
-                          runtime_ports if index == main else None)
-                     for index, config in enumerate(configs)]
-    except BaseException:
-        _table_done(early, quiet=True)
-        raise
-    _table_done(early)
+        write_atomic(os.path.join(pod_dir, TABLE_MARK), "")  # before the table: teardown removes it
+    if masquerade_from:  # by subnet: it needs no address of the pod's
+        _table(portfwd.masquerade, uuid, masquerade_from)
+    summaries = [_add(pod, uuid, pod_dir, index, config, args, search,
+                      runtime_ports if index == main else None)
+                 for index, config in enumerate(configs)]
     chosen = summaries[main]
     mds_host = chosen.gateway or next((s.gateway for s in summaries if s.gateway), "")
     if own_forwards:
         if not chosen.ip:
             raise NetSetupError(f'network "{configs[main].name}" gave the pod no IPv4 address '
                                 "to forward ports to")
-        try:
-            portfwd.route_localnet(chosen.host_if)
-        except portfwd.PortError as err:
-            raise NetSetupError(str(err)) from None
-        _table_done(_table_start(uuid, chosen.ip, masquerade_from, own_forwards))
+        _table(portfwd.route_localnet, chosen.host_if)
+        _table(portfwd.install, uuid, chosen.ip, own_forwards)
     from stage1.net import dns
     dns.write_from_cni(pod_dir, resolv_mode,
                        [(c.name, s.dns) for c, s in zip(configs, summaries)])
@@ -290,21 +282,12 @@ def _add(pod: PodNetwork, uuid: str, pod_dir: str, index: int, config: cni.NetCo
     return cni.summarize(rec["result"])
 
 
-def _table_start(uuid: str, pod_ip: str, masquerade_from: str, forwards: tuple):
+def _table(step, *args) -> None:
+    """One step of the pod's table (portfwd), its PortError as ours."""
     try:
-        return portfwd.install_start(uuid, pod_ip, masquerade_from=masquerade_from, forwards_=forwards)
+        step(*args)
     except portfwd.PortError as err:
         raise NetSetupError(str(err)) from None
-
-
-def _table_done(running, *, quiet: bool = False) -> None:
-    """Wait for the nft making the pod's table; with `quiet`, as a failure already is on its
-    way, its own error is dropped (the keeper removes whatever it made)."""
-    try:
-        portfwd.nft_done(running)
-    except portfwd.PortError as err:
-        if not quiet:
-            raise NetSetupError(str(err)) from None
 
 
 def _plugin_path(config: cni.NetConfig, search: list[str]) -> str:
@@ -334,14 +317,14 @@ def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
     the namespace is gone (plugins then only release what lives outside it). Returns failures;
     the records of networks whose DEL failed stay for the next try."""
     failures = []
-    removing = None
+    removed = None
     table_mark = os.path.join(pod_dir, TABLE_MARK)
     if os.path.exists(table_mark):
         try:
-            removing = portfwd.remove_start(uuid)  # runs while the plugins' DEL run
+            removed = portfwd.remove(uuid)  # its kernel's cleanup overlaps the networks' DEL
+            _unlink(table_mark)
         except portfwd.PortError as err:
             failures.append(str(err))
-            table_mark = ""
     try:
         records = _load_records(pod_dir)
     except NetSetupError as err:
@@ -367,12 +350,8 @@ def teardown(uuid: str, pod_dir: str, netns_path: str = "") -> list[str]:
             remaining.insert(0, rec)
             continue
         _unlink(conf_path)
-    try:
-        portfwd.nft_done(removing)
-        if table_mark:
-            _unlink(table_mark)
-    except portfwd.PortError as err:
-        failures.append(str(err))
+    if removed is not None:
+        removed.close()
     if records is None:
         return failures
     if records and not netns_path:

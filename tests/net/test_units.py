@@ -103,13 +103,28 @@ def test_ports_are_matched_by_name():
 
 def test_the_pods_table():
     uuid = "6a0714ae-3b7f-494a-aee5-c1851da0716d"
-    text = portfwd.ruleset(uuid, "172.16.28.2", masquerade_from="172.16.28.0/24",
-                           forwards_=(portfwd.Forward("http", "tcp", 8080, 80, "10.0.0.1"),))
+    text = portfwd.ruleset(uuid, "172.16.28.2", (portfwd.Forward("http", "tcp", 8080, 80, "10.0.0.1"),))
     assert text.startswith("table ip rkt-6a0714ae3b7f494aaee5c1851da0716d {")
     assert "fib daddr type local ip daddr 10.0.0.1 tcp dport 8080 dnat to 172.16.28.2:80" in text
     assert "ip saddr 127.0.0.0/8 ip daddr 172.16.28.2 tcp dport 80 masquerade" in text
-    assert "ip saddr 172.16.28.0/24 ip daddr != { 172.16.28.0/24, 224.0.0.0/4 } masquerade" in text
-    assert "prerouting" not in portfwd.ruleset(uuid, "172.16.28.2", masquerade_from="172.16.28.0/24")
+    assert "chain masquerade" not in text  # the default network's: stage1.net.nftables
+
+
+def test_the_masquerade_batch():
+    """One transaction: the table, its nat chain and three rules, only the last acknowledged."""
+    from stage1.net import nftables
+    messages = nftables.masquerade_messages("rkt-x", "172.16.28.0/24")
+    assert [m[0] for m in messages] == [nftables.NFT_MSG_NEWTABLE, nftables.NFT_MSG_NEWCHAIN] + \
+        [nftables.NFT_MSG_NEWRULE] * 3
+    batch = nftables._batch(messages)
+    kinds, offset = [], 0
+    while offset < len(batch):
+        length, kind, flags = __import__("struct").unpack_from("=IHH", batch, offset)
+        kinds.append((kind, bool(flags & nftables.NLM_F_ACK)))
+        offset += length
+    assert kinds[0] == (nftables.NFNL_MSG_BATCH_BEGIN, False) and kinds[-1] == (nftables.NFNL_MSG_BATCH_END, False)
+    assert [ack for _, ack in kinds[1:-1]] == [False] * 4 + [True]
+    assert b"masq\0" in batch and b"nat\0" in batch and bytes([172, 16, 28, 0]) in batch
 
 
 def test_tagged_iptables_rules():
@@ -183,7 +198,8 @@ def test_network_start_and_teardown_import_no_enum_re_or_json(tmp_path):
             f"cni.summarize(parse_json({json.dumps(result).encode()!r}))\n"
             f"setup._save({str(tmp_path)!r}, [{{'netName': 'default'}}])\n"
             f"setup._load_records({str(tmp_path)!r})\n"
-            "portfwd.ruleset('u', '', masquerade_from=setup.DEFAULT_SUBNET)\n"
+            "from stage1.net import nftables\n"
+            "nftables._batch(nftables.masquerade_messages('u', setup.DEFAULT_SUBNET))\n"
             "print(sorted({'enum', 're', 'json'} & set(sys.modules)))\n")
     (tmp_path / "net").mkdir()
     out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True, timeout=60)
