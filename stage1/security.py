@@ -58,7 +58,7 @@ _started: dict = {}  # uuid -> the pod's PodCgroups made by start_pod_cgroups
 
 def start_pod_cgroups(uuid: str, parent: str | None = None) -> None:
     """For the pod's PID 1 as it starts: make the pod's cgroups and begin moving itself in
-    from a child (PodCgroups.attach_in_background); `pod_cgroups` then returns them."""
+    from a thread (PodCgroups.attach_in_background); `pod_cgroups` then returns them."""
     from stage1.cgroups import pod
     cgroups = pod.PodCgroups.create(uuid, parent=parent)
     cgroups.attach_in_background()
