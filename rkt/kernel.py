@@ -1,4 +1,4 @@
-"""The stage0 kernel layer: the only place in `rkt/` that calls libc (through ctypes).
+"""The stage0 kernel layer: the only place in `rkt/` that calls libc (through `_ctypes`).
 
 Mount namespaces, mounts, statfs, syncfs and network-namespace handles all go through one
 `Kernel` object, as youki's Syscall seam: `current()` returns the real `LinuxKernel`, and tests
@@ -51,26 +51,56 @@ def _b(value: StrPath | None) -> bytes | None:
     return None if value is None else os.fsencode(value)
 
 
+def _libc():
+    """libc's functions that LinuxKernel calls, each keeping errno for `_ctypes.get_errno`, made
+    from `_ctypes`, the C core of ctypes: the ctypes package adds a Python front-end (every C
+    type, struct and byte-order helpers) whose import cost every `rkt run` ~1.5 ms of CPU, for
+    the types declared here. (stage1.ffi does the same for stage1, which stage0 may not
+    import.)"""
+    import _ctypes
+
+    class Int(_ctypes._SimpleCData):
+        _type_ = "i"
+
+    class ULong(_ctypes._SimpleCData):
+        _type_ = "L"
+
+    class CharP(_ctypes._SimpleCData):
+        _type_ = "z"
+
+    class VoidP(_ctypes._SimpleCData):
+        _type_ = "P"
+
+    class Function(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+        _restype_ = Int
+
+    class Libc:  # what CFuncPtr((name, library)) looks symbols up in: its _handle
+        _handle = _ctypes.dlopen(None, _ctypes.RTLD_LOCAL)  # the process's own, libc's among them
+
+        class Long(_ctypes._SimpleCData):
+            _type_ = "l"
+
+    for name, argtypes in (("mount", [CharP, CharP, CharP, ULong, CharP]),
+                           ("umount2", [CharP, Int]), ("unshare", [Int]), ("setns", [Int, Int]),
+                           ("syncfs", [Int]), ("statfs", [CharP, VoidP])):
+        function = Function((name, Libc))
+        function.argtypes = argtypes
+        setattr(Libc, name, function)
+    return Libc
+
+
 class LinuxKernel:
-    """The real thing: libc through ctypes (imported on first use, off the import path)."""
+    """The real thing: libc's functions (loaded on first use, off the import path)."""
 
     def __init__(self) -> None:
-        import ctypes
-
-        self._ctypes = ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        c_str, c_int, c_ulong = ctypes.c_char_p, ctypes.c_int, ctypes.c_ulong
-        libc.mount.argtypes = [c_str, c_str, c_str, c_ulong, c_str]
-        libc.umount2.argtypes = [c_str, c_int]
-        libc.unshare.argtypes = [c_int]
-        libc.setns.argtypes = [c_int, c_int]
-        libc.syncfs.argtypes = [c_int]
-        libc.statfs.argtypes = [c_str, ctypes.c_void_p]
-        self._libc = libc
+        self._libc = _libc()
 
     def _check(self, result: int, filename: StrPath | None = None) -> None:
         if result != 0:
-            err = self._ctypes.get_errno()
+            import _ctypes
+
+            err = _ctypes.get_errno()
             raise OSError(err, os.strerror(err), *([os.fspath(filename)] if filename else []))
 
     def unshare(self, flags: int) -> None:
@@ -83,9 +113,9 @@ class LinuxKernel:
         self._check(self._libc.umount2(_b(target), flags), target)
 
     def statfs_type(self, path) -> int:
-        buf = self._ctypes.create_string_buffer(256)  # struct statfs; f_type is its first field
+        buf = (self._libc.Long * 32)()  # struct statfs (120 bytes); f_type is its first field
         self._check(self._libc.statfs(_b(path), buf), path)
-        return self._ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
+        return buf[0] & 0xFFFFFFFF
 
     def syncfs(self, fd: int) -> None:
         self._check(self._libc.syncfs(fd))

@@ -302,11 +302,12 @@ def test_unprivileged_callers_are_refused(rkt, busybox):
 
 # What `rkt run` of a stored image must not import (issue 10): third-party packages, and the
 # stdlib modules whose import alone costs milliseconds of every start (typing; dataclasses and,
-# through it, inspect, ast, dis, tokenize; argparse; tempfile, threading). enum, ipaddress and
-# datetime still load, with re (json), pathlib and sqlite3, which the run path does need.
+# through it, inspect, ast, dis, tokenize; argparse; tempfile, threading; the sqlite3 and ctypes
+# packages, with datetime, over their C cores _sqlite3 and _ctypes). enum and ipaddress still
+# load, with re (json) and pathlib, which the run path does need.
 RUN_PATH_FORBIDDEN = ("click", "requests", "cryptography", "gnupg", "pyroute2",
                       "typing", "dataclasses", "inspect", "ast", "dis", "tokenize", "argparse",
-                      "tempfile", "threading")
+                      "tempfile", "threading", "sqlite3", "datetime", "ctypes")
 
 
 def imported_by(importtime: str) -> dict[str, str]:
