@@ -9,8 +9,7 @@ Keys are matched case-insensitively, as Go's decoder does (`supplementaryGids` i
 
 from __future__ import annotations
 
-import json
-
+from rkt import jsonio
 from rkt.appc import types as t
 from rkt.appc.isolators import Isolator, last_isolator, parse_isolators
 from rkt.appc.pairs import (Annotation, EnvironmentVariable, Label, lookup, parse_annotations,
@@ -233,7 +232,7 @@ class ImageManifest(Record):
                                dependencies=self.dependencies, pathWhitelist=self.path_whitelist)}
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.to_json()).encode()
+        return jsonio.dumps(self.to_json()).encode()
 
     def label(self, name: str) -> str | None:
         return lookup(self.labels, name)

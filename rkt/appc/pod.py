@@ -8,8 +8,7 @@ manifest must obey the same rules.
 
 from __future__ import annotations
 
-import json
-
+from rkt import jsonio
 from rkt.appc import types as t
 from rkt.appc.image import App, Port
 from rkt.appc.isolators import Isolator, last_isolator, parse_isolators
@@ -315,7 +314,7 @@ class PodManifest(Record):
         }
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.to_json()).encode()
+        return jsonio.dumps(self.to_json()).encode()
 
     def app(self, name: str) -> RuntimeApp | None:
         return next((a for a in self.apps if a.name == name), None)

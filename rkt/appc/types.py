@@ -10,9 +10,9 @@ rkt and actool accept `shorthash--21` and images in the wild carry such names.
 
 from __future__ import annotations
 
-import json
 import re
 
+from rkt import jsonio
 from rkt.errors import ManifestError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on `rkt run`
@@ -195,7 +195,7 @@ def load_json(data: bytes | bytearray | str | dict) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
     try:
-        return json.loads(data, parse_constant=no_constants)
+        return jsonio.loads(data, parse_constant=no_constants)
     except RecursionError:
         raise ManifestError("", "invalid JSON: nested too deeply") from None
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, int-digits limit

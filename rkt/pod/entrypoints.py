@@ -10,11 +10,10 @@ getStage1InterfaceVersion, interfaceVersionSupports*). This one resolver serves 
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from rkt import report
+from rkt import jsonio, report
 from rkt.errors import RktError
 
 TYPE_CHECKING = False  # typing's own constant, without importing typing on `rkt run`
@@ -41,7 +40,7 @@ _VERSION = re.compile(r"[+-]?[0-9]{1,9}")  # what Go's strconv.Atoi takes, bound
 def read_manifest(pod_path: Path) -> dict:
     """The stage1 image manifest copied into the pod, as JSON."""
     try:
-        manifest = json.loads((pod_path / "stage1" / "manifest").read_bytes())
+        manifest = jsonio.loads((pod_path / "stage1" / "manifest").read_bytes())
     except OSError as err:
         raise RktError(f"cannot read stage1 manifest: {err.strerror}") from None
     except ValueError:

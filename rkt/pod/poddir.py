@@ -9,13 +9,12 @@ copy of the rendered rootfs at `stage1/rootfs/opt/stage2/<app>/rootfs`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
 from pathlib import Path
 
-from rkt import kernel
+from rkt import jsonio, kernel
 from rkt.errors import RktError
 from rkt.fsutil import copy_tree
 
@@ -130,7 +129,7 @@ def copy_stage1(store, stage1_id: str, pod_path: Path, check: bool = True) -> di
     manifest = store.manifest_bytes(stage1_id)
     _write(stage1 / "manifest", manifest)
     _write(pod_path / "stage1TreeStoreID", tree.id)
-    return json.loads(manifest)
+    return jsonio.loads(manifest)
 
 
 def prepare_app(store, pod_path: Path, app: str, image_id: str, overlay: bool,
@@ -175,7 +174,7 @@ def prepare(store, pod_path: Path, stage1_id: str, pod_manifest: dict, image_ids
     if private_users:
         _write(pod_path / PRIVATE_USERS_PREPARED, private_users.serialize(), 0o644)
     _write(pod_path / POD_LOCK, "", 0o600)
-    _write(pod_path / "pod", json.dumps(pod_manifest))
+    _write(pod_path / "pod", jsonio.dumps(pod_manifest))
 
 
 # statfs f_type of filesystems overlayfs cannot take as upper dir (rkt's PathSupportsOverlay)
@@ -220,7 +219,7 @@ def overlay_mounts(pod_path: Path, data_dir: str | os.PathLike) -> list[tuple[st
     from rkt.store import layout
 
     try:
-        pod = json.loads((pod_path / "pod").read_bytes())
+        pod = jsonio.loads((pod_path / "pod").read_bytes())
         names = [ra["name"] for ra in pod["apps"]]
     except (OSError, ValueError, KeyError, TypeError):
         raise RktError(f"{pod_path}: unreadable pod manifest") from None

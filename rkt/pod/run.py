@@ -11,12 +11,11 @@ the lock fd as RKT_LOCK_FD: the overlays live exactly as long as the pod's proce
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
-from rkt import report
+from rkt import jsonio, report
 from rkt.errors import RktError
 from rkt.lock import FileLock
 from rkt.pod import pods, poddir
@@ -37,7 +36,7 @@ def _prepare_lock(opts) -> FileLock:
 
 
 def _image_manifest_json(store, image_id: str) -> dict:
-    return json.loads(store.manifest_bytes(image_id))
+    return jsonio.loads(store.manifest_bytes(image_id))
 
 
 def prepare_pod(opts, spec: "PodSpec", *, for_run: bool) -> tuple[Pod, FileLock | None]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 # The sqlite3 package is this C module plus DB-API helpers for dates, whose `datetime` import
 # (with the package's own modules, ~1.5 ms) every `rkt run` paid; the index stores ns integers.
 import _sqlite3 as sqlite3
-import json
 import time
 from pathlib import Path
 
+from rkt import jsonio
 from rkt.errors import RktError
 from rkt.lock import FileLock
 from rkt.record import Record
@@ -83,7 +83,7 @@ _INFO_COLUMNS = "id, name, labels, importtime, lastused, size, treestoresize, la
 
 
 def _info(row) -> ImageInfo:
-    return ImageInfo(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5], row[6], bool(row[7]))
+    return ImageInfo(row[0], row[1], jsonio.loads(row[2]), row[3], row[4], row[5], row[6], bool(row[7]))
 
 
 class Index:
@@ -201,7 +201,7 @@ class Index:
             self.conn.execute(
                 "INSERT INTO aciinfo (id, name, labels, manifest, importtime, lastused, size,"
                 " treestoresize, latest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (image_id, name, json.dumps(labels, sort_keys=True), manifest, now, now, size,
+                (image_id, name, jsonio.dumps(labels, sort_keys=True), manifest, now, now, size,
                  tree_size, int(latest)))
         return True
 

@@ -8,12 +8,12 @@ when the owner is killed the next command (finding the dir unlocked) can undo ex
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import time
 from pathlib import Path
 
+from rkt import jsonio
 from rkt.closing import Closing
 from rkt.errors import RktError
 from rkt.fsutil import atomic_write, fsync_dir
@@ -158,7 +158,7 @@ class Store(TreeStore, Closing):
         """A dead importer that got as far as placing the blob/tree, but not the index row."""
         journal = work / "commit"
         try:
-            record = json.loads(journal.read_text())
+            record = jsonio.loads(journal.read_text())
             image_id, tree_id = record["image"], record.get("tree")
         except (OSError, ValueError, KeyError, TypeError):
             return
@@ -406,6 +406,6 @@ class _HashingReader:
 
 
 def _write_journal(journal: Path, image_id: str, tree_id: str | None) -> None:
-    atomic_write(journal, json.dumps({"image": image_id, "tree": tree_id}))
+    atomic_write(journal, jsonio.dumps({"image": image_id, "tree": tree_id}))
 
 

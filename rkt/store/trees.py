@@ -9,10 +9,10 @@ mixed into `Store`, whose index, image locks and work dirs it uses; pods name tr
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from pathlib import Path
 
+from rkt import jsonio
 from rkt.errors import RktError
 from rkt.fsutil import fsync_dir, sync_tree
 from rkt.lock import FileLock
@@ -51,7 +51,7 @@ class TreeStore:
         if manifest is None:
             # The stored manifest was validated on import: an image without dependencies (the
             # common case) needs only its whitelist, read without building the manifest model.
-            raw = json.loads(self.manifest_bytes(image_id))
+            raw = jsonio.loads(self.manifest_bytes(image_id))
             if not raw.get("dependencies"):
                 return layering.Node(image_id, tuple(raw.get("pathWhitelist") or ()), ())
             manifest = self.manifest(image_id)
