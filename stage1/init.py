@@ -428,4 +428,7 @@ def main() -> None:
     except KeyboardInterrupt:
         code = 130
     sys.stdout.flush()
+    # the rest of `rkt run` is the kernel's: our exit ends the pod's mount namespace, and with
+    # it the apps' overlays, whose unmount syncs the upper filesystem (docs/design.md)
+    phase("done")
     os._exit(code)

@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.root
 
-ORDER = ["parse", "resolve", "manifest", "render", "exec", "stage1", "app", "exit"]
+ORDER = ["parse", "resolve", "manifest", "render", "exec", "stage1", "app", "exit", "done"]
 
 
 def test_run_marks_every_phase_in_order(rkt, real_stage1, busybox, tmp_path):
