@@ -71,15 +71,17 @@ def _libc():
     class VoidP(_ctypes._SimpleCData):
         _type_ = "P"
 
+    class Long(_ctypes._SimpleCData):
+        _type_ = "l"
+
     class Function(_ctypes.CFuncPtr):
         _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
         _restype_ = Int
 
     class Libc:  # what CFuncPtr((name, library)) looks symbols up in: its _handle
         _handle = _ctypes.dlopen(None, _ctypes.RTLD_LOCAL)  # the process's own, libc's among them
-
-        class Long(_ctypes._SimpleCData):
-            _type_ = "l"
+        # room for a struct statfs (120 bytes on 64-bit Linux), whose first field, a long, is f_type
+        StatfsBuffer = Long * 32
 
     for name, argtypes in (("mount", [CharP, CharP, CharP, ULong, CharP]),
                            ("umount2", [CharP, Int]), ("unshare", [Int]), ("setns", [Int, Int]),
@@ -113,7 +115,7 @@ class LinuxKernel:
         self._check(self._libc.umount2(_b(target), flags), target)
 
     def statfs_type(self, path) -> int:
-        buf = (self._libc.Long * 32)()  # struct statfs (120 bytes); f_type is its first field
+        buf = self._libc.StatfsBuffer()
         self._check(self._libc.statfs(_b(path), buf), path)
         return buf[0] & 0xFFFFFFFF
 

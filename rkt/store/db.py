@@ -83,7 +83,8 @@ _INFO_COLUMNS = "id, name, labels, importtime, lastused, size, treestoresize, la
 
 
 def _info(row) -> ImageInfo:
-    return ImageInfo(row[0], row[1], jsonio.loads(row[2]), row[3], row[4], row[5], row[6], bool(row[7]))
+    return ImageInfo(row[0], row[1], jsonio.loads(row[2]), row[3], row[4], row[5], row[6],
+                     bool(row[7]))
 
 
 class Index:
