@@ -186,6 +186,8 @@ class Supervisor:
                 where = f'app "{running.app.name}": '
                 app_cgroups.append(cgroups.app(running.app.name, running.app.isolators,
                                                device_policy=not self.ctx.disable_paths))
+                # children first: the waiting parent removes each with one rmdir
+                self.cgroup_dirs[:0] = app_cgroups[-1].paths()
         except (OSError, ValueError) as err:
             cgroup_error = f"{where}cannot set up cgroups: {_app._describe(err)}"
         error = None

@@ -60,6 +60,9 @@ class AppCgroup:
         if self.limits.oom_score_adj is not None:
             _limits.set_oom_score_adj(pid, self.limits.oom_score_adj)
 
+    def paths(self) -> list[str]:
+        return self.pod.manager.dirs(self.rel)
+
 
 class PodCgroups:
     """The cgroups of one pod; `create` it before the apps start, `remove` it after they end."""

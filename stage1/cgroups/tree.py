@@ -140,13 +140,15 @@ def procs(path: str) -> set[int]:
 
 
 def remove(paths, timeout: float) -> bool:
-    """rmdir each cgroup of `paths` children first, waiting up to `timeout` seconds for exiting
-    tasks to leave, then its parent (the shared slice) if that was its last pod. False when a
-    cgroup is still busy after `timeout`; other errors raise OSError."""
+    """rmdir each cgroup of `paths` (those listed before their parent go with one rmdir each;
+    children nobody listed are found and removed first), waiting up to `timeout` seconds for
+    exiting tasks to leave, then the parents outside `paths` (the shared slice) if that was
+    their last pod. False when a cgroup is still busy after `timeout`; other errors raise
+    OSError."""
     deadline = time.monotonic() + timeout
     if not all(_remove_tree(path, deadline) for path in paths):
         return False
-    for parent in {os.path.dirname(path) for path in paths}:
+    for parent in {os.path.dirname(path) for path in paths}.difference(paths):
         try:
             os.rmdir(parent)
         except OSError:
@@ -155,12 +157,7 @@ def remove(paths, timeout: float) -> bool:
 
 
 def _remove_tree(path: str, deadline: float) -> bool:
-    try:
-        children = [e.path for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        return True
-    if not all(_remove_tree(child, deadline) for child in children):
-        return False
+    retried = False
     while True:
         try:
             os.rmdir(path)
@@ -170,6 +167,18 @@ def _remove_tree(path: str, deadline: float) -> bool:
         except OSError as err:
             if err.errno != errno.EBUSY:
                 raise
+        if retried and time.monotonic() >= deadline:
+            return False
+        # busy: child cgroups, removed here, or tasks still leaving
+        try:
+            with os.scandir(path) as entries:
+                children = [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return True
+        if not all(_remove_tree(child, deadline) for child in children):
+            return False
+        if not children:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.005)
+        retried = True
