@@ -1,10 +1,10 @@
 """Build the stage1 ACI: `python -m stage1.build OUT.aci`.
 
 Like rkt's "host" flavor the image carries no interpreter, but it carries all of its own code:
-this package, sources and bytecode, as one uncompressed zip (`/stage1.zip`; one file for stage0
-to copy into each pod), and four tiny entrypoint scripts (`/init`, `/enter`, `/gc`, `/stop`)
-that run it with the installed base interpreter (`-I -S`: nothing from the environment or
-site-packages). No path of the source checkout or of a venv is written anywhere in the image,
+this package, sources and bytecode, as one zip (`/stage1.zip`; one file for stage0 to copy into
+each pod: bytecode stored, sources deflated, since only a traceback reads them), and four tiny
+entrypoint scripts (`/init`, `/enter`, `/gc`, `/stop`) that run it with the installed base
+interpreter (`-I -S`: nothing from the environment or site-packages). No path of the source checkout or of a venv is written anywhere in the image,
 so moving or deleting either after `make install` leaves every pod runnable. The rootfs also
 ships the directories rkt's stage0 expects of a stage1 (`/rkt/status`, `/opt/stage2`), and rkt's
 default seccomp filter compiled by this machine's libseccomp (`stage1.seccomp.prepare`).
@@ -71,7 +71,10 @@ def script(module: str, python: str) -> bytes:
 
 def package_archive(package_dir: str) -> bytes:
     """This package as a zip: each module's source and its unchecked-hash bytecode beside it
-    (zipimport's layout), so imports never stat a source or write a cache."""
+    (zipimport's layout), so imports never stat a source or write a cache. Imports read only
+    the bytecode, stored; the sources, read for tracebacks, are deflated (~270 -> ~70 KB): the
+    pod's copy is written to disk when its overlay's unmount syncs the filesystem, at the end
+    of every `rkt run` (~0.5-1.3 ms less there)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf, \
             tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +86,8 @@ def package_archive(package_dir: str) -> bytes:
                 if rel == "stage1/build.py":
                     continue  # builds images; never runs inside one
                 with open(src, "rb") as f:
-                    zf.writestr(zipfile.ZipInfo(rel, _ZIP_TIME), f.read())
+                    zf.writestr(zipfile.ZipInfo(rel, _ZIP_TIME), f.read(),
+                                compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
                 pyc = os.path.join(tmp, "m.pyc")
                 py_compile.compile(src, cfile=pyc, dfile=rel, doraise=True,
                                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
