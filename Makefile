@@ -80,6 +80,7 @@ build/.compiled: build/.installed $(SOURCES)
 # The test extras (pytest, jsonschema, ...) and every Debian package the tests use.
 build/.test-installed: build/.installed build/.deps pyproject.toml
 	@$(PY) -m pip install -q -e '.[test]'
+	@$(MAKE) -s launcher  # pip wrote its console script again
 	@touch $@
 
 # systemd units (gc timer, metadata service and socket), rkt's tmpfiles.d entry and groups, and
