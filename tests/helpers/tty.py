@@ -12,13 +12,16 @@ import time
 
 
 def run_on_tty(cmd: list[str], *, replies: tuple[tuple[bytes, bytes], ...] = (),
-               env: dict | None = None, timeout: float = 60) -> tuple[int, bytes]:
+               env: dict | None = None, cwd=None, timeout: float = 60) -> tuple[int, bytes]:
     """Run `cmd` with a new pty as its controlling terminal, stdin, stdout and stderr; each
-    (prompt, reply) is typed once, in order, when its prompt has shown. Returns the exit code
-    and everything the command wrote; past `timeout` the command is killed."""
+    (prompt, reply) is typed once, in order, when its prompt has shown (an empty prompt: at
+    once, as typing ahead). Returns the exit code and everything the command wrote; past
+    `timeout` the command is killed."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: never returns into the test
         try:
+            if cwd is not None:
+                os.chdir(cwd)
             os.execvpe(cmd[0], cmd, os.environ if env is None else env)
         finally:
             os._exit(127)
@@ -26,6 +29,8 @@ def run_on_tty(cmd: list[str], *, replies: tuple[tuple[bytes, bytes], ...] = (),
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
+            while pending and pending[0][0] in output:
+                os.write(fd, pending.pop(0)[1])
             ready, _, _ = select.select([fd], [], [], 0.5)
             if not ready:
                 continue
@@ -36,8 +41,6 @@ def run_on_tty(cmd: list[str], *, replies: tuple[tuple[bytes, bytes], ...] = (),
             if not chunk:
                 break
             output += chunk
-            while pending and pending[0][0] in output:
-                os.write(fd, pending.pop(0)[1])
         else:
             os.kill(pid, signal.SIGKILL)
     finally:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import pty
-import select
 import subprocess
-import time
 
 import pytest
 
 from tests.helpers.aci import busybox_files, make_aci, manifest
+from tests.helpers.tty import run_on_tty
 
 pytestmark = pytest.mark.root
 
@@ -102,33 +100,14 @@ def test_image_mount_points_and_implicit_empty_volume(run, tmp_path):
 
 
 def test_interactive_gets_a_tty(rkt, run, real_stage1):
-    pid, fd = pty.fork()
-    if pid == 0:  # child: rkt on the pty
-        cmd = rkt.cmd(INSECURE, "run", f"--stage1-path={real_stage1}", "--net=host", "--interactive",
-                      "example.com/busybox", "--exec=/bin/sh")
-        os.execv(cmd[0], cmd)
-    out = b""
-    os.write(fd, b"[ -t 0 ] && echo TTY-$((20+22)); read line; echo got-$line; exit 9\n")
-    deadline = time.monotonic() + 60
-    sent = False
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 1)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-            if b"TTY-42" in out and not sent:
-                os.write(fd, b"typed\n")
-                sent = True
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
+    cmd = rkt.cmd(INSECURE, "run", f"--stage1-path={real_stage1}", "--net=host", "--interactive",
+                  "example.com/busybox", "--exec=/bin/sh")
+    typed = ((b"", b"[ -t 0 ] && echo TTY-$((20+22)); read line; echo got-$line; exit 9\n"),
+             (b"TTY-42", b"typed\n"))
+    code, out = run_on_tty(cmd, replies=typed)
     assert b"TTY-42" in out, out
     assert b"got-typed" in out, out
-    assert os.waitstatus_to_exitcode(status) == 9
+    assert code == 9
 
 
 def test_stage1_from_config(rkt, real_stage1, busybox):

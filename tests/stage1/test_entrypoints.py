@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.helpers.aci import Entry
+from tests.helpers.tty import run_on_tty
 from tests.stage1.poddir import SH, app_entry, run_ok, sh, wait_for
 
 pytestmark = pytest.mark.root
@@ -101,39 +102,10 @@ def test_enter_exited_app_fails(make_pod):
 
 
 def _pty_run(pod, flags, send=None, timeout=15):
-    import pty
-    import select
-    import subprocess
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(pod.run_cmd(*flags), cwd=pod.path, stdin=slave, stdout=slave,
-                            stderr=slave, start_new_session=True,
-                            preexec_fn=lambda: __import__("fcntl").ioctl(0, __import__("termios").TIOCSCTTY, 0))
-    os.close(slave)
-    out = b""
-    deadline = time.monotonic() + timeout
-    sent = False
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if send and not sent and b"READY" in out:
-                os.write(master, send)
-                sent = True
-            if proc.poll() is not None and not ready:
-                break
-        return proc.wait(timeout=5), out.decode(errors="replace")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+    """`stage1 run` on a terminal; `send` is typed once the app wrote READY."""
+    replies = ((b"READY", send),) if send else ()
+    code, out = run_on_tty(pod.run_cmd(*flags), replies=replies, cwd=pod.path, timeout=timeout)
+    return code, out.decode(errors="replace")
 
 
 def test_interactive_gets_the_terminal(make_pod):
