@@ -10,10 +10,13 @@ import json
 import os
 import resource
 import select
+import shutil
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,6 +27,29 @@ def rkt_cmd(work: Path) -> list[str]:
     """rkt with every directory private to this benchmark run."""
     return [str(RKT), f"--dir={work / 'data'}", f"--local-config={work / 'etc'}",
             f"--system-config={work / 'lib'}", "--insecure-options=image"]
+
+
+def fetch_busybox(rkt: list[str], work: Path, image: str) -> None:
+    """Store an uncompressed busybox image named `image`, running /bin/true, in `rkt`'s store."""
+    from tests.helpers.aci import busybox_aci  # the caller put the repo on sys.path
+
+    aci = work / "busybox.aci"
+    busybox_aci(aci, name=image, exec_=["/bin/true"], compression="none")
+    subprocess.run([*rkt, "fetch", str(aci)], check=True, capture_output=True)
+
+
+@contextmanager
+def busybox_store(prefix: str, image: str) -> Iterator[tuple[Path, list[str]]]:
+    """(work dir, rkt command line) of a private store holding `image` (see fetch_busybox);
+    on the way out every pod is garbage-collected and the work dir removed."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    rkt = rkt_cmd(work)
+    try:
+        fetch_busybox(rkt, work, image)
+        yield work, rkt
+    finally:
+        subprocess.run([*rkt, "gc", "--grace-period=0s"], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def wait_exit(proc: subprocess.Popen, timeout: float) -> int:

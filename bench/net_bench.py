@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from benchlib import rkt_cmd, run_once  # noqa: E402
+from benchlib import fetch_busybox, rkt_cmd, run_once  # noqa: E402
 from pod_bench import runc_bundle  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def interleaved(commands: dict[str, tuple[list[str], dict]], runs: int) -> dict[
         for name, (cmd, kw) in commands.items():
             samples[name].append(run_once(cmd, **kw)[0])
     return samples
-from tests.helpers.aci import busybox_aci  # noqa: E402
+
 
 CNI = "/usr/lib/cni"
 
@@ -84,10 +84,8 @@ def main() -> None:
     subprocess.run(["ip", "-n", hostns, "link", "set", "lo", "up"], check=True)
     inside = ["nsenter", f"--net=/run/netns/{hostns}"]
     try:
-        aci = work / "busybox.aci"
-        busybox_aci(aci, name="busybox-bench", exec_=["/bin/true"], compression="none")
         rkt = rkt_cmd(work)
-        subprocess.run([*rkt, "fetch", str(aci)], check=True, capture_output=True)
+        fetch_busybox(rkt, work, "busybox-bench")
         rootfs = work / "rootfs"
         subprocess.run([*rkt, "image", "render", "--rootfs-only", "busybox-bench", str(rootfs)],
                        check=True, capture_output=True)

@@ -25,15 +25,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import percentile, rkt_cmd, save, timed, wait_exit  # noqa: E402
-from tests.helpers.aci import busybox_aci  # noqa: E402
+from benchlib import busybox_store, percentile, save, timed, wait_exit  # noqa: E402
 
 IMAGE = "busybox-bench"
 # (name of the span, mark it starts at, mark it ends at); "start"/"end" are the bench's own
@@ -165,12 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("pod_bench: needs root")
-    work = Path(tempfile.mkdtemp(prefix="rkt-bench-"))
-    rkt = rkt_cmd(work)
-    try:
-        aci = work / "busybox.aci"
-        busybox_aci(aci, name=IMAGE, exec_=["/bin/true"], compression="none")
-        subprocess.run([*rkt, "fetch", str(aci)], check=True, capture_output=True)
+    with busybox_store("rkt-bench-", IMAGE) as (work, rkt):
         rootfs = work / "rootfs"
         subprocess.run([*rkt, "image", "render", "--rootfs-only", IMAGE, str(rootfs)],
                        check=True, capture_output=True)
@@ -197,9 +190,6 @@ def main() -> None:
         subprocess.run([*rkt, "gc", "--grace-period=0s"], capture_output=True)
         report(result)
         save("pod", result, args.json)
-    finally:
-        subprocess.run([*rkt, "gc", "--grace-period=0s"], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def report(result: dict) -> None:

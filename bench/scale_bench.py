@@ -18,19 +18,16 @@ import argparse
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import rkt_cmd, run_once, save, timed  # noqa: E402
-from tests.helpers.aci import busybox_aci  # noqa: E402
+from benchlib import busybox_store, run_once, save, timed  # noqa: E402
 
 IMAGE = "busybox-bench"
 
@@ -84,13 +81,8 @@ def main() -> None:
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("scale_bench: needs root")
-    work = Path(tempfile.mkdtemp(prefix="rkt-scale-"))
-    rkt = rkt_cmd(work)
-    data = work / "data"
-    try:
-        aci = work / "busybox.aci"
-        busybox_aci(aci, name=IMAGE, exec_=["/bin/true"], compression="none")
-        subprocess.run([*rkt, "fetch", str(aci)], check=True, capture_output=True)
+    with busybox_store("rkt-scale-", IMAGE) as (work, rkt):
+        data = work / "data"
         subprocess.run([*rkt, "run", "--net=host", IMAGE], check=True, capture_output=True)
         first = next((data / "pods" / "run").iterdir()).name
         result = {"pods": args.pods, "images": args.images,
@@ -108,9 +100,6 @@ def main() -> None:
         result["image list, N images"] = timed([*rkt, "image", "list"], args.runs)
         report(result)
         save("scale", result, args.json)
-    finally:
-        subprocess.run([*rkt, "gc", "--grace-period=0s"], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def report(r: dict) -> None:
