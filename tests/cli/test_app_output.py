@@ -8,16 +8,20 @@ import pytest
 pytestmark = pytest.mark.root
 
 
-def _run(rkt, stage1, busybox, *args, **kw):
+def _run(rkt, stage1, *args, **kw):
     return rkt("--insecure-options=image", "run", f"--stage1-path={stage1}", "--net=none",
                *args, **kw)
 
 
+def _sh_app(busybox, name: str, script: str) -> list:
+    """The run arguments of one busybox app named `name` running `sh -c script`."""
+    return [busybox, f"--name={name}", "--exec=/bin/sh", "--", "-c", script, "---"]
+
+
 def test_each_line_prefixed_with_app_and_pid(rkt, real_stage1, busybox):
-    proc = _run(rkt, real_stage1, busybox,
-                busybox, "--name=first", "--exec=/bin/sh", "--", "-c",
-                "echo one; printf 'two'; sleep 0.1; echo ' halves'; echo err >&2", "---",
-                busybox, "--name=second", "--exec=/bin/sh", "--", "-c", "sleep 0.5; echo hi", "---")
+    proc = _run(rkt, real_stage1,
+                *_sh_app(busybox, "first", "echo one; printf 'two'; sleep 0.1; echo ' halves'; echo err >&2"),
+                *_sh_app(busybox, "second", "sleep 0.5; echo hi"))
     out = proc.raw_stdout.splitlines()
     pids = {re.match(r"^(\w+)\[(\d+)\]: ", line).groups() for line in out}
     assert {name for name, _ in pids} == {"first", "second"}
@@ -29,16 +33,14 @@ def test_each_line_prefixed_with_app_and_pid(rkt, real_stage1, busybox):
 
 
 def test_interactive_output_unprefixed(rkt, real_stage1, busybox):
-    proc = _run(rkt, real_stage1, busybox, "--interactive", busybox, "--exec=/bin/echo",
+    proc = _run(rkt, real_stage1, "--interactive", busybox, "--exec=/bin/echo",
                 "--", "plain", "---", input="")
     assert proc.raw_stdout == "plain\n"
 
 
 def test_interleaved_pieces_keep_one_owner_per_line(rkt, real_stage1, busybox):
-    proc = _run(rkt, real_stage1, busybox,
-                busybox, "--name=slow", "--exec=/bin/sh", "--", "-c",
-                "printf 'left '; sleep 0.4; echo right", "---",
-                busybox, "--name=fast", "--exec=/bin/sh", "--", "-c", "sleep 0.2; echo middle", "---")
+    proc = _run(rkt, real_stage1, *_sh_app(busybox, "slow", "printf 'left '; sleep 0.4; echo right"),
+                *_sh_app(busybox, "fast", "sleep 0.2; echo middle"))
     lines = proc.raw_stdout.splitlines()
     assert all(re.match(r"^(slow|fast)\[\d+\]: ", line) for line in lines), lines
     assert [re.sub(r"^\w+\[\d+\]: ", "", line) for line in lines] == ["left ", "middle", "right"]
@@ -50,6 +52,6 @@ def test_terminal_gets_the_apps_bytes_unprefixed(rkt, real_stage1, busybox):
 
     cmd = rkt.cmd("--insecure-options=image", "run", f"--stage1-path={real_stage1}", "--net=none",
                   busybox, "--exec=/bin/echo", "--", "on a tty", "---")
-    code, out = run_on_tty(["/bin/sh", "-c", f'cd "{REPO}" && exec "$@"', "sh", *cmd])
+    code, out = run_on_tty(cmd, cwd=REPO)
     assert code == 0, out
     assert b"on a tty\r\n" in out and b"]: on a tty" not in out
