@@ -40,13 +40,18 @@ def test_custom_hostname(make_pod):
     assert run_ok(pod, "--hostname=myhost").stdout == "myhost\nmyhost\n"
 
 
+def _stage0_wrote(pod, name: str, text: str) -> None:
+    """A file stage0 leaves in stage1's etc/ for the run entrypoint to put in the app's /etc."""
+    (pod.stage1_rootfs / "etc").mkdir()
+    (pod.stage1_rootfs / "etc" / name).write_text(text)
+
+
 def test_image_hosts_kept_unless_stage0_wrote_one(make_pod):
     files = {"etc/hosts": b"10.1.2.3 fromimage\n"}
     pod = make_pod([sh("a", "cat /etc/hosts", files=files)])
     assert run_ok(pod, "--net=host").stdout == "10.1.2.3 fromimage\n"
     pod2 = make_pod([sh("a", "cat /etc/hosts", files=files)])
-    (pod2.stage1_rootfs / "etc").mkdir()
-    (pod2.stage1_rootfs / "etc" / "rkt-hosts").write_text("10.9.9.9 fromstage0\n")
+    _stage0_wrote(pod2, "rkt-hosts", "10.9.9.9 fromstage0\n")
     assert run_ok(pod2, "--net=host").stdout == "10.9.9.9 fromstage0\n"
 
 
@@ -55,8 +60,7 @@ def test_resolv_conf_modes(make_pod):
     pod = make_pod([sh("a", "cat /etc/resolv.conf", files=files)])
     assert run_ok(pod, "--net=host").stdout == "nameserver 10.0.0.1\n"
     pod = make_pod([sh("a", "cat /etc/resolv.conf", files=files)])
-    (pod.stage1_rootfs / "etc").mkdir()
-    (pod.stage1_rootfs / "etc" / "rkt-resolv.conf").write_text("nameserver 8.8.8.8\n")
+    _stage0_wrote(pod, "rkt-resolv.conf", "nameserver 8.8.8.8\n")
     assert run_ok(pod, "--net=host", "--dns-conf-mode=resolv=stage0,hosts=default").stdout == \
         "nameserver 8.8.8.8\n"
     pod = make_pod([sh("a", "cat /etc/resolv.conf", files=files)])
