@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -86,10 +88,18 @@ def run_args(rkt, stage1: Path, *args) -> list[str]:
     return rkt.cmd("--insecure-options=image", "run", *net, f"--stage1-path={stage1}", *args)
 
 
-def start(rkt, stage1: Path, *args, env=None, prefix=()) -> subprocess.Popen:
-    return subprocess.Popen([*prefix, *run_args(rkt, stage1, *args)], cwd=REPO, env=env,
+@contextmanager
+def running(rkt, stage1: Path, *args, env=None, prefix=()) -> Iterator[subprocess.Popen]:
+    """`rkt run` started in the background, killed and reaped on the way out whatever the
+    test asserted meanwhile (a no-op once the test saw it exit)."""
+    proc = subprocess.Popen([*prefix, *run_args(rkt, stage1, *args)], cwd=REPO, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def wait_for(path: Path, timeout: float = 20) -> None:

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from tests.conftest import REPO
-from tests.systemd.conftest import run_args, start, wait_for
+from tests.systemd.conftest import run_args, running, wait_for
 
 
 def _run(rkt, stage1, *args, env=None):
@@ -52,9 +52,8 @@ def test_follow_a_running_pod(rkt, real_stage1, image, tmp_path):
     uuid_file = tmp_path / "uuid"
     aci = image(["/bin/sh", "-c", "echo one; touch /data/one; sleep 1.5; echo two; sleep 0.3"],
                 mount_points=[{"name": "data", "path": "/data"}])
-    proc = start(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
-                 f"--volume=data,kind=host,source={data}", aci)
-    try:
+    with running(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
+                 f"--volume=data,kind=host,source={data}", aci) as proc:
         wait_for(data / "one")
         uuid = uuid_file.read_text().strip()
         follow = subprocess.Popen(rkt.cmd("logs", "--follow", uuid), cwd=REPO,
@@ -68,8 +67,6 @@ def test_follow_a_running_pod(rkt, real_stage1, image, tmp_path):
         rest, err = follow.communicate(timeout=20)
         assert follow.returncode == 0 and rest == b"", err
         proc.communicate(timeout=20)
-    finally:
-        proc.kill()
     assert proc.returncode == 0
 
 

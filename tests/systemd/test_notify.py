@@ -7,7 +7,7 @@ import os
 import time
 
 from tests.pod.realpods import status
-from tests.systemd.conftest import start, wait_for
+from tests.systemd.conftest import running, wait_for
 
 
 def _env(notify_socket) -> dict:
@@ -24,10 +24,9 @@ def test_ready_only_when_the_app_says_so(rkt, real_stage1, image, notify_socket,
                 mount_points=[{"name": "data", "path": "/data"}])
     began = time.monotonic()
     # as systemd starts a unit with WatchdogSec=: WATCHDOG_PID is the main process
-    proc = start(rkt, real_stage1, f"--volume=data,kind=host,source={data}", aci,
+    with running(rkt, real_stage1, f"--volume=data,kind=host,source={data}", aci,
                  env={**_env(notify_socket), "WATCHDOG_USEC": "5000000"},
-                 prefix=["sh", "-c", 'WATCHDOG_PID=$$ exec "$@"', "sh"])
-    try:
+                 prefix=["sh", "-c", 'WATCHDOG_PID=$$ exec "$@"', "sh"]) as proc:
         first = notify_socket.receive(timeout=30)
         assert first is not None, proc.communicate(timeout=30)
         message, sender, when = first
@@ -39,8 +38,6 @@ def test_ready_only_when_the_app_says_so(rkt, real_stage1, image, notify_socket,
         assert notify_socket.receive(timeout=10)[0] == b"WATCHDOG=1"
         assert notify_socket.receive(timeout=10)[0] == b"STOPPING=1"
         out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
     assert proc.returncode == 0, err
     assert b"socket=@rkt/" in out and b"watchdog=5000000" in out
     assert notify_socket.receive(timeout=0.2) is None
@@ -52,15 +49,12 @@ def test_without_annotation_ready_when_apps_started(rkt, real_stage1, image, not
     data.mkdir()
     aci = image(["/bin/sh", "-c", "echo socket=${NOTIFY_SOCKET:-none}; sleep 2; touch /data/late"],
                 mount_points=[{"name": "data", "path": "/data"}])
-    proc = start(rkt, real_stage1, f"--volume=data,kind=host,source={data}", aci,
-                 env=_env(notify_socket))
-    try:
+    with running(rkt, real_stage1, f"--volume=data,kind=host,source={data}", aci,
+                 env=_env(notify_socket)) as proc:
         got = notify_socket.receive(timeout=30)
         assert got is not None and got[0] == b"READY=1"
         assert not (data / "late").exists()  # as rkt: ready once the apps run
         out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
     assert proc.returncode == 0, err
     assert b"socket=none" in out  # no annotation, no socket
     assert notify_socket.receive(timeout=0.2) is None
@@ -75,15 +69,12 @@ def test_ready_waits_for_every_notify_app(rkt, real_stage1, image, notify_socket
     slow = image(["/bin/sh", "-c", "sleep 1; touch /data/slow; sdnotify READY=1; sleep 1"],
                  name="example.com/slow", notify=True, mount_points=mp)
     plain = image(["/bin/sh", "-c", "sleep 2"], name="example.com/plain", notify=False)
-    proc = start(rkt, real_stage1, f"--volume=data,kind=host,source={data}", fast, slow, plain,
-                 env=_env(notify_socket))
-    try:
+    with running(rkt, real_stage1, f"--volume=data,kind=host,source={data}", fast, slow, plain,
+                 env=_env(notify_socket)) as proc:
         got = notify_socket.receive(timeout=30)
         assert got is not None and got[0] == b"READY=1"
         assert (data / "slow").exists()
         proc.communicate(timeout=30)
-    finally:
-        proc.kill()
     assert proc.returncode == 0
 
 
@@ -93,9 +84,8 @@ def test_status_wait_ready_and_wait(rkt, real_stage1, image, tmp_path):
     uuid_file = tmp_path / "uuid"
     aci = image(["/bin/sh", "-c", "sleep 1.5; touch /data/marker; sdnotify READY=1; sleep 1; exit 3"],
                 notify=True, mount_points=[{"name": "data", "path": "/data"}])
-    proc = start(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
-                 f"--volume=data,kind=host,source={data}", aci)
-    try:
+    with running(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
+                 f"--volume=data,kind=host,source={data}", aci) as proc:
         wait_for(uuid_file)
         uuid = uuid_file.read_text().strip()
         # not ready yet: a short wait times out, naming the pod
@@ -108,6 +98,4 @@ def test_status_wait_ready_and_wait(rkt, real_stage1, image, tmp_path):
         final = status(rkt, uuid)
         assert final["state"] == "exited" and final["app-sd"] == "3"
         proc.communicate(timeout=30)
-    finally:
-        proc.kill()
     assert proc.returncode == 3

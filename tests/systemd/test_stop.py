@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.pod.realpods import cgroups_of, status
-from tests.systemd.conftest import start, wait_for
+from tests.systemd.conftest import running, wait_for
 
 CGROUP = Path("/sys/fs/cgroup")
 TRAP = "trap 'echo got-term; exit 7' TERM; touch /data/started; while :; do sleep 0.1; done"
@@ -74,22 +74,18 @@ def _two_apps(image, tmp_path):
 
 def test_sigterm_stops_the_pod_cleanly(rkt, real_stage1, image, tmp_path):
     data, a, b, uuid_file = _two_apps(image, tmp_path)
-    proc = start(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
-                 f"--volume=data,kind=host,source={data}", a, b)
-    try:
+    with running(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
+                 f"--volume=data,kind=host,source={data}", a, b) as proc:
         _stop_and_check(rkt, proc, data, uuid_file)
-    finally:
-        proc.kill()
 
 
 def test_in_a_service_the_pod_stays_in_its_cgroup(rkt, real_stage1, image, tmp_path, service):
     name, path = service
     data, a, b, uuid_file = _two_apps(image, tmp_path)
     # as systemd starts a unit's main process: inside the unit's cgroup
-    proc = start(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
+    with running(rkt, real_stage1, f"--uuid-file-save={uuid_file}",
                  f"--volume=data,kind=host,source={data}", a, b,
-                 prefix=["sh", "-c", f'echo $$ > {path}/cgroup.procs && exec "$@"', "sh"])
-    try:
+                 prefix=["sh", "-c", f'echo $$ > {path}/cgroup.procs && exec "$@"', "sh"]) as proc:
         wait_for(data / "started")
         uuid = uuid_file.read_text().strip()
         pod_dir = next((rkt.dir / "pods").glob(f"*/{uuid}"))
@@ -107,8 +103,6 @@ def test_in_a_service_the_pod_stays_in_its_cgroup(rkt, real_stage1, image, tmp_p
         # what KillMode=mixed would SIGKILL after the main process: nothing
         left = [p for d, _, _ in os.walk(path) for p in (Path(d) / "cgroup.procs").read_text().split()]
         assert left == []
-    finally:
-        proc.kill()
 
 
 @pytest.mark.parametrize("content,expected", [
