@@ -23,12 +23,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
+from benchlib import run_once  # noqa: E402
 from rkt.aci import build_aci  # noqa: E402
 from tests.fetch.util import discovery_page, image_path, page_route  # noqa: E402
 from tests.helpers.aci import manifest  # noqa: E402
@@ -53,9 +54,8 @@ def make_image(root: Path, mb: int, compression: str) -> Path:
 
 
 def timed(cmd: list[str], env: dict) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    """Wall milliseconds of one run."""
+    return run_once(cmd, env=env, timeout=900)[0]
 
 
 def main() -> None:
@@ -110,7 +110,7 @@ def main() -> None:
                 continue
             for name, value in (("curl", curl), ("gpg", gpg), ("tar", tar),
                                 ("sum", curl + gpg + tar), ("ours", ours), ("local", local)):
-                rows[name].append(value * 1000)
+                rows[name].append(value)
         med = {k: statistics.median(v) for k, v in rows.items()}
         print(f"{'curl':>7} {'gpg':>7} {'tar -x':>7} {'peer sum':>9} {'ours':>7} {'ratio':>6} "
               f"{'MB/s':>6} {'local':>7}")
