@@ -1,25 +1,21 @@
 """Links, addresses and routes over rtnetlink, for the built-in networks' own ptp (`stage1.net.ptp`).
 
-A `Netlink` is a route netlink socket of one network namespace (a socket stays in the
-namespace it was made in, so the caller never has to stay in the pod's). Requests are sent
-with an acknowledgement and fail with OSError(errno). `_socket` (the C module), not `socket`:
-stage1 imports nothing more for it.
+A `Netlink` is a route netlink socket of one network namespace (`netlink.open_socket`: the
+caller never has to stay in the pod's). Requests are sent with an acknowledgement and fail
+with OSError(errno).
 """
 
 from __future__ import annotations
 
 import errno
-import os
 import struct
 
-import _socket
+from stage1.net import netlink
+from stage1.net.netlink import NLM_F_ACK, attr, attributes, ipv4
 
-from stage1 import kernel
-
-AF_NETLINK, NETLINK_ROUTE, AF_INET = 16, 0, 2
+NETLINK_ROUTE, AF_INET = 0, 2
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_DELROUTE = 16, 17, 18, 20, 24, 25
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
+NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_TXQLEN, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 13, 18, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
@@ -29,29 +25,8 @@ RT_TABLE_MAIN, RTPROT_BOOT, RTPROT_KERNEL, RTN_UNICAST = 254, 3, 2, 1
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK = 0, 253
 
 
-def _attr(kind: int, data: bytes) -> bytes:
-    raw = struct.pack("=HH", 4 + len(data), kind) + data
-    return raw + bytes(-len(raw) % 4)
-
-
 def _ifinfo(index: int = 0, flags: int = 0, change: int = 0) -> bytes:
     return struct.pack("=BxHiII", 0, 0, index, flags, change)
-
-
-def _ip(address: str) -> bytes:
-    return bytes(int(part) for part in address.split("."))
-
-
-def attributes(data: bytes, offset: int) -> dict[int, bytes]:
-    """The (first of each kind of) attributes from `offset` on."""
-    found = {}
-    while offset + 4 <= len(data):
-        length, kind = struct.unpack_from("=HH", data, offset)
-        if length < 4:
-            break
-        found.setdefault(kind & 0x3FFF, data[offset + 4:offset + length])
-        offset += (length + 3) & ~3
-    return found
 
 
 class Netlink:
@@ -59,23 +34,7 @@ class Netlink:
 
     def __init__(self, netns_path: str = ""):
         self._seq = 0
-        if not netns_path:
-            self.sock = _socket.socket(AF_NETLINK, _socket.SOCK_RAW, NETLINK_ROUTE)
-            return
-        k = kernel.current()
-        own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            target = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                k.setns(target, kernel.CLONE_NEWNET)
-            finally:
-                os.close(target)
-            try:
-                self.sock = _socket.socket(AF_NETLINK, _socket.SOCK_RAW, NETLINK_ROUTE)
-            finally:
-                k.setns(own, kernel.CLONE_NEWNET)
-        finally:
-            os.close(own)
+        self.sock = netlink.open_socket(NETLINK_ROUTE, netns_path)
 
     def close(self) -> None:
         self.sock.close()
@@ -90,29 +49,13 @@ class Netlink:
         """Send one request and return the reply message (for a GET) after its acknowledgement;
         OSError with the kernel's errno."""
         self._seq += 1
-        self.sock.sendto(struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_ACK | flags,
-                                     self._seq, 0) + body, (0, 0))
-        answer = b""
-        while True:
-            data = self.sock.recv(65536)
-            offset = 0
-            while offset + 16 <= len(data):
-                length, msg_type, _, seq, _ = struct.unpack_from("=IHHII", data, offset)
-                if seq == self._seq:
-                    if msg_type == NLMSG_ERROR:
-                        code = -struct.unpack_from("=i", data, offset + 16)[0]
-                        if code:
-                            raise OSError(code, os.strerror(code))
-                        return answer
-                    if msg_type == NLMSG_DONE:
-                        return answer
-                    answer = data[offset:offset + length]
-                offset += (length + 3) & ~3
+        return netlink.exchange(self.sock, netlink.message(kind, NLM_F_ACK | flags, self._seq, body),
+                                self._seq)
 
     # -- links ----------------------------------------------------------------------------------
     def link(self, name: str) -> tuple[int, str]:
         """(index, MAC address) of interface `name`; OSError ENODEV when there is none."""
-        reply = self.request(RTM_GETLINK, _ifinfo() + _attr(IFLA_IFNAME, name.encode() + b"\0"))
+        reply = self.request(RTM_GETLINK, _ifinfo() + attr(IFLA_IFNAME, name.encode() + b"\0"))
         index = struct.unpack_from("=i", reply, 20)[0]
         mac = attributes(reply, 32).get(IFLA_ADDRESS, b"")
         return index, ":".join(f"{b:02x}" for b in mac)
@@ -120,12 +63,12 @@ class Netlink:
     def add_veth(self, name: str, peer: str, peer_netns_fd: int) -> None:
         """A veth pair: `name` here, `peer` in the namespace of `peer_netns_fd`; no transmit
         queue length on either end, as CNI's plugins make them."""
-        no_queue = _attr(IFLA_TXQLEN, struct.pack("=I", 0))
-        peer_info = _ifinfo() + _attr(IFLA_IFNAME, peer.encode() + b"\0") + no_queue + \
-            _attr(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd))
-        info = _attr(IFLA_INFO_KIND, b"veth\0") + _attr(IFLA_INFO_DATA, _attr(VETH_INFO_PEER, peer_info))
-        self.request(RTM_NEWLINK, _ifinfo() + _attr(IFLA_IFNAME, name.encode() + b"\0") + no_queue +
-                     _attr(IFLA_LINKINFO, info), NLM_F_CREATE | NLM_F_EXCL)
+        no_queue = attr(IFLA_TXQLEN, struct.pack("=I", 0))
+        peer_info = _ifinfo() + attr(IFLA_IFNAME, peer.encode() + b"\0") + no_queue + \
+            attr(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd))
+        info = attr(IFLA_INFO_KIND, b"veth\0") + attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer_info))
+        self.request(RTM_NEWLINK, _ifinfo() + attr(IFLA_IFNAME, name.encode() + b"\0") + no_queue +
+                     attr(IFLA_LINKINFO, info), NLM_F_CREATE | NLM_F_EXCL)
 
     def up(self, index: int) -> None:
         self.request(RTM_NEWLINK, _ifinfo(index, IFF_UP, IFF_UP))
@@ -133,7 +76,7 @@ class Netlink:
     def delete(self, name: str) -> None:
         """Delete interface `name` (a veth takes its peer with it); one already gone is fine."""
         try:
-            self.request(RTM_DELLINK, _ifinfo() + _attr(IFLA_IFNAME, name.encode() + b"\0"))
+            self.request(RTM_DELLINK, _ifinfo() + attr(IFLA_IFNAME, name.encode() + b"\0"))
         except OSError as err:
             if err.errno != errno.ENODEV:
                 raise
@@ -143,11 +86,11 @@ class Netlink:
         """`address/prefix` on interface `index`, with the subnet's broadcast address below /31
         (as `ip addr add ... brd +` and CNI's plugins)."""
         body = struct.pack("=BBBBi", AF_INET, prefix, 0, RT_SCOPE_UNIVERSE, index)
-        body += _attr(IFA_LOCAL, _ip(address)) + _attr(IFA_ADDRESS, _ip(address))
+        body += attr(IFA_LOCAL, ipv4(address)) + attr(IFA_ADDRESS, ipv4(address))
         if prefix < 31:
             host_bits = (1 << (32 - prefix)) - 1
-            value = int.from_bytes(_ip(address), "big") | host_bits
-            body += _attr(IFA_BROADCAST, value.to_bytes(4, "big"))
+            value = int.from_bytes(ipv4(address), "big") | host_bits
+            body += attr(IFA_BROADCAST, value.to_bytes(4, "big"))
         self.request(RTM_NEWADDR, body, NLM_F_CREATE | NLM_F_EXCL)
 
     def route(self, add: bool, dst: str, prefix: int, index: int, *, gateway: str = "",
@@ -155,13 +98,13 @@ class Netlink:
         """Add (or delete) the IPv4 route to `dst/prefix` out of interface `index`."""
         body = struct.pack("=BBBBBBBBI", AF_INET, prefix, 0, 0, RT_TABLE_MAIN, protocol, scope,
                            RTN_UNICAST, 0)
-        body += _attr(RTA_OIF, struct.pack("=i", index))
+        body += attr(RTA_OIF, struct.pack("=i", index))
         if prefix:
-            body += _attr(RTA_DST, _ip(dst))
+            body += attr(RTA_DST, ipv4(dst))
         if gateway:
-            body += _attr(RTA_GATEWAY, _ip(gateway))
+            body += attr(RTA_GATEWAY, ipv4(gateway))
         if source:
-            body += _attr(RTA_PREFSRC, _ip(source))
+            body += attr(RTA_PREFSRC, ipv4(source))
         if add:
             self.request(RTM_NEWROUTE, body, NLM_F_CREATE | NLM_F_EXCL)
         else:

@@ -11,16 +11,17 @@ into other chains of the same table, and the whole table goes with one deletion 
 from __future__ import annotations
 
 import errno
-import os
 import struct
 
 import _socket
 
+from stage1.net import netlink
+from stage1.net.netlink import NLM_F_ACK, attr
+
 NETLINK_NETFILTER, NFPROTO_IPV4, NFNL_SUBSYS_NFTABLES = 12, 2, 10
 NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END = 16, 17
 NFT_MSG_NEWTABLE, NFT_MSG_DELTABLE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE = 0, 2, 3, 6
-NLMSG_ERROR = 2
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_CREATE, NLM_F_APPEND = 0x1, 0x4, 0x400, 0x800
+NLM_F_CREATE, NLM_F_APPEND = 0x400, 0x800
 NESTED = 0x8000
 NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC = 4, 100
 NFT_REG_VERDICT, NFT_REG_1, NFT_RETURN = 0, 1, -5
@@ -28,21 +29,16 @@ NFT_PAYLOAD_NETWORK_HEADER, IP_SADDR, IP_DADDR = 1, 12, 16
 CHAIN = "masquerade"
 
 
-def _attr(kind: int, data: bytes) -> bytes:
-    raw = struct.pack("=HH", 4 + len(data), kind) + data
-    return raw + bytes(-len(raw) % 4)
-
-
 def _nest(kind: int, *attrs: bytes) -> bytes:
-    return _attr(kind | NESTED, b"".join(attrs))
+    return attr(kind | NESTED, b"".join(attrs))
 
 
 def _str(kind: int, text: str) -> bytes:
-    return _attr(kind, text.encode() + b"\0")
+    return attr(kind, text.encode() + b"\0")
 
 
 def _u32(kind: int, value: int) -> bytes:
-    return _attr(kind, struct.pack(">i" if value < 0 else ">I", value))
+    return attr(kind, struct.pack(">i" if value < 0 else ">I", value))
 
 
 def _expr(name: str, *data: bytes) -> bytes:
@@ -51,14 +47,14 @@ def _expr(name: str, *data: bytes) -> bytes:
 
 
 def _value(kind: int, raw: bytes) -> bytes:
-    return _nest(kind, _attr(1, raw))  # NFTA_DATA_VALUE
+    return _nest(kind, attr(1, raw))  # NFTA_DATA_VALUE
 
 
 def _prefix_match(offset: int, cidr: str) -> list[bytes]:
     """payload (IPv4 address at `offset`) & mask == network: `ip saddr|daddr <cidr>`."""
     address, _, length = cidr.partition("/")
     mask = (0xFFFFFFFF << (32 - int(length))) & 0xFFFFFFFF
-    network = int.from_bytes(bytes(int(p) for p in address.split(".")), "big") & mask
+    network = int.from_bytes(netlink.ipv4(address), "big") & mask
     return [_expr("payload", _u32(1, NFT_REG_1), _u32(2, NFT_PAYLOAD_NETWORK_HEADER),
                   _u32(3, offset), _u32(4, 4)),
             _expr("bitwise", _u32(1, NFT_REG_1), _u32(2, NFT_REG_1), _u32(3, 4),
@@ -86,8 +82,8 @@ def masquerade_messages(table: str, subnet: str) -> list[tuple[int, int, bytes]]
 def _batch(messages: list[tuple[int, int, bytes]]) -> bytes:
     """The messages between a batch's begin and end, the last one acknowledged."""
     def message(kind: int, flags: int, seq: int, family: int, res_id: int, body: bytes) -> bytes:
-        head = struct.pack("=BBH", family, 0, _socket.htons(res_id))
-        return struct.pack("=IHHII", 20 + len(body), kind, NLM_F_REQUEST | flags, seq, 0) + head + body
+        head = struct.pack("=BBH", family, 0, _socket.htons(res_id))  # struct nfgenmsg
+        return netlink.message(kind, flags, seq, head + body)
 
     parts = [message(NFNL_MSG_BATCH_BEGIN, 0, 1, 0, NFNL_SUBSYS_NFTABLES, b"")]
     for seq, (kind, flags, body) in enumerate(messages, start=2):
@@ -100,22 +96,10 @@ def _batch(messages: list[tuple[int, int, bytes]]) -> bytes:
 def send(messages: list[tuple[int, int, bytes]]):
     """Apply the messages as one transaction (all or nothing); OSError with the kernel's errno.
     Returns the socket, for the caller to close (see `delete_table`)."""
-    sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_NETFILTER)
+    sock = netlink.open_socket(NETLINK_NETFILTER)
     try:
-        sock.sendto(_batch(messages), (0, 0))
-        last = len(messages) + 1
-        while True:
-            data = sock.recv(65536)
-            offset = 0
-            while offset + 20 <= len(data):
-                length, kind, _, seq, _ = struct.unpack_from("=IHHII", data, offset)
-                if kind == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", data, offset + 16)[0]
-                    if code:
-                        raise OSError(code, os.strerror(code))
-                    if seq == last:
-                        return sock
-                offset += (length + 3) & ~3
+        netlink.exchange(sock, _batch(messages), len(messages) + 1)
+        return sock
     except BaseException:
         sock.close()
         raise
