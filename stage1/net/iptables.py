@@ -8,23 +8,20 @@ killed), gc finds the tagged rules in `iptables-save` and deletes them with one 
 
 from __future__ import annotations
 
-import os
 import re
 
 from stage1.net import proc
 
-ENV = {"PATH": "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"}
 _JUMP = re.compile(r"\s-j\s+(CNI-[A-Za-z0-9_-]+)")
 
 
 def _run(tool: str, args: list[str], stdin: bytes = b"") -> tuple[int, bytes] | None:
     """(status, stdout) of an iptables tool, None when it is not installed."""
-    path = next((f"{d}/{tool}" for d in ("/usr/sbin", "/sbin", "/usr/local/sbin")
-                 if os.access(f"{d}/{tool}", os.X_OK)), None)
+    path = proc.find(tool, ("/usr/sbin", "/sbin", "/usr/local/sbin"))
     if path is None:
         return None
     try:
-        return proc.run([path, *args], stdin=stdin, env=ENV, other="devnull")
+        return proc.run([path, *args], stdin=stdin, env=proc.TOOL_ENV, other="devnull")
     except OSError:
         return None
 

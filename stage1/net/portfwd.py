@@ -10,13 +10,10 @@ host side of the pod's link, which rkt never set up for loopback (rkt #1256, #38
 
 from __future__ import annotations
 
-import os
-
 from stage1.net import proc
 
 NFT = "nft"
 NFT_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin")
-ENV = {"PATH": "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"}
 
 
 class PortError(Exception):
@@ -90,12 +87,12 @@ def ruleset(uuid: str, pod_ip: str, forwards_: tuple) -> str:
 
 def install(uuid: str, pod_ip: str, forwards_: tuple) -> None:
     """Add the port forwards to the pod's table (made if need be) with `nft -f`."""
-    nft = next((f"{d}/{NFT}" for d in NFT_DIRS if os.access(f"{d}/{NFT}", os.X_OK)), None)
+    nft = proc.find(NFT, NFT_DIRS)
     if nft is None:
         raise PortError("nft (Debian package nftables) is needed to publish ports")
     try:
-        code, err = proc.run([nft, "-f", "-"], stdin=ruleset(uuid, pod_ip, forwards_).encode(), env=ENV,
-                             capture="stderr", other="devnull")
+        code, err = proc.run([nft, "-f", "-"], stdin=ruleset(uuid, pod_ip, forwards_).encode(),
+                             env=proc.TOOL_ENV, capture="stderr", other="devnull")
     except OSError as error:
         raise PortError(f"cannot run {nft}: {error.strerror}") from None
     if code != 0:

@@ -13,35 +13,20 @@ import os
 from stage1.files import read_all
 
 
-class Running:
-    """A started helper: `wait()` reads its captured stream to the end and reaps it."""
-
-    __slots__ = ("pid", "out_fd")
-
-    def __init__(self, pid: int, out_fd: int):
-        self.pid, self.out_fd = pid, out_fd
-
-    def wait(self) -> tuple[int, bytes]:
-        """(exit status, captured bytes); a status of 128+N means it was killed by signal N."""
-        try:
-            output = read_all(self.out_fd)
-        finally:
-            os.close(self.out_fd)
-        while True:
-            try:
-                _, status = os.waitpid(self.pid, 0)
-                break
-            except InterruptedError:
-                continue
-        code = os.waitstatus_to_exitcode(status)
-        return (128 - code if code < 0 else code), output
+# the usual sbin and bin dirs, whatever our PATH is: the tools' own PATH
+TOOL_ENV = {"PATH": "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"}
 
 
-def start(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: str = "stdout",
-          other: str = "stderr") -> Running:
-    """Start `argv` with `stdin` already written (so that several helpers can run at once).
-    `capture` ("stdout" or "stderr") is read through a pipe by `wait()`; the other stream goes
-    to our stderr (`other="stderr"`) or /dev/null. OSError if it cannot be started."""
+def find(tool: str, dirs: tuple[str, ...]) -> str | None:
+    """The executable `tool` in the first of `dirs` holding one; None when it is not installed."""
+    return next((f"{d}/{tool}" for d in dirs if os.access(f"{d}/{tool}", os.X_OK)), None)
+
+
+def run(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: str = "stdout",
+        other: str = "stderr") -> tuple[int, bytes]:
+    """(exit status, captured bytes) of `argv` run with `stdin`; a status of 128+N means it was
+    killed by signal N. `capture` ("stdout" or "stderr") is read through a pipe; the other
+    stream goes to our stderr (`other="stderr"`) or /dev/null. OSError if it cannot be started."""
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC) if other == "devnull" else None
@@ -69,10 +54,15 @@ def start(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: 
                 pass
     finally:
         os.close(in_w)
-    return Running(pid, out_r)
-
-
-def run(argv: list[str], *, stdin: bytes = b"", env: dict[str, str], capture: str = "stdout",
-        other: str = "stderr") -> tuple[int, bytes]:
-    """(exit status, captured bytes) of `argv`, as `start(...).wait()`."""
-    return start(argv, stdin=stdin, env=env, capture=capture, other=other).wait()
+    try:
+        output = read_all(out_r)
+    finally:
+        os.close(out_r)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    code = os.waitstatus_to_exitcode(status)
+    return (128 - code if code < 0 else code), output
