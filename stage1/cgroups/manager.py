@@ -55,10 +55,7 @@ class Manager:
 
     def join(self, pid: int) -> None:
         """Move this process into every cgroup process `pid` is in, in every hierarchy."""
-        with open(f"/proc/{pid}/cgroup") as f:
-            lines = f.read().splitlines()
-        for line in lines:
-            _id, controllers, path = line.split(":", 2)
+        for controllers, path in tree.membership(f"/proc/{pid}/cgroup").items():
             base = self.hierarchy(controllers)
             procs = f"{base}{path}/cgroup.procs"
             if base and os.path.exists(procs):

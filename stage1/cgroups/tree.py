@@ -30,6 +30,14 @@ def pod_path(uuid: str, parent: str | None = None) -> str:
     return f"{parent or SLICE}/{scope_name(uuid)}"
 
 
+def membership(proc_cgroup: str) -> dict[str, str]:
+    """A /proc/<pid>/cgroup file: the cgroup path in each hierarchy, by the hierarchy's
+    controllers ("name=systemd", "" for the unified one)."""
+    with open(proc_cgroup) as f:
+        lines = f.read().splitlines()
+    return dict(line.split(":", 2)[1:] for line in lines)
+
+
 def service_cgroup(proc_cgroup: str = "/proc/self/cgroup", unified: bool | None = None) -> str | None:
     """The cgroup of the systemd service this process runs in (`system.slice/x.service`),
     from the hierarchy systemd tracks units by: the unified one when it is what is mounted at
@@ -37,14 +45,9 @@ def service_cgroup(proc_cgroup: str = "/proc/self/cgroup", unified: bool | None 
     hierarchies (a cgroup v2 container on a hybrid host), else name=systemd; None outside a
     service."""
     try:
-        with open(proc_cgroup) as f:
-            lines = f.read().splitlines()
+        paths = membership(proc_cgroup)
     except OSError:
         return None
-    paths = {}
-    for line in lines:
-        _id, controllers, path = line.split(":", 2)
-        paths[controllers] = path
     if unified is None:
         unified = os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers"))
     path = paths.get("") if unified else paths.get("name=systemd", paths.get(""))

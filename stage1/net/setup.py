@@ -170,8 +170,9 @@ def setup(*, uuid: str, pod_dir: str, net: str, local_config: str, resolv_mode: 
     every teardown. The caller stays in the host's namespace; a failure of the attaching is
     reported to PID 1, and the keeper undoes whatever was done once the pod is gone."""
     phase("net")
-    configs = select(parse_net_flag(net), local_config, pod_dir)
-    args = dict(parse_net_flag(net))
+    requested = parse_net_flag(net)
+    configs = select(requested, local_config, pod_dir)
+    args = dict(requested)
     search = [os.path.join(local_config, "net.d")] if local_config else []
     search += list(cni.PLUGIN_DIRS) + [os.path.join(pod_dir, "stage1/rootfs/usr/lib/rkt/plugins/net")]
     if forwards and not configs:
