@@ -69,6 +69,11 @@ class PodRkt(Rkt):
                                          "garbage"]
         return sorted(p for s in states if (root / s).is_dir() for p in (root / s).iterdir())
 
+    def pod_dir(self, uuid: str) -> Path:
+        """The one directory of pod `uuid`, whichever state it is in."""
+        (path,) = [p for p in self.pod_dirs() if p.name == uuid]
+        return path
+
     def only_pod(self, state: str | None = None) -> Path:
         dirs = self.pod_dirs(state)
         assert len(dirs) == 1, dirs

@@ -55,5 +55,4 @@ def cgroups_of(pod_uuid: str) -> list[str]:
 
 
 def gone(rkt, pod_uuid: str) -> bool:
-    return not any((rkt.dir / "pods" / s / pod_uuid).exists()
-                   for s in ("embryo", "prepare", "prepared", "run", "exited-garbage", "garbage"))
+    return not any(p.name == pod_uuid for p in rkt.pod_dirs())

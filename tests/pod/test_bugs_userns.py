@@ -18,11 +18,6 @@ pytestmark = pytest.mark.root
 INSECURE = "--insecure-options=image"
 
 
-def _pod_dir(rkt, uuid: str):
-    (path,) = [p for p in rkt.pod_dirs() if p.name == uuid]
-    return path
-
-
 def test_private_users_root_inside_shifted_outside(rkt, real_stage1, busybox, tmp_path):
     rkt(INSECURE, "fetch", busybox)
     uuid_file = tmp_path / "uuid"
@@ -39,7 +34,7 @@ def test_private_users_root_inside_shifted_outside(rkt, real_stage1, busybox, tm
         assert lines[:6] == ["0\n", "0\n", "0 0\n", "0 0\n", "0 0\n", "0\n"], lines
         uuid = uuid_file.read_text().strip()
         wait_running(rkt, uuid, proc)
-        pod = _pod_dir(rkt, uuid)
+        pod = rkt.pod_dir(uuid)
         shift, count = map(int, (pod / "private-users-prepared").read_text().split(":"))
         assert shift > 0 and shift % 65536 == 0 and shift < 1 << 31 and count == 65536
         assert lines[6].split() == ["0", str(shift), "65536"]

@@ -79,7 +79,7 @@ def test_rotation_keeps_logs_bounded(rkt, real_stage1, image, tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout.count(b"\n") == 5000  # the console lost nothing
     uuid = uuid_file.read_text().strip()
-    pod_dir = next(p for p in (rkt.dir / "pods").glob(f"*/{uuid}"))
+    pod_dir = rkt.pod_dir(uuid)
     files = sorted(p.name for p in (pod_dir / "logs").iterdir())
     assert files == ["sd.log", "sd.log.1"]
     for name in files:

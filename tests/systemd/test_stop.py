@@ -88,7 +88,7 @@ def test_in_a_service_the_pod_stays_in_its_cgroup(rkt, real_stage1, image, tmp_p
                  prefix=["sh", "-c", f'echo $$ > {path}/cgroup.procs && exec "$@"', "sh"]) as proc:
         wait_for(data / "started")
         uuid = uuid_file.read_text().strip()
-        pod_dir = next((rkt.dir / "pods").glob(f"*/{uuid}"))
+        pod_dir = rkt.pod_dir(uuid)
         assert (pod_dir / "cgroup-parent").read_text().strip() == name
         app_pid = int((pod_dir / "stage1/rootfs/rkt/pids/a").read_text())
         supervisor = int((pod_dir / "pid").read_text())
