@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.net.conftest import NetNS
-from tests.systemd.conftest import run_args, wait_for
+from tests.systemd.conftest import run_args, running, wait_for
 
 # a client that retries until the server listens (it starts with the pod)
 ASK = """
@@ -70,17 +70,14 @@ def test_sockets_reach_their_ports(rkt, real_stage1, image, hostns):
     http, admin, stray = _free_ports(3)
     aci = image(["/bin/activated", "2"], ports=PORTS)
     # listed out of order, with a socket no port wants: matching is by port, not position
-    cmd = ["nsenter", f"--net={hostns.path}",
-           "systemd-socket-activate", "-l", f"127.0.0.1:{stray}", "-l", f"127.0.0.1:{admin}",
-           "-l", f"127.0.0.1:{http}",
-           *run_args(rkt, real_stage1, f"--port=http:{http}", f"--port=admin:{admin}", aci)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
+    activate = ["nsenter", f"--net={hostns.path}",
+                "systemd-socket-activate", "-l", f"127.0.0.1:{stray}", "-l", f"127.0.0.1:{admin}",
+                "-l", f"127.0.0.1:{http}"]
+    with running(rkt, real_stage1, f"--port=http:{http}", f"--port=admin:{admin}", aci,
+                 prefix=activate) as proc:
         first = _ask(hostns.path, http)
         second = _ask(hostns.path, admin)
         out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
     assert proc.returncode == 0, err
     assert first.startswith("via fd3: ") and second.startswith("via fd4: "), (first, second)
     got = _fields(first)
@@ -100,13 +97,10 @@ def test_app_port_without_host_port(rkt, real_stage1, image):
     (port,) = _free_ports(1)
     ports = [{"name": "svc", "protocol": "tcp", "port": port, "socketActivated": True}]
     aci = image(["/bin/activated", "1"], ports=ports)
-    cmd = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", *run_args(rkt, real_stage1, aci)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
+    with running(rkt, real_stage1, aci,
+                 prefix=["systemd-socket-activate", "-l", f"127.0.0.1:{port}"]) as proc:
         answer = _ask("/proc/self/ns/net", port)
         proc.communicate(timeout=30)
-    finally:
-        proc.kill()
     assert proc.returncode == 0
     assert _fields(answer)["LISTEN_FDNAMES"] == "svc"
 
@@ -119,17 +113,13 @@ def test_unserved_ports_are_bound_in_the_pod(rkt, real_stage1, image, tmp_path):
              {"name": "plain", "protocol": "tcp", "port": 82}]
     aci = image(["/bin/activated", "1"], ports=ports)
     uuid_file = tmp_path / "uuid"
-    proc = subprocess.Popen(run_args(rkt, real_stage1, f"--uuid-file-save={uuid_file}", aci),
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
+    with running(rkt, real_stage1, f"--uuid-file-save={uuid_file}", aci) as proc:
         wait_for(uuid_file)
         uuid = uuid_file.read_text().strip()
         pids = rkt.dir / "pods/run" / uuid / "stage1/rootfs/rkt/pids/sd"
         wait_for(pids, timeout=60)
         answer = _ask(f"/proc/{int(pids.read_text())}/ns/net", 80)
         out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
     assert proc.returncode == 0, err
     got = _fields(answer)
     assert answer.startswith("via fd3: ")
