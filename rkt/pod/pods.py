@@ -150,10 +150,7 @@ class Pod:
     def manifest(self) -> "PodManifest":
         from rkt.appc.pod import PodManifest
 
-        try:
-            data = (self.path / "pod").read_bytes()
-        except OSError as err:
-            raise RktError(f"pod {self.uuid}: cannot read pod manifest: {err.strerror}") from None
+        data = self.manifest_bytes()
         try:
             return PodManifest.from_json(data)
         except RktError as err:
