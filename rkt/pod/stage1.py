@@ -62,10 +62,8 @@ def _no_config(opts) -> bool:
 def _config(opts):
     if _no_config(opts):
         return None
-    try:
-        from rkt.config import load
-    except ImportError:  # the configuration module is optional until it lands
-        return None
+    from rkt.config import load
+
     return load(opts)
 
 
