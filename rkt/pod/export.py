@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from rkt import kernel
 from rkt.errors import RktError
+from rkt.pod import poddir
 from rkt.pod import pods as podlib
 from rkt.pod.enter import choose_app
 
@@ -51,7 +52,7 @@ def app_layers(opts: "GlobalOptions", pod: "Pod", app: str) -> tuple[Path, Path 
             raise RktError(f'the rendered image of app "{app}" is gone from the store '
                            f"(tree {tree_id}); cannot rebuild its rootfs")
         return lower, upper
-    copy = pod.stage1_rootfs / "opt" / "stage2" / app / "rootfs"
+    copy = poddir.app_rootfs(pod.path, app)
     if not copy.is_dir() or copy.is_symlink():
         raise RktError(f'pod "{pod.uuid}": no rootfs for app "{app}"')
     return copy, None
