@@ -1,11 +1,11 @@
-"""rkt.pod.poddir.copy_small_tree: the stage1 copy keeps what `cp -a` keeps."""
+"""rkt.fsutil.copy_small_tree: the stage1 copy keeps what `cp -a` keeps."""
 
 import os
 import stat
 
 import pytest
 
-from rkt.pod.poddir import copy_small_tree
+from rkt.fsutil import copy_small_tree
 
 pytestmark = pytest.mark.root
 
