@@ -7,8 +7,8 @@
     cas/imagelocks/, cas/treelocks/      per-image and per-tree flock files
     cas/used/<image id>                  empty; its mtime is the image's last use (rkt.store.store)
 
-Pod code finds a tree's rootfs here (`tree_path`) without opening the store: `rkt run` stays
-free of sqlite and of the store's tmp cleanup on its way to stage1.
+Pod code finds a tree's rootfs here (`tree_path`) without opening the store: mounting a pod's
+overlays before stage1 (and `rkt export`) needs neither sqlite nor the store's tmp cleanup.
 """
 
 from __future__ import annotations
