@@ -272,14 +272,21 @@ def parse_mountinfo(text: str) -> list[MountInfo]:
     return found
 
 
+def at_or_below(path: StrPath):
+    """A test of mount points: whether one is `path` or lies below it (`path` resolved, as
+    mountinfo names real paths; a prefix of a name is not a parent)."""
+    base = os.path.realpath(path)
+    prefix = base.rstrip("/") + "/"
+    return lambda point: point == base or point.startswith(prefix)
+
+
 def mounts_under(path: StrPath, mountinfo: str | None = None) -> list[MountInfo]:
     """Every mount at or below `path`, in the order to unmount them: deepest first, and the
     last stacked mount first."""
-    base = os.path.realpath(path)
-    prefix = base.rstrip("/") + "/"
+    inside = at_or_below(path)
     text = current().mountinfo() if mountinfo is None else mountinfo
     found = [(m.point.count("/"), index, m) for index, m in enumerate(parse_mountinfo(text))
-             if m.point == base or m.point.startswith(prefix)]
+             if inside(m.point)]
     found.sort(key=lambda entry: entry[:2], reverse=True)
     return [m for _, _, m in found]
 

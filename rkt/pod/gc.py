@@ -86,7 +86,7 @@ def delete_pod(opts: "GlobalOptions", pod: "Pod", mount_points: list[str] | None
         except RktError as err:
             _say(f"gc: skipping stage1 GC of \"{pod.uuid}\": {err}")
     try:
-        if mount_points is None or _has_mounts(path, mount_points):
+        if mount_points is None or any(map(kernel.at_or_below(path), mount_points)):
             unmount_all(path)
     except RktError as err:
         _say(f"gc: GC of leftover mounts for pod \"{pod.uuid}\" failed: {err}")
@@ -103,12 +103,6 @@ def delete_pod(opts: "GlobalOptions", pod: "Pod", mount_points: list[str] | None
             _say(f"gc: unable to remove pod \"{pod.uuid}\": {err.strerror or err}")
             return False
     return False
-
-
-def _has_mounts(path: Path, mount_points: list[str]) -> bool:
-    base = os.path.realpath(path)
-    prefix = base + "/"
-    return any(p == base or p.startswith(prefix) for p in mount_points)
 
 
 def _clear_immutable(path: Path) -> bool:
