@@ -75,10 +75,9 @@ def _app_map(attr: str, check_key=None) -> Setter:
     return setter
 
 
-def _app_isolator(name_or_fn, parse) -> Setter:
+def _app_isolator(name: str, parse) -> Setter:
     def setter(f: Draft, flag: str, value: str) -> None:
-        app = _last_app(f, flag)
-        app.isolators[name_or_fn] = parse(flag, value)
+        _last_app(f, flag).isolators[name] = parse(flag, value)
     return setter
 
 
@@ -137,20 +136,16 @@ def _stage1(kind: str) -> Setter:
     return setter
 
 
-def _store_only(f: Draft, flag: str, value: str) -> None:
-    if parse_bool(flag, value):
-        f.pull_policy = "never"
-
-
-def _no_store(f: Draft, flag: str, value: str) -> None:
-    if parse_bool(flag, value):
-        f.pull_policy = "update"
+def _pull_policy_if_set(policy: str) -> Setter:
+    """A deprecated boolean spelling of --pull-policy (`--store-only`, `--no-store`)."""
+    def setter(f: Draft, flag: str, value: str) -> None:
+        if parse_bool(flag, value):
+            f.pull_policy = policy
+    return setter
 
 
 def _bool(attr: str) -> Setter:
-    def setter(f: Draft, flag: str, value: str) -> None:
-        setattr(f, attr, parse_bool(flag, value))
-    return setter
+    return _pod(attr, parse_bool)
 
 
 def _net_set(f: Draft, flag: str, value: str) -> None:
@@ -238,8 +233,8 @@ PREPARE_FLAGS: dict[str, Flag] = {
     "--uuid-file-save": Flag("write out pod UUID to specified file", _pod("uuid_file_save", rv.nonempty)),
     "--pull-policy": Flag("when to pull an image: new, update or never",
                           _pod("pull_policy", rv.choice(PULL_POLICIES))),
-    "--store-only": Flag("deprecated: --pull-policy=never", _store_only, boolean=True),
-    "--no-store": Flag("deprecated: --pull-policy=update", _no_store, boolean=True),
+    "--store-only": Flag("deprecated: --pull-policy=never", _pull_policy_if_set("never"), boolean=True),
+    "--no-store": Flag("deprecated: --pull-policy=update", _pull_policy_if_set("update"), boolean=True),
     "--stage1-path": Flag("path to a stage1 image (ACI file)", _stage1("path")),
     "--stage1-url": Flag("URL of a stage1 image (file:// only)", _stage1("url")),
     "--stage1-name": Flag("name of a stage1 image in the store (NAME[:VERSION])",
