@@ -26,6 +26,11 @@ MAX_CONFIG_FILE_SIZE = 1 << 20
 STAGE1_LOCATION_SCHEMES = ("docker", "file", "http", "https")
 
 
+def basic_authorization(user: str, password: str) -> str:
+    """The `Authorization` value of HTTP Basic auth (auth.d `basic`, docker registries)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 @dataclasses.dataclass(frozen=True)
 class Auth:
     """Credentials for one host: type `basic` (user, password), `oauth` (token) or `aws`."""
@@ -39,8 +44,7 @@ class Auth:
     def headers(self) -> dict[str, str]:
         """Headers to send; `aws` requests are signed per request, so they have none."""
         if self.type == "basic":
-            token = base64.b64encode(f"{self.get('user')}:{self.get('password')}".encode()).decode()
-            return {"Authorization": f"Basic {token}"}
+            return {"Authorization": basic_authorization(self.get("user"), self.get("password"))}
         if self.type == "oauth":
             return {"Authorization": f"Bearer {self.get('token')}"}
         return {}

@@ -9,12 +9,12 @@ it streams, and layers land in the layer cache (rkt.fetch.docker.cache) before c
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
 from urllib.parse import urlencode
 
+from rkt.config import basic_authorization
 from rkt.errors import RktError
 from rkt.fetch.docker import cache
 from rkt.fetch.docker import image as im
@@ -104,10 +104,7 @@ class Registry:
 
     def _authenticate(self, challenge: str) -> None:
         scheme, params = parse_challenge(challenge)
-        basic = None
-        if self.creds is not None:
-            user, password = self.creds
-            basic = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        basic = basic_authorization(*self.creds) if self.creds is not None else None
         if scheme == "basic":
             if basic is None:
                 raise RktError(f"{self._who()}: unauthorized: the registry requires credentials "
