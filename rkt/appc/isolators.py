@@ -116,11 +116,16 @@ def _resource(default_must_be: bool) -> Callable[[Any, str], Resource]:
     return parse
 
 
-def _capability_set(value: Any, path: str) -> CapabilitySet:
-    f = fields(value, path, ("set",))
+def _nonempty_set(f: dict[str, Any], path: str) -> tuple[str, ...]:
+    """The `set` field of a capabilities or seccomp isolator: strings, at least one."""
     names = strings(f.get("set", []), join(path, "set"))
     if not names:
         raise ManifestError(join(path, "set"), "must not be empty")
+    return names
+
+
+def _capability_set(value: Any, path: str) -> CapabilitySet:
+    names = _nonempty_set(fields(value, path, ("set",)), path)
     for i, cap in enumerate(names):
         if cap not in CAPABILITIES:
             raise ManifestError(join(join(path, "set"), i), f'unknown capability "{cap}"')
@@ -129,9 +134,7 @@ def _capability_set(value: Any, path: str) -> CapabilitySet:
 
 def _seccomp_set(value: Any, path: str) -> SeccompSet:
     f = fields(value, path, ("set", "errno"))
-    names = strings(f.get("set", []), join(path, "set"))
-    if not names:
-        raise ManifestError(join(path, "set"), "must not be empty")
+    names = _nonempty_set(f, path)
     for i, entry in enumerate(names):
         # `@appc.io/all`, `@rkt/default-blacklist`: scoped wildcards the runtime expands.
         ok = (entry.startswith("@") and is_ac_identifier(entry[1:])) or re.fullmatch(_SYSCALL, entry)
