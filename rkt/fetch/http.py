@@ -231,16 +231,9 @@ class Client(Closing):
         resp = self.open(url, headers=headers, ok=ok, what=what)
         with resp:
             body = resp.body(max_bytes=None if truncate else max_bytes, what=what, progress=False)
-            chunks, total = [], 0
-            while total <= max_bytes:
-                data = body.read(min(CHUNK, max_bytes + 1 - total))
-                if not data:
-                    break
-                chunks.append(data)
-                total += len(data)
-            data = b"".join(chunks)
+            data = body.read(max_bytes + 1)  # n bytes unless the body ends first, as a file's
             return Fetched(resp.url, resp.status, dict(resp.headers), data[:max_bytes],
-                           truncated=total > max_bytes)
+                           truncated=len(data) > max_bytes)
 
     def open_resumable(self, url: str, partial: Path, *, headers=None, max_bytes: int,
                        what: str = "", progress: bool | None = None,
@@ -371,11 +364,8 @@ class Response(Closing):
 
     def read_all(self, limit: int) -> bytes:
         """The whole (small) body, refused past `limit` bytes."""
-        body = self.body(max_bytes=limit, progress=False)
-        chunks = []
-        while data := body.read(1 << 20):
-            chunks.append(data)
-        return b"".join(chunks)
+        # Body.read fills n bytes unless the body ends first; past `limit` it raises
+        return self.body(max_bytes=limit, progress=False).read(limit + 1)
 
     def close(self) -> None:
         self.raw.close()
