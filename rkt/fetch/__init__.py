@@ -45,7 +45,8 @@ def classify(ref: str) -> tuple[str, str]:
 
 
 def debug(opts, message: str) -> None:
-    """rkt's `--debug` lines of image resolution, `image: ...` on stderr (scripts grep them)."""
+    """rkt's `--debug` lines of image resolution, `image: ...` on stderr (scripts grep them);
+    the one place they are printed (rkt.fetch.http.debug adds URL scrubbing)."""
     if opts.debug:
         from rkt import report
 

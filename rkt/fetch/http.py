@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 from rkt.closing import Closing
 from rkt.errors import RktError
+from rkt.fetch import debug as fetch_debug
 
 MAX_REDIRECTS = 10
 CHUNK = 1 << 20
@@ -103,11 +104,10 @@ def ca_bundle() -> str | bool:
 
 
 def debug(config: HttpConfig, message: str) -> None:
-    """rkt's `image: ...` fetch trace, shown with --debug (verbatim, as rkt 1.30 prints it)."""
+    """rkt.fetch.debug's `image: ...` trace (HttpConfig carries `debug` as the options do),
+    with any credentials in the URLs it names scrubbed."""
     if config.debug:
-        from rkt import report
-
-        report.info(f"image: {scrub(message)}")
+        fetch_debug(config, scrub(message))
 
 
 def _host(url: str) -> str:
