@@ -231,14 +231,14 @@ def parse_document(cls, data, path: str = ""):
 
 def ac_identifier(value: Any, path: str = "") -> str:
     """An AC Identifier (image, label, isolator and annotation names): `example.com/app`."""
-    if not isinstance(value, str) or not re.fullmatch(AC_IDENTIFIER_PATTERN, value):
+    if not is_ac_identifier(value):
         raise ManifestError(path, "must be an AC Identifier" if value != "" else "required")
     return value
 
 
 def ac_name(value: Any, path: str = "") -> str:
     """An AC Name (app, volume, mount point and port names): `lower-case-with-dashes`."""
-    if not isinstance(value, str) or not re.fullmatch(AC_NAME_PATTERN, value):
+    if not is_ac_name(value):
         raise ManifestError(path, "must be an AC Name" if value != "" else "required")
     return value
 
