@@ -40,7 +40,16 @@ class FlagError(UsageError):
     """A flag the parser refused (unknown, missing value, bad value): printed as rkt prints
     cobra's flag errors, `Error: ...` after the command's help page (`help_page`)."""
 
-    help_page: str | None = None
+    def __init__(self, message: str, help_page: str | None = None):
+        super().__init__(message)
+        self.help_page = help_page
+
+    @classmethod
+    def unknown(cls, arg: str, help_page: str | None) -> "FlagError":
+        """pflag's words for a flag no command knows (`--x=1` names `--x`; `-x` its letter)."""
+        if arg.startswith("--"):
+            return cls(f"unknown flag: {arg.partition('=')[0]}", help_page)
+        return cls(f"unknown shorthand flag: {arg[1:2]!r} in {arg}", help_page)
 
 
 class ManifestError(RktError):

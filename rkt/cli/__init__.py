@@ -112,10 +112,7 @@ def dispatch(opts: GlobalOptions, args: list[str]) -> int:
         if not rest or any(a in ("-h", "--help") for a in rest):
             print(usage(), end="")
             return 0
-        error = FlagError(f"unknown flag: {rest[0].partition('=')[0]}" if rest[0].startswith("--")
-                          else f"unknown shorthand flag: {rest[0][1:2]!r} in {rest[0]}")
-        error.help_page = usage()
-        raise error
+        raise FlagError.unknown(rest[0], usage())
     name = resolve_command(word)
     if name is None:
         from rkt.cli import helptext

@@ -79,9 +79,7 @@ def invoke(command: click.Command, name: str, opts: GlobalOptions, args: list[st
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.UsageError as err:
-        error = FlagError(_flag_message(err, args))
-        error.help_page = help_page(command, name)
-        raise error from None
+        raise FlagError(_flag_message(err, args), help_page(command, name)) from None
     except click.Abort:
         return 130
     except click.ClickException as err:

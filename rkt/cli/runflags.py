@@ -302,12 +302,6 @@ def usage(command: str) -> str:
                          options)
 
 
-def _flag_error(message: str, command: str) -> FlagError:
-    error = FlagError(message)
-    error.help_page = usage(command)
-    return error
-
-
 def command_line(command: str, argv: list[str]) -> ParsedRun | None:
     """What a run-family command's `main` starts with: its parsed argv, or None once `--help`
     printed the usage; refuses non-root callers as rkt does."""
@@ -360,8 +354,7 @@ def parse(command: str, argv: list[str]) -> ParsedRun:
             name, eq, inline = arg.partition("=")
             flag = flags.get(name)
             if flag is None:
-                raise _flag_error(f"unknown flag: {name}" if name.startswith("--")
-                                  else f"unknown shorthand flag: {arg[1:2]!r} in {arg}", command)
+                raise FlagError.unknown(arg, usage(command))
             if eq:
                 value = inline
             elif flag.boolean:
@@ -372,14 +365,14 @@ def parse(command: str, argv: list[str]) -> ParsedRun:
                 value = argv[i]
                 i += 1
             else:
-                raise _flag_error(f"flag needs an argument: {name}", command)
+                raise FlagError(f"flag needs an argument: {name}", usage(command))
             try:
                 flag.set(f, name, value)
             except FlagError:
                 raise
             except UsageError as err:  # pflag reports a value its setter refused this way
-                raise _flag_error(f'invalid argument "{value}" for {name}={value}: {err.message}',
-                                  command) from None
+                raise FlagError(f'invalid argument "{value}" for {name}={value}: {err.message}',
+                                usage(command)) from None
             f.seen.add(name)
             continue
         if command == "run-prepared":
