@@ -147,11 +147,10 @@ def _with_dependencies(opts, store, verify, pull_policy: str):
     def hook(result) -> None:
         if verify is not None:
             verify(result)
-        from rkt.fetch.deps import missing
+        from rkt.fetch.deps import fetch_dependencies, missing  # light: rkt.errors only
 
         if pull_policy != "never" and missing(store, result.manifest):
             from rkt.fetch import names
-            from rkt.fetch.deps import fetch_dependencies
 
             with names.remote_fetcher(opts, store, pull_policy="new") as fetcher:
                 fetch_dependencies(fetcher, result.manifest, 0)
