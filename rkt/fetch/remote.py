@@ -23,9 +23,9 @@ from rkt.closing import Closing
 from rkt.errors import RktError
 from rkt.fetch.http import Client, HttpError, debug
 from rkt.fsutil import write_all
+from rkt.trust.verify import MAX_SIGNATURE_SIZE
 
 PARTIAL_MAX_AGE = 7 * 86400  # an interrupted download nobody retried for a week is dropped
-MAX_SIGNATURE_BYTES = 1 << 20
 
 
 def _default_max_download() -> int:
@@ -153,7 +153,7 @@ class RemoteFetcher(Closing):
             if resp.status == 202:
                 debug(self.client.config, "server requested deferring the signature download")
                 return None, True
-            return resp.read_all(MAX_SIGNATURE_BYTES), False
+            return resp.read_all(MAX_SIGNATURE_SIZE), False
 
     def _check_signer(self, name: str | None, signature: bytes, pubkeys: tuple[str, ...],
                       url: str) -> None:
@@ -259,7 +259,7 @@ class RemoteFetcher(Closing):
             raise RktError(f"image {req.aci_url}: no signature URL")
         debug(self.client.config, f"downloading signature from {req.asc_url}")
         try:
-            return self.client.get_bytes(req.asc_url, max_bytes=MAX_SIGNATURE_BYTES,
+            return self.client.get_bytes(req.asc_url, max_bytes=MAX_SIGNATURE_SIZE,
                                          what="signature").data
         except HttpError as err:
             raise RktError(err.message) from None
