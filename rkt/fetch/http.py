@@ -53,6 +53,12 @@ class HttpError(RktError):
         super().__init__(message)
         self.url, self.status = url, status
 
+    @classmethod
+    def of(cls, what: str, url: str, why: str, *, status: int | None = None) -> "HttpError":
+        """The one shape of an HTTP failure: `<what> <url, credentials removed>: <why>`."""
+        return cls(f"{what} {redact(url)}: {why}" if what else f"{redact(url)}: {why}",
+                   url=url, status=status)
+
 
 @dataclasses.dataclass(frozen=True)
 class HttpConfig:
@@ -201,8 +207,7 @@ class Client(Closing):
                 response.close()
                 raise _status_error(resp, url, what)
             return response
-        raise HttpError(f"{_what(what)}{redact(first)}: too many redirects (more than "
-                        f"{MAX_REDIRECTS})", url=first)
+        raise HttpError.of(what, first, f"too many redirects (more than {MAX_REDIRECTS})")
 
     def _send(self, url: str, headers: dict[str, str], what: str):
         import requests
@@ -213,16 +218,14 @@ class Client(Closing):
                                     timeout=(self.config.timeout, self.config.timeout),
                                     proxies=get_environ_proxies(url))
         except requests.exceptions.SSLError as err:
-            raise HttpError(f"{_what(what)}{redact(url)}: TLS failure: {_reason(err)} (use "
-                            "--insecure-options=tls to skip verification)", url=url) from None
+            raise HttpError.of(what, url, f"TLS failure: {_reason(err)} (use "
+                               "--insecure-options=tls to skip verification)") from None
         except requests.exceptions.Timeout:
-            raise HttpError(f"{_what(what)}{redact(url)}: timed out after "
-                            f"{self.config.timeout:g}s", url=url) from None
+            raise HttpError.of(what, url, f"timed out after {self.config.timeout:g}s") from None
         except requests.exceptions.ConnectionError as err:
-            raise HttpError(f"{_what(what)}{redact(url)}: cannot connect: {_reason(err)}",
-                            url=url) from None
+            raise HttpError.of(what, url, f"cannot connect: {_reason(err)}") from None
         except requests.exceptions.RequestException as err:
-            raise HttpError(f"{_what(what)}{redact(url)}: {_reason(err)}", url=url) from None
+            raise HttpError.of(what, url, _reason(err)) from None
 
     def get_bytes(self, url: str, *, max_bytes: int, headers=None, ok=(200,), what: str = "",
                   truncate: bool = False) -> "Fetched":
@@ -279,10 +282,6 @@ class Client(Closing):
                          partial=partial)
 
 
-def _what(what: str) -> str:
-    return f"{what} " if what else ""
-
-
 def _reason(err: BaseException) -> str:
     """The innermost useful text of a requests/urllib3 exception, on one line."""
     seen = err
@@ -298,9 +297,8 @@ def _reason(err: BaseException) -> str:
 
 
 def _status_error(resp, url: str, what: str) -> HttpError:
-    reason = resp.reason or ""
-    return HttpError(f"{_what(what)}{redact(url)}: HTTP {resp.status_code} {reason}".rstrip(),
-                     url=url, status=resp.status_code)
+    return HttpError.of(what, url, f"HTTP {resp.status_code} {resp.reason or ''}".rstrip(),
+                        status=resp.status_code)
 
 
 def _range_start(resp) -> int | None:

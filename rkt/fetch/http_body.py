@@ -15,7 +15,7 @@ from pathlib import Path
 from rkt.closing import Closing
 from rkt import report
 from rkt.fsutil import atomic_write
-from rkt.fetch.http import CHUNK, READ_MIN, HttpError, _reason, _what, redact
+from rkt.fetch.http import CHUNK, READ_MIN, HttpError, _reason
 
 
 class Body(Closing):
@@ -41,8 +41,8 @@ class Body(Closing):
                                          self.config.low_speed_time)))
         if max_bytes is not None and self.size is not None and self.size > max_bytes:
             self.close()
-            raise HttpError(f"{_what(what)}{redact(self.url)}: declared size {self.size} bytes "
-                            f"is over the limit of {max_bytes} bytes", url=self.url)
+            raise HttpError.of(what, self.url, f"declared size {self.size} bytes is over the "
+                               f"limit of {max_bytes} bytes")
         show = progress if progress is not None else self.config.progress
         if show is None:
             show = report.interactive()
@@ -129,15 +129,14 @@ class Body(Closing):
 
     def _fail(self, why: str) -> HttpError:
         self.close(keep_partial=False)
-        return HttpError(f"{_what(self.what)}{redact(self.url)}: {why}", url=self.url)
+        return HttpError.of(self.what, self.url, why)
 
     def _cut(self, why: str) -> HttpError:
         """A transfer interrupted: the partial file (if any) is kept for a resumed retry."""
         got = f" after {self.position} of {self.size} bytes" if self.size else \
             f" after {self.position} bytes"
         self.close()
-        return HttpError(f"{_what(self.what)}{redact(self.url)}: download interrupted{got}: {why}",
-                         url=self.url)
+        return HttpError.of(self.what, self.url, f"download interrupted{got}: {why}")
 
     def finish(self) -> None:
         """The body was used successfully: close it and drop the partial file."""
