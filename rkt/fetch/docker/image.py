@@ -25,6 +25,7 @@ MANIFEST_TYPES = (DOCKER_MANIFEST, OCI_MANIFEST)
 INDEX_TYPES = (DOCKER_LIST, OCI_INDEX)
 MAX_MANIFEST = 4 << 20
 MAX_CONFIG = 8 << 20
+MAX_INDEX_DEPTH = 4  # documents read through indexes pointing at indexes; the last must be a manifest
 PLATFORM = ("linux", "amd64")
 
 

@@ -183,7 +183,7 @@ class Registry:
 
     def manifest(self, reference: str) -> tuple[dict, str]:
         """(the image manifest, its digest) for a tag or digest, through any index."""
-        for _ in range(4):
+        for _ in range(im.MAX_INDEX_DEPTH):
             with self._get(f"manifests/{reference}", "manifest", reference,
                            {"Accept": ACCEPT}) as resp:
                 data = resp.read_all(im.MAX_MANIFEST)

@@ -21,7 +21,6 @@ from rkt.fetch.docker.convert import ac_identifier
 
 SCHEMES = ("oci:", "oci-archive:", "docker-archive:")
 REF_NAME = "org.opencontainers.image.ref.name"
-MAX_INDEX_DEPTH = 4
 
 
 class VerifyingReader(Closing):
@@ -162,7 +161,7 @@ def _oci(ref: str, store, path: Path, tag: str | None) -> im.DockerImage:
         raise RktError(f'image "{ref}": {path} holds {len(entries)} images; name one with :TAG')
     what = f'image "{ref}"'
     tag = tag or (desc.get("annotations") or {}).get(REF_NAME) or "latest"
-    for _ in range(MAX_INDEX_DEPTH):
+    for _ in range(im.MAX_INDEX_DEPTH):
         doc = im.parse_json(_blob(store, desc.get("digest"), im.MAX_MANIFEST, what), what)
         kind = im.media_type(doc, str(desc.get("mediaType", "")))
         if kind not in im.INDEX_TYPES:
