@@ -126,13 +126,11 @@ class Pod:
     def refresh(self, locate: bool = True) -> "Pod":
         """Recompute dir_state and state from the disk; `gone` when the pod vanished."""
         if locate:
-            for name in DIR_STATES:
-                if (self.root / name / self.uuid).is_dir():
-                    self.dir_state = name
-                    break
-            else:
+            found = _locate(self.root, self.uuid)
+            if found is None:
                 self.state = "gone"
                 return self
+            self.dir_state = found
         free, held = _STATES[self.dir_state]
         self.state = free if free == held else (held if self._probe_locked() else free)
         return self
@@ -283,12 +281,18 @@ def new_pod(opts: "GlobalOptions") -> tuple[Pod, FileLock]:
     return pod, lock
 
 
-def get(opts: "GlobalOptions", pod_uuid: str) -> Pod | None:
-    root = pods_root(opts)
+def _locate(root: Path, pod_uuid: str) -> str | None:
+    """The state dir holding the pod, looked for in lifecycle order (see DIR_STATES)."""
     for name in DIR_STATES:
         if os.path.isdir(f"{root}/{name}/{pod_uuid}"):
-            return Pod(root, pod_uuid, name)
+            return name
     return None
+
+
+def get(opts: "GlobalOptions", pod_uuid: str) -> Pod | None:
+    root = pods_root(opts)
+    dir_state = _locate(root, pod_uuid)
+    return None if dir_state is None else Pod(root, pod_uuid, dir_state)
 
 
 # a string for re.fullmatch (compiled on first use, not on every `rkt run`)
