@@ -13,37 +13,15 @@ import _ctypes
 from _ctypes import Structure, addressof, byref, get_errno, sizeof  # noqa: F401 - re-exported
 
 
-class c_int(_ctypes._SimpleCData):  # noqa: N801 - ctypes' names
-    _type_ = "i"
+def _c_type(name: str, code: str) -> type:
+    """A C scalar type as ctypes declares it: a `_SimpleCData` with its struct-module code."""
+    return type(name, (_ctypes._SimpleCData,), {"_type_": code, "__module__": __name__})
 
 
-class c_uint(_ctypes._SimpleCData):  # noqa: N801
-    _type_ = "I"
-
-
-class c_ushort(_ctypes._SimpleCData):  # noqa: N801
-    _type_ = "H"
-
-
-class c_long(_ctypes._SimpleCData):  # noqa: N801
-    _type_ = "l"
-
-
-class c_ulong(_ctypes._SimpleCData):  # noqa: N801
-    _type_ = "L"
-
-
-class c_char(_ctypes._SimpleCData):  # noqa: N801
-    _type_ = "c"
-
-
-class c_char_p(_ctypes._SimpleCData):  # noqa: N801
-    _type_ = "z"
-
-
-class c_void_p(_ctypes._SimpleCData):  # noqa: N801
-    _type_ = "P"
-
+# ctypes' names, which stage1.kernel and stage1.libseccomp use
+c_int, c_uint, c_ushort = _c_type("c_int", "i"), _c_type("c_uint", "I"), _c_type("c_ushort", "H")
+c_long, c_ulong = _c_type("c_long", "l"), _c_type("c_ulong", "L")
+c_char, c_char_p, c_void_p = _c_type("c_char", "c"), _c_type("c_char_p", "z"), _c_type("c_void_p", "P")
 
 # LP64: the 64-bit Linux machines stage1.kernel has syscall numbers for
 c_uint32, c_uint64, c_size_t = c_uint, c_ulong, c_ulong
