@@ -17,7 +17,7 @@ import sys
 
 from stage1 import kernel
 from stage1.podinfo import valid_uuid
-from stage1.files import parse_json, phase, read_all, say, write_atomic
+from stage1.files import phase, read_all, say, write_atomic
 
 MDS_PORT = 18112
 # written in the pod dir when the pod ended with nothing left for the gc entrypoint to undo
@@ -190,22 +190,20 @@ def _wait_network(opts: Options) -> None:
 
 def _ports_source() -> tuple[dict, dict]:
     """The pod manifest and its apps' image manifests' `app`s, for the published ports."""
-    def load(path: str) -> dict:
-        try:
-            with open(path, "rb") as f:
-                data = parse_json(f.read())
-        except (OSError, ValueError) as err:
-            raise Stage1Error(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
-        if not isinstance(data, dict):
-            raise Stage1Error(f"{path} is not a JSON object")
-        return data
+    from stage1.podinfo import PodError, read_json
 
-    pod = load("pod")
-    images = {}
-    if pod.get("ports"):
-        for entry in pod.get("apps") or ():
-            if isinstance(entry, dict) and not entry.get("app"):
-                images[entry.get("name")] = load(f"appsinfo/{entry.get('name')}/manifest").get("app") or {}
+    # read as PID 1's podinfo.load reads them, with the same errors
+    try:
+        pod = read_json("pod", "pod manifest")
+        images = {}
+        if pod.get("ports"):
+            for entry in pod.get("apps") or ():
+                if isinstance(entry, dict) and not entry.get("app"):
+                    name = entry.get("name")
+                    image = read_json(f"appsinfo/{name}/manifest", f"image manifest of app {name!r}")
+                    images[name] = image.get("app") or {}
+    except PodError as err:
+        raise Stage1Error(str(err)) from None
     return pod, images
 
 

@@ -121,7 +121,8 @@ class Pod:
         self.apps, self.volumes, self.raw = apps, volumes, raw
 
 
-def _read_json(path: str, what: str) -> dict:
+def read_json(path: str, what: str) -> dict:
+    """The JSON object in file `path` (`what` names it in errors); PodError otherwise."""
     from stage1.files import parse_json
     try:
         with open(path, "rb") as f:
@@ -145,7 +146,7 @@ def load(pod_dir: str = ".") -> Pod:
 
 def _load(pod_dir: str) -> Pod:
     from stage1.notify import supports_notify
-    raw = _read_json(f"{pod_dir}/pod", "pod manifest")
+    raw = read_json(f"{pod_dir}/pod", "pod manifest")
     if raw.get("acKind") != "PodManifest":
         raise PodError("pod manifest: acKind is not PodManifest")
     volumes = {}
@@ -158,7 +159,7 @@ def _load(pod_dir: str) -> Pod:
         if not is_ac_name(name) or name in seen:
             raise PodError(f"pod manifest: bad or duplicate app name {name!r}")
         seen.add(name)
-        image = _read_json(f"{pod_dir}/appsinfo/{name}/manifest", f"image manifest of app {name!r}")
+        image = read_json(f"{pod_dir}/appsinfo/{name}/manifest", f"image manifest of app {name!r}")
         app = entry.get("app") or image.get("app")
         if not isinstance(app, dict):
             raise PodError(f"app {name!r}: neither the pod nor the image defines an app")
