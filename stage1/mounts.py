@@ -77,6 +77,13 @@ def _bind(source: str, target: str, *, recursive: bool = False, read_only: bool 
         raise MountError(f"cannot mount {source} on {target}: {os.strerror(err.errno)}") from None
 
 
+def _remount_read_only(target: str, what: str = "") -> None:
+    try:
+        kernel.current().remount_read_only(target)
+    except OSError as err:
+        raise MountError(f"cannot make {what}{target} read-only: {os.strerror(err.errno)}") from None
+
+
 def _write(path: str, data: bytes, mode: int = 0o644) -> None:
     """Replace `path` (resolved inside the rootfs) with a regular file: an image's symlink,
     device node or fifo at that path is removed first, never written through."""
@@ -210,21 +217,14 @@ def mount_cgroups(sys_: str) -> None:
     from stage1.procfs import mountinfo
     for entry in mountinfo():
         if entry.mount_point == target or entry.mount_point.startswith(target + "/"):
-            try:
-                kernel.current().remount_read_only(entry.mount_point)
-            except OSError as err:
-                raise MountError(f"cannot make {entry.mount_point} read-only: "
-                                 f"{os.strerror(err.errno)}") from None
+            _remount_read_only(entry.mount_point)
 
 
 def seal_root(root: str) -> None:
     """readOnlyRootFS: make the rootfs mount itself read-only, last, once every mount point
     and /etc file is in place. Only that mount changes: /proc, /dev (with /dev/shm and
     /dev/pts), the read-only /sys and each volume are mounts of their own and keep their mode."""
-    try:
-        kernel.current().remount_read_only(root)
-    except OSError as err:
-        raise MountError(f"cannot make the rootfs {root} read-only: {os.strerror(err.errno)}") from None
+    _remount_read_only(root, "the rootfs ")
 
 
 def pivot(root: str) -> None:
