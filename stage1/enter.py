@@ -109,8 +109,8 @@ def run(argv: list[str]) -> int:
                                 ("ipc", kernel.CLONE_NEWIPC), ("net", kernel.CLONE_NEWNET))]
         fds.append((os.open(f"/proc/{app_pid}/ns/mnt", os.O_RDONLY), kernel.CLONE_NEWNS))
         if os.stat(f"/proc/{app_pid}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
-            from stage1 import userns  # --private-users: joined last (stage1.userns.join)
-            fds.append((os.open(f"/proc/{app_pid}/ns/user", os.O_RDONLY), userns.CLONE_NEWUSER))
+            # --private-users: joined last (stage1.userns.join)
+            fds.append((os.open(f"/proc/{app_pid}/ns/user", os.O_RDONLY), kernel.CLONE_NEWUSER))
         cgroups.manager().join(app_pid)
         for fd, flag in fds:
             kernel.current().setns(fd, flag)

@@ -14,8 +14,6 @@ import os
 
 from stage1 import kernel
 
-CLONE_NEWUSER = 0x10000000
-
 
 class UserNSError(Exception):
     """A problem with the pod's user namespace; the message is one line."""
@@ -38,7 +36,7 @@ def parse_range(text: str) -> tuple[int, int] | None:
 def unshare() -> None:
     """Enter a new user namespace (the app's process, after its mounts and pivot_root)."""
     try:
-        kernel.current().unshare(CLONE_NEWUSER)
+        kernel.current().unshare(kernel.CLONE_NEWUSER)
     except OSError as err:
         raise UserNSError(f"cannot create a user namespace: {os.strerror(err.errno)}") from None
 
@@ -57,7 +55,7 @@ def write_maps(host_pid: int, shift: int, count: int) -> None:
 def join(user_fd: int) -> None:
     """Join an app's user namespace (post-stop handlers, enter): after every other setns,
     since inside it we have no power over the namespaces the host's user namespace owns."""
-    kernel.current().setns(user_fd, CLONE_NEWUSER)
+    kernel.current().setns(user_fd, kernel.CLONE_NEWUSER)
 
 
 def own(paths: list[str], shift: int) -> None:
