@@ -126,11 +126,11 @@ def setup(app: podinfo.App, ctx: PodContext, env: dict) -> Identity:
 
 
 def exec_as(argv: list[str], path: str, ident: Identity, isolators: list, ctx: PodContext,
-            *, uid: int, gid: int, sgids: list[int], prepared=None) -> None:
-    """Take the identity, load seccomp last (`prepared`: the filter compiled in setup), exec.
-    Never returns."""
+            *, uid: int, gid: int, sgids: list[int]) -> None:
+    """Take the identity, load seccomp last (`ident.seccomp`: the filter compiled in setup,
+    else compiled now), exec. Never returns."""
     security.become(isolators, uid, gid, sgids, caps_disabled=ctx.disable_caps)
-    security.load_seccomp(isolators, ctx.disable_seccomp, uid, prepared)
+    security.load_seccomp(isolators, ctx.disable_seccomp, uid, ident.seccomp)
     os.execve(path, argv, ident.env)
 
 
@@ -145,8 +145,7 @@ def run_handler(app: podinfo.App, argv: list[str], ident: Identity, ctx: PodCont
         try:
             os.chdir(ident.cwd)
             _stdin_null(ctx)
-            exec_as(argv, path, ident, app.isolators, ctx, uid=0, gid=0, sgids=[],
-                    prepared=ident.seccomp)
+            exec_as(argv, path, ident, app.isolators, ctx, uid=0, gid=0, sgids=[])
         except BaseException as err:  # noqa: BLE001 - the child must never return
             say(f'app "{app.name}": handler "{argv[0]}": {_describe(err)}')
         os._exit(254)
@@ -179,7 +178,7 @@ def start(app: podinfo.App, ctx: PodContext, ident: Identity, listen=()) -> None
             from stage1 import sockets  # imported by child() before pivot_root
             sockets.install(list(listen), ident.env)
         exec_as(app.exec, ident.path, ident, app.isolators, ctx,
-                uid=ident.uid, gid=ident.gid, sgids=ident.sgids, prepared=ident.seccomp)
+                uid=ident.uid, gid=ident.gid, sgids=ident.sgids)
     except BaseException as err:  # noqa: BLE001
         say(f'app "{app.name}": exec "{app.exec[0]}": {_describe(err)}')
     os._exit(254)
