@@ -56,16 +56,10 @@ class Relay:
         """The apps are gone: what they wrote is in the pipes; their orphans may hold the write
         ends open, so read without waiting. Then the journal's last pieces and the end of the
         parent's packet pipe."""
-        for fd, reader in self.readers.items():
+        for fd in self.readers:
             os.set_blocking(fd, False)
-            while True:
-                try:
-                    data = os.read(fd, 65536)
-                except (BlockingIOError, OSError):
-                    break
-                if not data:
-                    break
-                reader.feed(data, self.output)
+            while self._read(fd):  # an empty pipe (EAGAIN) ends it as EOF does
+                pass
             os.close(fd)
         self.readers = {}
         for sock, _app in self.socks.values():
@@ -85,7 +79,7 @@ class Relay:
             pass
 
     def _read(self, fd: int) -> bool:
-        """Feed what the pipe holds; False at EOF."""
+        """Feed what the pipe holds; False at EOF (or when it has nothing, if nonblocking)."""
         try:
             data = os.read(fd, 65536)
         except InterruptedError:
