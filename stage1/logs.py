@@ -87,7 +87,6 @@ class LogFile:
             return
         os.close(self.fd)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        self.size = 0
 
 
 class Journal:
