@@ -94,11 +94,14 @@ class Index:
         self.conn = self._connect(path)
         try:
             if self._version() == len(MIGRATIONS):
-                return  # every command but the first after an upgrade: no lock to take
-            # Creating the schema or migrating it happens under the index lock (and checks
-            # the version again there), so two first commands never race to build the tables.
+                self._pragmas(path)  # WAL is already on: setting it again takes no lock
+                return  # every command but the first after an upgrade: no index lock
+            # Turning WAL on, creating the schema or migrating it happens under the index lock
+            # (the version checked again there): two first commands never race to switch the
+            # journal (which sqlite may refuse at once, busy timeout or not) or build the tables.
             with FileLock(db_dir / "index.lock") as lock:
                 lock.exclusive()
+                self._pragmas(path)
                 self._migrate(db_dir.parent / "db-backups")
         except BaseException:
             self.conn.close()
@@ -107,13 +110,17 @@ class Index:
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            return sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as err:
             raise RktError(f"store index {path}: {err}") from None
-        return conn
+
+    def _pragmas(self, path: Path) -> None:
+        try:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.DatabaseError as err:
+            raise RktError(f"store index {path}: {err}") from None
 
     def _version(self) -> int:
         """The schema version of the index (0: a new, empty database)."""
