@@ -207,10 +207,19 @@ def _ports_source() -> tuple[dict, dict]:
     return pod, images
 
 
+def _started(pid: int, ready_r: int) -> bytes:
+    """The ready pipe's first byte; `pid` written when it says the apps run."""
+    first = os.read(ready_r, 1)
+    phase("app")
+    if first == b"r":
+        write_atomic("pid", str(pid))
+    return first
+
+
 def _wait_started(pid: int, ready_r: int, notify_r: int, host_sock) -> bytes:
-    """Write `pid` once the apps run and pass the relay's messages (stage1.relay, in the
-    supervisor) to the host's NOTIFY_SOCKET (we are the unit's main pid) until the supervisor
-    closes their pipe; the ready pipe's first byte."""
+    """`_started`, meanwhile passing the relay's messages (stage1.relay, in the supervisor)
+    to the host's NOTIFY_SOCKET (we are the unit's main pid) until the supervisor closes their
+    pipe; the ready pipe's first byte."""
     import select
     from stage1 import notify
 
@@ -225,10 +234,8 @@ def _wait_started(pid: int, ready_r: int, notify_r: int, host_sock) -> bytes:
         except InterruptedError:
             continue
         if first is None and ready_r in events:  # pid before READY=1 reaches systemd
-            first = os.read(ready_r, 1)
+            first = _started(pid, ready_r)
             poller.unregister(ready_r)
-            if first == b"r":
-                write_atomic("pid", str(pid))
         if notify_r in events and not notify.forward(notify_r, host_sock):
             poller.unregister(notify_r)
             notifying = False
@@ -307,10 +314,7 @@ def run(argv: list[str]) -> int:
         signal.signal(sig, forward)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
     if host_notify is None:
-        first = os.read(ready_r, 1)
-        phase("app")
-        if first == b"r":
-            write_atomic("pid", str(pid))
+        first = _started(pid, ready_r)
     else:
         os.close(opts.notify_fd)
         first = _wait_started(pid, ready_r, notify_r, host_notify)
